@@ -1,0 +1,169 @@
+'use strict';
+// Connection and receiver options, checked the way a user needs: a wrong type or value throws a
+// TypeError that names the option. Secrets never appear in these messages (only their type).
+
+const DEFAULTS = Object.freeze({
+  host: 'localhost',
+  transport: 'tcp',
+  // The platform accepts 30 000 - 300 000 ms and closes connections that do not advertise one it
+  // accepts; rhea advertises none unless told. 60 s is what the platform's own sample uses.
+  idle_time_out: 60000,
+  reconnect: true,
+  initial_reconnect_delay: 100,
+  max_reconnect_delay: 60000,
+  credit_window: 1000,
+  autoaccept: true,
+  rejectUnauthorized: true,
+  max_frame_size: 1048576,
+  max_message_size: 16 * 1048576,
+  connect_timeout: 30000,
+  close_timeout: 5000,
+  reconnect_on_auth_failure: false,
+});
+
+const SECRET_OPTIONS = new Set(['password', 'accessKeySecret', 'securityToken', 'key', 'pfx', 'passphrase']);
+
+// TLS options Node knows that this package cannot honour: refusing them beats ignoring them.
+const UNSUPPORTED = ['cert', 'key', 'pfx', 'passphrase', 'checkServerIdentity', 'sasl_mechanisms'];
+
+function describe(value, name) {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (Buffer.isBuffer(value)) return 'a Buffer';
+  const t = typeof value;
+  if (SECRET_OPTIONS.has(name) || t === 'object' || t === 'function' || t === 'symbol') return `a value of type ${t}`;
+  if (t === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  return `${t} ${String(value)}`;
+}
+
+function fail(name, expected, value) {
+  const err = new TypeError(`aliyun-iot-amqp: option '${name}' must be ${expected}, got ${describe(value, name)}`);
+  err.code = 'ERR_INVALID_ARG_VALUE';
+  err.option = name;
+  return err;
+}
+
+function string(name, v, { empty = false } = {}) {
+  if (typeof v !== 'string' || (!empty && v.length === 0)) throw fail(name, empty ? 'a string' : 'a non-empty string', v);
+  return v;
+}
+
+function bool(name, v) {
+  if (typeof v !== 'boolean') throw fail(name, 'a boolean', v);
+  return v;
+}
+
+function number(name, v, { min = 0, max = Number.MAX_SAFE_INTEGER, integer = false } = {}) {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+    const what = integer ? 'an integer' : 'a number';
+    throw fail(name, `${what} from ${min} to ${max}`, v);
+  }
+  return v;
+}
+
+function port(v) {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  return number('port', n, { min: 1, max: 65535, integer: true });
+}
+
+function caList(v) {
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((item) => {
+    if (typeof item === 'string') return Buffer.from(item);
+    if (Buffer.isBuffer(item) || item instanceof Uint8Array) return Buffer.from(item);
+    throw fail('ca', 'a PEM string, a Buffer, or an array of them', v);
+  });
+}
+
+/**
+ * Resolves connection options (the connection's, then the container's, then defaults) into the
+ * native layer's shape. Throws a TypeError naming the first bad option.
+ */
+function connectionOptions(own, inherited, defaults) {
+  const has = (name) => own[name] !== undefined || inherited[name] !== undefined;
+  const get = (name, def) => (own[name] !== undefined ? own[name] : inherited[name] !== undefined ? inherited[name] : def);
+
+  for (const name of UNSUPPORTED) {
+    if (has(name)) throw fail(name, 'left unset (not supported by aliyun-iot-amqp)', get(name));
+  }
+
+  const transport = get('transport', DEFAULTS.transport);
+  if (!['tcp', 'tls', 'ssl'].includes(transport)) throw fail('transport', "'tcp', 'tls' or 'ssl'", transport);
+  const tls = transport !== 'tcp';
+
+  const out = {
+    host: string('host', get('host', DEFAULTS.host)),
+    port: port(get('port', tls ? 5671 : 5672)),
+    transport,
+    containerId: string('container_id', get('container_id', defaults.container_id)),
+    reconnectOnAuthFailure: bool('reconnect_on_auth_failure', get('reconnect_on_auth_failure', DEFAULTS.reconnect_on_auth_failure)),
+    rejectUnauthorized: bool('rejectUnauthorized', get('rejectUnauthorized', DEFAULTS.rejectUnauthorized)),
+    ca: has('ca') ? caList(get('ca')) : [],
+    maxFrameSize: number('max_frame_size', get('max_frame_size', DEFAULTS.max_frame_size), { min: 512, max: 4294967295, integer: true }),
+    maxMessageSize: number('max_message_size', get('max_message_size', DEFAULTS.max_message_size), { min: 1, integer: true }),
+    connectTimeout: number('connect_timeout', get('connect_timeout', DEFAULTS.connect_timeout), { min: 1, max: 1e9 }),
+    closeTimeout: number('close_timeout', get('close_timeout', DEFAULTS.close_timeout), { min: 0, max: 1e9 }),
+  };
+
+  const username = get('username');
+  const password = get('password');
+  if (username !== undefined || password !== undefined) {
+    out.username = string('username', username);
+    out.password = string('password', password, { empty: true });
+  }
+
+  const idle = get('idle_time_out', DEFAULTS.idle_time_out);
+  if (idle !== null) out.idleTimeOut = number('idle_time_out', idle, { max: 4294967295 });
+
+  for (const name of ['hostname', 'servername']) {
+    if (has(name)) out[name] = string(name, get(name));
+  }
+
+  const reconnect = get('reconnect', DEFAULTS.reconnect);
+  const initial = number('initial_reconnect_delay', get('initial_reconnect_delay', DEFAULTS.initial_reconnect_delay), { max: 1e9 });
+  const max = number('max_reconnect_delay', get('max_reconnect_delay', DEFAULTS.max_reconnect_delay), { max: 1e9 });
+  if (typeof reconnect === 'boolean') {
+    out.reconnect = reconnect;
+    out.initialReconnectDelay = initial;
+    out.maxReconnectDelay = Math.max(initial, max);
+  } else if (typeof reconnect === 'number') {
+    // rhea: a number is a fixed delay between attempts.
+    number('reconnect', reconnect, { max: 1e9 });
+    out.reconnect = true;
+    out.initialReconnectDelay = reconnect;
+    out.maxReconnectDelay = reconnect;
+  } else {
+    throw fail('reconnect', 'a boolean or a delay in milliseconds', reconnect);
+  }
+  if (has('reconnect_limit')) out.reconnectLimit = number('reconnect_limit', get('reconnect_limit'), { max: 4294967295, integer: true });
+
+  if (tls && process.env.NODE_EXTRA_CA_CERTS) out.nodeExtraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
+  return out;
+}
+
+/** Receiver options: nothing, an address string, or `{source, name, credit_window, autoaccept}`. */
+function receiverOptions(arg, connGet, makeName) {
+  let opts;
+  if (arg === undefined || arg === null) opts = {};
+  else if (typeof arg === 'string') opts = { source: arg };
+  else if (typeof arg === 'object' && !Array.isArray(arg)) opts = arg;
+  else throw fail('open_receiver', 'nothing, an address string or an options object', arg);
+
+  let source = opts.source;
+  if (source !== undefined && source !== null) {
+    if (typeof source === 'object' && !Array.isArray(source)) source = source.address;
+    if (source !== undefined && source !== null) string('source', source, { empty: true });
+  }
+  const name = opts.name === undefined ? makeName() : string('name', opts.name);
+  const cw = opts.credit_window !== undefined ? opts.credit_window : connGet('credit_window', DEFAULTS.credit_window);
+  const creditWindow = number('credit_window', cw, { min: 1, max: 2147483647, integer: true });
+  const aa = opts.autoaccept !== undefined ? opts.autoaccept : connGet('autoaccept', DEFAULTS.autoaccept);
+  return {
+    native: { name, source: source === null ? undefined : source, creditWindow },
+    autoaccept: bool('autoaccept', aa),
+    source: source === undefined ? null : source,
+    name,
+  };
+}
+
+module.exports = { DEFAULTS, connectionOptions, receiverOptions, fail, describe };

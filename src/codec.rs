@@ -1,0 +1,363 @@
+//! AMQP 1.0 framing on fe2o3-amqp's types.
+//!
+//! fe2o3-amqp's own frame decoder indexes into the buffer without bounds checks and buffers
+//! length-prefixed values before checking them against the input, so a hostile peer could make it
+//! panic or allocate gigabytes. This module does the framing itself, checks every size against the
+//! bytes actually present, and hands only complete, bounded slices to `serde_amqp`.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use fe2o3_amqp::frames::sasl;
+use fe2o3_amqp::types::performatives::{
+    Attach, Begin, Close, Detach, Disposition, End, Flow, Open, Performative, Transfer,
+};
+use serde::Serialize;
+
+/// The smallest max-frame-size AMQP 1.0 allows a peer to advertise.
+pub const MIN_MAX_FRAME_SIZE: u32 = 512;
+
+/// Protocol header that starts the SASL layer.
+pub const SASL_HEADER: [u8; 8] = *b"AMQP\x03\x01\x00\x00";
+/// Protocol header that starts the AMQP layer.
+pub const AMQP_HEADER: [u8; 8] = *b"AMQP\x00\x01\x00\x00";
+
+pub const FRAME_TYPE_AMQP: u8 = 0x00;
+pub const FRAME_TYPE_SASL: u8 = 0x01;
+
+/// Nesting deeper than this is refused rather than followed (stack safety).
+const MAX_DEPTH: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodecError {
+    /// A frame announced a size below the 8-byte minimum or an invalid data offset.
+    BadFrameHeader(String),
+    /// A frame is larger than the size we advertised.
+    FrameTooLarge { size: u32, max: u32 },
+    /// A frame of the wrong layer (SASL frame after SASL, unknown type...).
+    UnexpectedFrameType(u8),
+    /// An encoded value is malformed or runs past the end of its frame.
+    Malformed(String),
+    /// Encoding our own frame failed (a bug; reported, never panics).
+    Encode(String),
+}
+
+impl std::fmt::Display for CodecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CodecError::BadFrameHeader(s) => write!(f, "bad frame header: {s}"),
+            CodecError::FrameTooLarge { size, max } => {
+                write!(
+                    f,
+                    "frame of {size} bytes exceeds the negotiated max-frame-size {max}"
+                )
+            }
+            CodecError::UnexpectedFrameType(t) => write!(f, "unexpected frame type 0x{t:02x}"),
+            CodecError::Malformed(s) => write!(f, "malformed frame: {s}"),
+            CodecError::Encode(s) => write!(f, "cannot encode frame: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+/// One frame cut from the byte stream: its type, channel and body (past the extended header).
+#[derive(Debug, Clone)]
+pub struct RawFrame {
+    pub frame_type: u8,
+    pub channel: u16,
+    pub body: Bytes,
+}
+
+/// Cuts one complete frame off the front of `buf`, or returns `Ok(None)` if more bytes are needed.
+/// Sizes are checked before anything is buffered beyond what the peer already sent.
+pub fn take_frame(buf: &mut BytesMut, max_frame_size: u32) -> Result<Option<RawFrame>, CodecError> {
+    if buf.len() < 4 {
+        return Ok(None);
+    }
+    let size = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    if size < 8 {
+        return Err(CodecError::BadFrameHeader(format!(
+            "size {size} is below 8"
+        )));
+    }
+    if size > max_frame_size {
+        return Err(CodecError::FrameTooLarge {
+            size,
+            max: max_frame_size,
+        });
+    }
+    let size = size as usize;
+    if buf.len() < size {
+        buf.reserve(size - buf.len());
+        return Ok(None);
+    }
+    let doff = buf[4] as usize * 4;
+    if doff < 8 || doff > size {
+        return Err(CodecError::BadFrameHeader(format!(
+            "data offset {doff} outside frame of {size} bytes"
+        )));
+    }
+    let frame_type = buf[5];
+    let channel = u16::from_be_bytes([buf[6], buf[7]]);
+    let mut frame = buf.split_to(size).freeze();
+    frame.advance(doff);
+    Ok(Some(RawFrame {
+        frame_type,
+        channel,
+        body: frame,
+    }))
+}
+
+/// A decoded AMQP-layer frame body.
+#[derive(Debug)]
+pub enum Incoming {
+    /// Heartbeat.
+    Empty,
+    Open(Open),
+    Begin(Begin),
+    Attach(Attach),
+    Flow(Flow),
+    Transfer(Transfer, Bytes),
+    Disposition(Disposition),
+    Detach(Detach),
+    End(End),
+    Close(Close),
+}
+
+impl Incoming {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Incoming::Empty => "empty",
+            Incoming::Open(_) => "open",
+            Incoming::Begin(_) => "begin",
+            Incoming::Attach(_) => "attach",
+            Incoming::Flow(_) => "flow",
+            Incoming::Transfer(..) => "transfer",
+            Incoming::Disposition(_) => "disposition",
+            Incoming::Detach(_) => "detach",
+            Incoming::End(_) => "end",
+            Incoming::Close(_) => "close",
+        }
+    }
+}
+
+/// Decodes the body of an AMQP frame.
+pub fn decode_amqp(frame: RawFrame) -> Result<Incoming, CodecError> {
+    if frame.frame_type != FRAME_TYPE_AMQP {
+        return Err(CodecError::UnexpectedFrameType(frame.frame_type));
+    }
+    let body = frame.body;
+    if body.is_empty() {
+        return Ok(Incoming::Empty);
+    }
+    let n = value_len(&body)?;
+    let performative: Performative = serde_amqp::from_slice(&body[..n])
+        .map_err(|e| CodecError::Malformed(format!("performative: {e}")))?;
+    Ok(match performative {
+        Performative::Open(p) => Incoming::Open(p),
+        Performative::Begin(p) => Incoming::Begin(p),
+        Performative::Attach(p) => Incoming::Attach(p),
+        Performative::Flow(p) => Incoming::Flow(p),
+        Performative::Transfer(p) => Incoming::Transfer(p, body.slice(n..)),
+        Performative::Disposition(p) => Incoming::Disposition(p),
+        Performative::Detach(p) => Incoming::Detach(p),
+        Performative::End(p) => Incoming::End(p),
+        Performative::Close(p) => Incoming::Close(p),
+    })
+}
+
+/// Decodes the body of a SASL frame.
+pub fn decode_sasl(frame: RawFrame) -> Result<sasl::Frame, CodecError> {
+    if frame.frame_type != FRAME_TYPE_SASL {
+        return Err(CodecError::UnexpectedFrameType(frame.frame_type));
+    }
+    let n = value_len(&frame.body)?;
+    serde_amqp::from_slice(&frame.body[..n])
+        .map_err(|e| CodecError::Malformed(format!("sasl frame: {e}")))
+}
+
+fn encode_with<T: Serialize>(
+    dst: &mut BytesMut,
+    frame_type: u8,
+    channel: u16,
+    body: &T,
+) -> Result<(), CodecError> {
+    let encoded = serde_amqp::to_vec(body).map_err(|e| CodecError::Encode(e.to_string()))?;
+    let size = u32::try_from(encoded.len() + 8)
+        .map_err(|_| CodecError::Encode("frame larger than 4 GiB".into()))?;
+    dst.reserve(size as usize);
+    dst.put_u32(size);
+    dst.put_u8(2);
+    dst.put_u8(frame_type);
+    dst.put_u16(channel);
+    dst.put_slice(&encoded);
+    Ok(())
+}
+
+/// Appends one AMQP frame carrying `performative` to `dst`.
+pub fn encode_amqp<T: Serialize>(
+    dst: &mut BytesMut,
+    channel: u16,
+    performative: &T,
+) -> Result<(), CodecError> {
+    encode_with(dst, FRAME_TYPE_AMQP, channel, performative)
+}
+
+/// Appends one SASL frame to `dst`.
+pub fn encode_sasl(dst: &mut BytesMut, frame: &sasl::Frame) -> Result<(), CodecError> {
+    encode_with(dst, FRAME_TYPE_SASL, 0, frame)
+}
+
+/// Appends an empty AMQP frame (a heartbeat) to `dst`.
+pub fn encode_empty(dst: &mut BytesMut) {
+    dst.put_slice(&[0, 0, 0, 8, 2, FRAME_TYPE_AMQP, 0, 0]);
+}
+
+/// Width in bytes of the payload of a fixed-width constructor, or `None` if `code` is not one.
+pub fn fixed_width(code: u8) -> Option<usize> {
+    match code {
+        0x40..=0x45 => Some(0),
+        0x50..=0x56 => Some(1),
+        0x60 | 0x61 => Some(2),
+        0x70..=0x74 => Some(4),
+        0x80..=0x84 => Some(8),
+        0x94 | 0x98 => Some(16),
+        _ => None,
+    }
+}
+
+/// Size of the length prefix for a variable, compound or array constructor.
+pub fn size_width(code: u8) -> Option<usize> {
+    match code {
+        0xa0 | 0xa1 | 0xa3 | 0xc0 | 0xc1 | 0xe0 => Some(1),
+        0xb0 | 0xb1 | 0xb3 | 0xd0 | 0xd1 | 0xf0 => Some(4),
+        _ => None,
+    }
+}
+
+fn read_size(b: &[u8], at: usize, width: usize) -> Result<usize, CodecError> {
+    let end = at
+        .checked_add(width)
+        .ok_or_else(|| CodecError::Malformed("size overflow".into()))?;
+    let bytes = b
+        .get(at..end)
+        .ok_or_else(|| CodecError::Malformed("truncated size".into()))?;
+    Ok(match width {
+        1 => bytes[0] as usize,
+        _ => u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize,
+    })
+}
+
+/// Number of bytes taken by the encoded value (constructor included) at the start of `b`.
+/// Fails if the value is malformed or does not fit in `b`.
+pub fn value_len(b: &[u8]) -> Result<usize, CodecError> {
+    value_len_at(b, 0, 0)
+}
+
+fn value_len_at(b: &[u8], at: usize, depth: usize) -> Result<usize, CodecError> {
+    if depth > MAX_DEPTH {
+        return Err(CodecError::Malformed("values nested too deeply".into()));
+    }
+    let code = *b
+        .get(at)
+        .ok_or_else(|| CodecError::Malformed("truncated value".into()))?;
+    let len = if code == 0x00 {
+        let d = value_len_at(b, at + 1, depth + 1)?;
+        1 + d + value_len_at(b, at + 1 + d, depth + 1)?
+    } else if let Some(w) = fixed_width(code) {
+        1 + w
+    } else if let Some(w) = size_width(code) {
+        1 + w + read_size(b, at + 1, w)?
+    } else {
+        return Err(CodecError::Malformed(format!(
+            "unknown constructor 0x{code:02x}"
+        )));
+    };
+    if at + len > b.len() {
+        return Err(CodecError::Malformed(
+            "value runs past the end of its frame".into(),
+        ));
+    }
+    Ok(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fe2o3_amqp::types::definitions::{Handle, Role};
+
+    #[test]
+    fn frames_round_trip_and_split_at_boundaries() {
+        let mut out = BytesMut::new();
+        let flow = Flow {
+            next_incoming_id: Some(1),
+            incoming_window: 10,
+            next_outgoing_id: 2,
+            outgoing_window: 3,
+            handle: Some(Handle(0)),
+            delivery_count: Some(4),
+            link_credit: Some(5),
+            available: None,
+            drain: false,
+            echo: false,
+            properties: None,
+        };
+        encode_amqp(&mut out, 3, &flow).unwrap();
+        encode_empty(&mut out);
+        let total = out.len();
+        let mut buf = BytesMut::new();
+        // Fed one byte at a time, the frame appears only once complete.
+        let mut frames = Vec::new();
+        for i in 0..total {
+            buf.put_u8(out[i]);
+            while let Some(f) = take_frame(&mut buf, 1 << 16).unwrap() {
+                frames.push(f);
+            }
+        }
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].channel, 3);
+        match decode_amqp(frames[0].clone()).unwrap() {
+            Incoming::Flow(f) => assert_eq!(f.link_credit, Some(5)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            decode_amqp(frames[1].clone()).unwrap(),
+            Incoming::Empty
+        ));
+        let _ = Role::Receiver;
+    }
+
+    #[test]
+    fn hostile_sizes_are_refused_without_buffering() {
+        let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0][..]);
+        assert!(matches!(
+            take_frame(&mut buf, 65536),
+            Err(CodecError::FrameTooLarge { .. })
+        ));
+        let mut buf = BytesMut::from(&[0, 0, 0, 4][..]);
+        assert!(take_frame(&mut buf, 65536).is_err());
+        let mut buf = BytesMut::from(&[0, 0, 0, 8, 9, 0, 0, 0][..]);
+        assert!(take_frame(&mut buf, 65536).is_err());
+        // A length prefix pointing far past the frame is caught before decoding.
+        assert!(value_len(&[0xb0, 0xff, 0xff, 0xff, 0xff, 1, 2]).is_err());
+        assert!(value_len(&[0x00; 200]).is_err());
+        assert!(value_len(&[0xee]).is_err());
+        assert_eq!(value_len(&[0xa1, 2, b'h', b'i', 0x40]).unwrap(), 4);
+    }
+
+    #[test]
+    fn garbage_performatives_are_errors_not_panics() {
+        for body in [
+            &[0x00, 0x53, 0x99, 0x45][..],
+            &[0x00, 0x53, 0x10, 0xc0, 0x01, 0x00][..],
+            &[0x40][..],
+            &[0x00, 0x53, 0x14, 0xc0, 0x02, 0x01, 0x40][..],
+        ] {
+            let frame = RawFrame {
+                frame_type: FRAME_TYPE_AMQP,
+                channel: 0,
+                body: Bytes::copy_from_slice(body),
+            };
+            assert!(decode_amqp(frame).is_err(), "{body:?}");
+        }
+    }
+}

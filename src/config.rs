@@ -1,0 +1,188 @@
+//! Options, checked once, as the core uses them. Built by the bindings from JS options; nothing here
+//! depends on Node, so `cargo test` covers it.
+
+use std::time::Duration;
+
+use crate::secret::Secret;
+use crate::sign::{now_ms, Credentials, SignError, SignParams};
+
+/// How the socket is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Tls,
+}
+
+/// Where each connection attempt's SASL PLAIN credentials come from.
+#[derive(Debug, Clone)]
+pub enum CredentialSource {
+    /// No SASL layer at all (rhea's behaviour without username and password).
+    None,
+    /// A fixed username and password, as the doc's script builds them.
+    Plain { username: String, password: Secret },
+    /// Signed afresh, with the current time, at every attempt.
+    Signed(SignParams),
+}
+
+impl CredentialSource {
+    /// Credentials for one attempt.
+    pub fn resolve(&self) -> Result<Option<Credentials>, SignError> {
+        match self {
+            CredentialSource::None => Ok(None),
+            CredentialSource::Plain { username, password } => Ok(Some(Credentials {
+                username: username.clone(),
+                password: password.clone(),
+            })),
+            CredentialSource::Signed(p) => p.sign(now_ms()).map(Some),
+        }
+    }
+}
+
+/// rhea's reconnect policy: exponential backoff from `initial` to `max`; `limit` attempts in a row.
+#[derive(Debug, Clone)]
+pub struct Reconnect {
+    pub enabled: bool,
+    pub initial: Duration,
+    pub max: Duration,
+    pub limit: Option<u32>,
+    /// Keep retrying after the server refused the credentials (off by default: the platform
+    /// limits connection attempts per consumer group).
+    pub on_auth_failure: bool,
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Reconnect {
+            enabled: true,
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(60),
+            limit: None,
+            on_auth_failure: false,
+        }
+    }
+}
+
+/// Whom to trust for TLS.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// Name to send (SNI) and to verify the certificate against; the host when `None`.
+    pub servername: Option<String>,
+    /// Extra trusted certificates (PEM text or DER), added to the public roots.
+    pub ca: Vec<Vec<u8>>,
+    /// `false` accepts any certificate (Node's `rejectUnauthorized: false`).
+    pub reject_unauthorized: bool,
+    /// Also trust the PEM file named by `NODE_EXTRA_CA_CERTS`, as Node's TLS does.
+    pub node_extra_ca_certs: Option<String>,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            servername: None,
+            ca: Vec::new(),
+            reject_unauthorized: true,
+            node_extra_ca_certs: None,
+        }
+    }
+}
+
+/// The receiver link to keep attached.
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    pub name: String,
+    /// Source address; `None` attaches with no source at all, as rhea's `open_receiver()` does.
+    pub source: Option<String>,
+    /// Most deliveries held unsettled at once; credit is refilled as they are settled.
+    pub credit_window: u32,
+}
+
+/// A validated connection configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub transport: Transport,
+    pub tls: TlsOptions,
+    pub credentials: CredentialSource,
+    /// Advertised idle time-out; the peer is declared dead after twice this with no frame.
+    pub idle_time_out: Option<Duration>,
+    pub container_id: String,
+    /// Open's hostname field; not sent unless given (as rhea).
+    pub hostname: Option<String>,
+    pub reconnect: Reconnect,
+    pub max_frame_size: u32,
+    pub max_message_size: u64,
+    /// Bound on TCP connect, TLS, SASL, open and attach together.
+    pub connect_timeout: Duration,
+    /// Bound on waiting for the peer's close.
+    pub close_timeout: Duration,
+}
+
+impl Config {
+    /// A configuration with this crate's defaults for everything but the address.
+    pub fn new(host: impl Into<String>, port: u16, transport: Transport) -> Self {
+        Config {
+            host: host.into(),
+            port,
+            transport,
+            tls: TlsOptions::default(),
+            credentials: CredentialSource::None,
+            idle_time_out: Some(Duration::from_secs(60)),
+            container_id: "aliyun-iot-amqp".into(),
+            hostname: None,
+            reconnect: Reconnect::default(),
+            max_frame_size: 1 << 20,
+            max_message_size: 16 << 20,
+            connect_timeout: Duration::from_secs(30),
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Checks the values that the bindings cannot check by type alone.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.host.is_empty() {
+            return Err("host must not be empty".into());
+        }
+        if self.port == 0 {
+            return Err("port must be between 1 and 65535".into());
+        }
+        if self.max_frame_size < crate::codec::MIN_MAX_FRAME_SIZE {
+            return Err("max_frame_size must be at least 512".into());
+        }
+        if self.reconnect.initial > self.reconnect.max {
+            return Err("initial_reconnect_delay must not exceed max_reconnect_delay".into());
+        }
+        if let CredentialSource::Signed(p) = &self.credentials {
+            p.validate().map_err(|e| e.0)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_checked() {
+        let c = Config::new("localhost", 5671, Transport::Tls);
+        assert!(c.validate().is_ok());
+        let mut bad = c.clone();
+        bad.port = 0;
+        assert!(bad.validate().is_err());
+        let mut bad = c.clone();
+        bad.reconnect.initial = Duration::from_secs(100);
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .contains("initial_reconnect_delay"));
+        let mut plain = c;
+        plain.credentials = CredentialSource::Plain {
+            username: "u".into(),
+            password: Secret::new("p".into()),
+        };
+        let creds = plain.credentials.resolve().unwrap().unwrap();
+        assert_eq!(creds.username, "u");
+        assert!(!format!("{plain:?}").contains("\"p\""));
+    }
+}
