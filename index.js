@@ -10,7 +10,7 @@ const crypto = require('node:crypto');
 const util = require('node:util');
 
 const native = require('./native.js');
-const { connectionOptions, receiverOptions, fail } = require('./lib/options.js');
+const { connectionOptions, receiverOptions, signOptions, fail } = require('./lib/options.js');
 const { Message, Section, adopt } = require('./lib/message.js');
 
 // Options on their way to the native layer, kept out of the objects users can inspect (they hold
@@ -249,6 +249,7 @@ class Connection extends EventEmitter {
     this._liveEpoch = 0;
     this._open = false;
     this._closeRequested = false;
+    this._closeSent = false;
     this._closed = false;
     this._settleEpoch = 0;
     this._settleIds = [];
@@ -302,9 +303,14 @@ class Connection extends EventEmitter {
   close() {
     if (this._closeRequested) return;
     this._closeRequested = true;
-    this._flushSettles();
-    if (this._native) this._native.close();
-    else this._closed = true;
+    // Deliveries settled in the same tick (a handler that closes, then returns to autoaccept) still
+    // go out before the goodbye.
+    process.nextTick(() => {
+      this._flushSettles();
+      this._closeSent = true;
+      if (this._native) this._native.close();
+      else this._closed = true;
+    });
   }
 
   is_open() {
@@ -320,7 +326,7 @@ class Connection extends EventEmitter {
   }
 
   _isLive(epoch) {
-    return !this._closeRequested && epoch === this._liveEpoch;
+    return !this._closeSent && epoch === this._liveEpoch;
   }
 
   _queueSettle(epoch, id, code) {
@@ -468,39 +474,9 @@ class Container extends EventEmitter {
  * → `{username, password}`.
  */
 function sign(options) {
-  if (options === null || typeof options !== 'object') throw fail('options', 'an object', options);
-  const required = ['accessKeyId', 'accessKeySecret', 'consumerGroupId', 'clientId'];
-  for (const name of required) {
-    if (typeof options[name] !== 'string' || options[name] === '') throw fail(name, 'a non-empty string', options[name]);
-  }
-  const optional = { iotInstanceId: 'a string', securityToken: 'a string' };
-  for (const [name, expected] of Object.entries(optional)) {
-    if (options[name] !== undefined && typeof options[name] !== 'string') throw fail(name, expected, options[name]);
-  }
-  if (options.authMode !== undefined && !['aksign', 'ststoken'].includes(options.authMode)) {
-    throw fail('authMode', "'aksign' or 'ststoken'", options.authMode);
-  }
-  if (options.signMethod !== undefined && !['hmacmd5', 'hmacsha1', 'hmacsha256'].includes(options.signMethod)) {
-    throw fail('signMethod', "'hmacmd5', 'hmacsha1' or 'hmacsha256'", options.signMethod);
-  }
-  if (options.authMode === 'ststoken' && !options.securityToken) {
-    throw fail('securityToken', "a non-empty string when authMode is 'ststoken'", options.securityToken);
-  }
-  if (options.timestamp !== undefined && !(Number.isSafeInteger(options.timestamp) && options.timestamp >= 0)) {
-    throw fail('timestamp', 'a non-negative integer (ms since the epoch)', options.timestamp);
-  }
+  const params = signOptions(options);
   try {
-    const out = native.sign({
-      accessKeyId: options.accessKeyId,
-      accessKeySecret: options.accessKeySecret,
-      consumerGroupId: options.consumerGroupId,
-      clientId: options.clientId,
-      iotInstanceId: options.iotInstanceId,
-      authMode: options.authMode,
-      signMethod: options.signMethod,
-      securityToken: options.securityToken,
-      timestamp: options.timestamp,
-    });
+    const out = native.sign(params);
     return { username: out.username, password: out.password };
   } catch (err) {
     throw new TypeError(`aliyun-iot-amqp: ${err.message}`);

@@ -76,6 +76,44 @@ function caList(v) {
 }
 
 /**
+ * Checks signing parameters (for `sign()` and the `credentials` connection option); returns the
+ * native layer's shape. `prefix` names the option path in errors (e.g. 'credentials.').
+ */
+function signOptions(o, prefix = '') {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw fail(prefix ? prefix.slice(0, -1) : 'options', 'an object', o);
+  for (const name of ['accessKeyId', 'accessKeySecret', 'consumerGroupId', 'clientId']) {
+    if (typeof o[name] !== 'string' || o[name] === '') throw fail(prefix + name, 'a non-empty string', o[name]);
+  }
+  for (const name of ['iotInstanceId', 'securityToken']) {
+    if (o[name] !== undefined && typeof o[name] !== 'string') throw fail(prefix + name, 'a string', o[name]);
+  }
+  if (o.clientId.length > 64) throw fail(prefix + 'clientId', 'at most 64 characters', o.clientId);
+  if (o.authMode !== undefined && !['aksign', 'ststoken'].includes(o.authMode)) {
+    throw fail(prefix + 'authMode', "'aksign' or 'ststoken'", o.authMode);
+  }
+  if (o.signMethod !== undefined && !['hmacmd5', 'hmacsha1', 'hmacsha256'].includes(o.signMethod)) {
+    throw fail(prefix + 'signMethod', "'hmacmd5', 'hmacsha1' or 'hmacsha256'", o.signMethod);
+  }
+  if (o.authMode === 'ststoken' && !o.securityToken) {
+    throw fail(prefix + 'securityToken', "a non-empty string when authMode is 'ststoken'", o.securityToken);
+  }
+  if (o.timestamp !== undefined && !(Number.isSafeInteger(o.timestamp) && o.timestamp >= 0)) {
+    throw fail(prefix + 'timestamp', 'a non-negative integer (ms since the epoch)', o.timestamp);
+  }
+  return {
+    accessKeyId: o.accessKeyId,
+    accessKeySecret: o.accessKeySecret,
+    consumerGroupId: o.consumerGroupId,
+    clientId: o.clientId,
+    iotInstanceId: o.iotInstanceId,
+    authMode: o.authMode,
+    signMethod: o.signMethod,
+    securityToken: o.securityToken,
+    timestamp: o.timestamp,
+  };
+}
+
+/**
  * Resolves connection options (the connection's, then the container's, then defaults) into the
  * native layer's shape. Throws a TypeError naming the first bad option.
  */
@@ -107,7 +145,14 @@ function connectionOptions(own, inherited, defaults) {
 
   const username = get('username');
   const password = get('password');
-  if (username !== undefined || password !== undefined) {
+  if (has('credentials')) {
+    if (username !== undefined || password !== undefined) {
+      throw fail('credentials', 'given instead of username/password, not with them', get('credentials'));
+    }
+    const creds = signOptions(get('credentials'), 'credentials.');
+    if (creds.timestamp !== undefined) throw fail('credentials.timestamp', 'left unset (each attempt signs with the current time)', creds.timestamp);
+    out.sign = creds;
+  } else if (username !== undefined || password !== undefined) {
     out.username = string('username', username);
     out.password = string('password', password, { empty: true });
   }
@@ -166,4 +211,4 @@ function receiverOptions(arg, connGet, makeName) {
   };
 }
 
-module.exports = { DEFAULTS, connectionOptions, receiverOptions, fail, describe };
+module.exports = { DEFAULTS, connectionOptions, receiverOptions, signOptions, fail, describe };

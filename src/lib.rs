@@ -20,7 +20,7 @@ pub mod transport;
 mod js;
 
 #[cfg(feature = "node")]
-mod binding {
+pub mod binding {
     use std::sync::{Arc, Mutex, OnceLock};
     use std::time::Duration;
 
@@ -162,7 +162,7 @@ mod binding {
     }
 
     fn ms(v: f64, name: &str) -> Result<Duration> {
-        if v.is_finite() && v >= 0.0 && v <= 1e12 {
+        if v.is_finite() && (0.0..=1e12).contains(&v) {
             Ok(Duration::from_secs_f64(v / 1000.0))
         } else {
             Err(invalid(format!(

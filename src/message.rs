@@ -175,7 +175,8 @@ impl Reader {
             0x40 => Value::Null,
             0x41 => Value::Bool(true),
             0x42 => Value::Bool(false),
-            0x56 => Value::Bool(self.u8()? != 0),
+            // rhea reads the one-byte boolean form as its byte value (0 or 1); a drop-in matches.
+            0x56 => Value::Number(self.u8()? as f64),
             0x43 | 0x44 => Value::Number(0.0),
             0x50 | 0x52 | 0x53 => Value::Number(self.u8()? as f64),
             0x51 | 0x54 | 0x55 => Value::Number(self.u8()? as i8 as f64),

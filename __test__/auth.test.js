@@ -1,0 +1,182 @@
+'use strict';
+// Signing (checked against node:crypto) and what a refused login looks like to the app.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+
+const { startEmulator } = require('./support/emulator');
+const { runDocScript } = require('./support/doc-script');
+const { amqp, PACKAGE_ROOT, optionsFor, closed } = require('./support/client');
+
+const HASH = { hmacmd5: 'md5', hmacsha1: 'sha1', hmacsha256: 'sha256' };
+
+function expected(p) {
+  const ts = p.timestamp;
+  const fields = [
+    `authMode=${p.authMode}`,
+    `signMethod=${p.signMethod}`,
+    `timestamp=${ts}`,
+    `authId=${p.accessKeyId}`,
+    `iotInstanceId=${p.iotInstanceId || ''}`,
+    `consumerGroupId=${p.consumerGroupId}`,
+  ];
+  let data = `authId=${p.accessKeyId}&timestamp=${ts}`;
+  if (p.authMode === 'ststoken') {
+    fields.push(`securityToken=${p.securityToken}`);
+    data = `authId=${p.accessKeyId}&securityToken=${p.securityToken}&timestamp=${ts}`;
+  }
+  return {
+    username: `${p.clientId}|${fields.join(',')}|`,
+    password: crypto.createHmac(HASH[p.signMethod], p.accessKeySecret).update(data).digest('base64'),
+  };
+}
+
+for (const authMode of ['aksign', 'ststoken']) {
+  for (const signMethod of ['hmacmd5', 'hmacsha1', 'hmacsha256']) {
+    test(`sign() matches node:crypto for ${authMode}/${signMethod}`, () => {
+      const p = {
+        accessKeyId: 'LTAI5tExampleKeyId',
+        accessKeySecret: 'ExampleSecret/With+Symbols=',
+        consumerGroupId: 'DEFAULT_GROUP',
+        clientId: 'host-01:aa:bb',
+        iotInstanceId: 'iot-060a02ne',
+        authMode,
+        signMethod,
+        securityToken: authMode === 'ststoken' ? 'CAIS.example.token' : undefined,
+        timestamp: 1573489088171,
+      };
+      assert.deepEqual(amqp.sign(p), expected(p));
+    });
+
+    test(`the emulator accepts a connection signed with ${authMode}/${signMethod}`, async () => {
+      const emu = await startEmulator({});
+      const { accessKeyId, accessKeySecret, securityToken } = emu.credentials();
+      const creds = amqp.sign({
+        accessKeyId, accessKeySecret, consumerGroupId: 'g1', clientId: 'c1', authMode, signMethod,
+        securityToken: authMode === 'ststoken' ? securityToken : undefined,
+      });
+      const c = amqp.create_container().connect(optionsFor(emu, creds));
+      c.open_receiver();
+      try {
+        const id = emu.publish({ body: { ok: true } });
+        const got = await new Promise((resolve) => c.on('message', (ctx) => resolve(ctx.message)));
+        assert.equal(got.application_properties.messageId, id);
+        await emu.waitFor(() => emu.acceptedOnce.has(id));
+        assert.equal(emu.authAttempts.at(-1).ok, true);
+      } finally {
+        await closed(c);
+        await emu.close();
+      }
+    });
+  }
+}
+
+test('sign() without iotInstanceId leaves the field empty, and the timestamp defaults to now', () => {
+  const before = Date.now();
+  const out = amqp.sign({ accessKeyId: 'a', accessKeySecret: 's', consumerGroupId: 'g', clientId: 'c' });
+  const ts = Number(/timestamp=(\d+)/.exec(out.username)[1]);
+  assert.ok(ts >= before && ts <= Date.now());
+  assert.match(out.username, /,iotInstanceId=,/);
+});
+
+test('sign() refuses bad input with a TypeError naming the option', () => {
+  const ok = { accessKeyId: 'a', accessKeySecret: 's', consumerGroupId: 'g', clientId: 'c' };
+  const cases = [
+    [{ ...ok, accessKeyId: '' }, /accessKeyId/],
+    [{ ...ok, accessKeySecret: 5 }, /accessKeySecret/],
+    [{ ...ok, signMethod: 'hmacsha512' }, /signMethod/],
+    [{ ...ok, authMode: 'ststoken' }, /securityToken/],
+    [{ ...ok, clientId: 'x'.repeat(65) }, /clientId/],
+    [{ ...ok, clientId: 'a|b' }, /clientId/],
+    [{ ...ok, timestamp: -1 }, /timestamp/],
+  ];
+  for (const [input, name] of cases) assert.throws(() => amqp.sign(input), (e) => e instanceof TypeError && name.test(e.message));
+  // The secret never shows in the message.
+  assert.throws(() => amqp.sign({ ...ok, accessKeySecret: 'TOPSECRET', clientId: 'a|b' }), (e) => !e.message.includes('TOPSECRET'));
+});
+
+test('a wrong password ends in an error naming the authentication failure, with no retry', async () => {
+  const emu = await startEmulator({});
+  const c = amqp.create_container().connect(optionsFor(emu, { password: 'wrong-password', reconnect: true, initial_reconnect_delay: 10 }));
+  c.open_receiver();
+  try {
+    const seen = [];
+    const error = await new Promise((resolve) => {
+      c.on('connection_error', (ctx) => { seen.push('connection_error'); resolve(ctx.connection.error); });
+    });
+    const disconnected = await new Promise((resolve) => c.on('disconnected', resolve));
+    assert.equal(error.condition, 'amqp:unauthorized-access');
+    assert.match(error.message, /authentication failed/i);
+    assert.equal(disconnected.reconnecting, false);
+    assert.match(disconnected.error.message, /authentication/i);
+    assert.ok(!error.message.includes('wrong-password'));
+    // Give a reconnect storm every chance to show itself; there must be exactly one attempt.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(emu.authAttempts.length, 1);
+    await emu.waitFor(() => c.is_closed(), 5000, 'connection closed for good');
+  } finally {
+    c.close();
+    await emu.close();
+  }
+});
+
+test('reconnect_on_auth_failure keeps trying (bounded by reconnect_limit)', async () => {
+  const emu = await startEmulator({});
+  const c = amqp.create_container().connect(optionsFor(emu, {
+    password: 'wrong', reconnect_on_auth_failure: true, initial_reconnect_delay: 5, max_reconnect_delay: 20, reconnect_limit: 3,
+  }));
+  c.on('connection_error', () => {});
+  const events = [];
+  c.on('disconnected', (ctx) => events.push(ctx.reconnecting));
+  try {
+    await emu.waitFor(() => events.length === 4, 10000, 'four disconnects');
+    assert.deepEqual(events, [true, true, true, false]);
+    assert.equal(emu.authAttempts.length, 4);
+  } finally {
+    c.close();
+    await emu.close();
+  }
+});
+
+test('the doc script with a wrong secret exits non-zero with a message naming the authentication failure', async () => {
+  const emu = await startEmulator({});
+  try {
+    const result = await runDocScript({
+      moduleName: PACKAGE_ROOT,
+      emu,
+      env: { ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'not-the-secret' },
+      timeoutMs: 15000,
+    });
+    assert.equal(result.timedOut, false, 'the script must end by itself, not hang');
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /ConnectionError: authentication failed/);
+    assert.ok(!result.stderr.includes('not-the-secret'));
+    assert.equal(emu.authAttempts.length, 1);
+  } finally {
+    await emu.close();
+  }
+});
+
+test('credentials option signs afresh at every connection attempt', async () => {
+  const emu = await startEmulator({});
+  const { accessKeyId, accessKeySecret } = emu.credentials();
+  const c = amqp.create_container().connect({
+    host: emu.hostname, port: emu.port, transport: 'tls', ca: emu.ca, initial_reconnect_delay: 5,
+    credentials: { accessKeyId, accessKeySecret, consumerGroupId: 'g', clientId: 'fresh', signMethod: 'hmacsha256' },
+  });
+  c.open_receiver();
+  c.on('disconnected', () => {});
+  try {
+    await emu.waitFor(() => emu.connections === 1);
+    await new Promise((r) => setTimeout(r, 5));
+    emu.dropConnections();
+    await emu.waitFor(() => emu.authAttempts.filter((a) => a.ok).length === 2, 10000, 'second login');
+    const [a, b] = emu.authAttempts.map((x) => Number(x.timestamp));
+    assert.ok(b > a, `second attempt signed with a newer timestamp (${a} → ${b})`);
+    assert.equal(emu.authAttempts[1].signMethod, 'hmacsha256');
+  } finally {
+    await closed(c);
+    await emu.close();
+  }
+});
