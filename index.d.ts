@@ -34,9 +34,11 @@ declare namespace aliyunIotAmqp {
     password?: string;
     /**
      * Sign the platform's credentials at every connection attempt instead of giving a fixed
-     * username/password (each attempt then carries a fresh timestamp). Not with `username`/`password`.
+     * username/password (each attempt then carries a fresh timestamp). A function is called before
+     * every attempt (e.g. to fetch a fresh STS token) and its result signed then. Not with
+     * `username`/`password`.
      */
-    credentials?: CredentialOptions;
+    credentials?: CredentialOptions | (() => CredentialOptions | Promise<CredentialOptions>);
     /** Idle time-out advertised to the server, in ms (the platform accepts 30000–300000). Default 60000; `null` or 0 advertises none. */
     idle_time_out?: number | null;
     /** `true` (default): 100 ms doubling to 60 s with jitter; a number: a fixed delay in ms; `false`: no reconnect. */
@@ -265,6 +267,11 @@ declare namespace aliyunIotAmqp {
     error?: ConnectionError;
     is_open(): boolean;
     is_closed(): boolean;
+    /** Stops the flow of messages (no credit until `resume()`); deliveries already in flight still arrive. */
+    pause(): void;
+    /** Restarts the flow of messages. */
+    resume(): void;
+    is_paused(): boolean;
     /** Detaches; the receiver is not re-attached after a reconnect. */
     close(): void;
   }

@@ -175,6 +175,7 @@ class Receiver extends EventEmitter {
     this._native = opts.native;
     this._open = false;
     this._closed = false;
+    this._paused = false;
   }
 
   is_open() {
@@ -183,6 +184,24 @@ class Receiver extends EventEmitter {
 
   is_closed() {
     return this._closed;
+  }
+
+  /** Stops the flow of messages: no credit is granted until resume(). Deliveries in flight still arrive. */
+  pause() {
+    this._paused = true;
+    this._native.creditWindow = 0;
+    if (this.connection._native) this.connection._native.setCreditWindow(0);
+  }
+
+  /** Restarts the flow of messages after pause(). */
+  resume() {
+    this._paused = false;
+    this._native.creditWindow = this.credit_window;
+    if (this.connection._native) this.connection._native.setCreditWindow(this.credit_window);
+  }
+
+  is_paused() {
+    return this._paused;
   }
 
   /** Detaches the receiver; it is not re-attached after a reconnect. */
@@ -236,6 +255,7 @@ class Connection extends EventEmitter {
     this.container = container;
     this._parent = container;
     const resolved = connectionOptions(own, container.options, { container_id: container.id });
+    this._credentialsProvider = resolved.credentialsProvider;
     pendingOptions.set(this, resolved);
     this._address = { host: resolved.host, port: resolved.port, transport: resolved.transport, container_id: resolved.containerId };
     // Kept for users who read connection.options; secrets are masked.
@@ -415,6 +435,9 @@ class Connection extends EventEmitter {
         }
         break;
       }
+      case 'credentials_needed':
+        this._provideCredentials(ev.epoch);
+        break;
       case 'closed':
         this._open = false;
         this._closed = true;
@@ -423,6 +446,19 @@ class Connection extends EventEmitter {
       default:
         break;
     }
+  }
+
+  _provideCredentials(epoch) {
+    Promise.resolve()
+      .then(() => this._credentialsProvider())
+      .then((creds) => {
+        const signed = native.sign(signOptions(creds, 'credentials().'));
+        if (this._native) this._native.provideCredentials(epoch, signed.username, signed.password, null);
+      })
+      .catch((err) => {
+        const why = err instanceof Error ? err.message : String(err);
+        if (this._native) this._native.provideCredentials(epoch, null, null, why);
+      });
   }
 
   [util.inspect.custom]() {
@@ -435,6 +471,7 @@ const SECRET_KEYS = ['password', 'accessKeySecret', 'securityToken', 'access_key
 
 function redact(options) {
   for (const k of SECRET_KEYS) if (options[k] !== undefined) options[k] = '[redacted]';
+  if (options.credentials && typeof options.credentials === 'object') options.credentials = redact(Object.assign({}, options.credentials));
   return options;
 }
 

@@ -149,6 +149,12 @@ function connectionOptions(own, inherited, defaults) {
     if (username !== undefined || password !== undefined) {
       throw fail('credentials', 'given instead of username/password, not with them', get('credentials'));
     }
+    if (typeof get('credentials') === 'function') {
+      // Called before every attempt (e.g. to fetch a fresh STS token); its result is signed then.
+      out.externalCredentials = true;
+      Object.defineProperty(out, 'credentialsProvider', { value: get('credentials'), enumerable: false });
+      return finish(out, get, has, tls);
+    }
     const creds = signOptions(get('credentials'), 'credentials.');
     if (creds.timestamp !== undefined) throw fail('credentials.timestamp', 'left unset (each attempt signs with the current time)', creds.timestamp);
     out.sign = creds;
@@ -157,6 +163,10 @@ function connectionOptions(own, inherited, defaults) {
     out.password = string('password', password, { empty: true });
   }
 
+  return finish(out, get, has, tls);
+}
+
+function finish(out, get, has, tls) {
   const idle = get('idle_time_out', DEFAULTS.idle_time_out);
   if (idle !== null) out.idleTimeOut = number('idle_time_out', idle, { max: 4294967295 });
 

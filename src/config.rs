@@ -22,6 +22,9 @@ pub enum CredentialSource {
     Plain { username: String, password: Secret },
     /// Signed afresh, with the current time, at every attempt.
     Signed(SignParams),
+    /// Asked of the owner at every attempt (`Event::CredentialsNeeded`), e.g. to fetch a fresh
+    /// STS token first.
+    External,
 }
 
 impl CredentialSource {
@@ -34,6 +37,9 @@ impl CredentialSource {
                 password: password.clone(),
             })),
             CredentialSource::Signed(p) => p.sign(now_ms()).map(Some),
+            CredentialSource::External => Err(SignError(
+                "credentials are provided by the owner for each attempt".into(),
+            )),
         }
     }
 }

@@ -25,7 +25,7 @@ use tokio::time::{sleep_until, Instant};
 use tokio_rustls::rustls::ClientConfig;
 
 use crate::codec::{self, CodecError, Incoming, RawFrame};
-use crate::config::{Config, ReceiverConfig, Transport};
+use crate::config::{Config, CredentialSource, ReceiverConfig, Transport};
 use crate::delivery::{coalesce, Outcome};
 use crate::message::{self, Message};
 use crate::transport::{self, Io};
@@ -152,6 +152,11 @@ pub enum Event {
         reconnecting: bool,
         delay: Duration,
     },
+    /// Credentials for attempt `epoch` are wanted (`CredentialSource::External`): answer with
+    /// `Command::Credentials` within the connect time-out.
+    CredentialsNeeded {
+        epoch: u64,
+    },
     /// The consumer is finished: no event follows.
     Closed,
 }
@@ -173,6 +178,11 @@ pub enum Command {
     },
     /// Change the credit window (0 pauses the flow of messages).
     SetCreditWindow(u32),
+    /// The answer to `Event::CredentialsNeeded`: SASL PLAIN credentials, or why there are none.
+    Credentials {
+        epoch: u64,
+        result: Result<crate::sign::Credentials, String>,
+    },
     Close,
 }
 
@@ -331,7 +341,7 @@ async fn run(
                         }
                     }
                     // Deliveries of a gone connection come again; nothing to send.
-                    Some(Command::Settle { .. }) => {}
+                    Some(Command::Settle { .. } | Command::Credentials { .. }) => {}
                 },
             }
         }
@@ -350,6 +360,8 @@ struct Link {
     credit: u32,
     /// Deliveries handed over and not yet settled by the owner.
     unsettled: u32,
+    /// Transfers the sender may still have in flight after we lowered its credit (pause).
+    allowance: u32,
     partial: Option<Partial>,
     detach_sent: bool,
 }
@@ -363,6 +375,7 @@ impl Link {
             delivery_count: 0,
             credit: 0,
             unsettled: 0,
+            allowance: 0,
             partial: None,
             detach_sent: false,
         }
@@ -505,8 +518,37 @@ impl<'a> Conn<'a> {
         let deadline = Instant::now() + self.cfg.connect_timeout;
         // Commands that arrive while connecting wait here; `close()` ends the attempt at once.
         let mut stash = Vec::new();
+        // Credentials are resolved (signed with a fresh timestamp, or asked of the owner) for this
+        // attempt only.
+        let creds = match &self.cfg.credentials {
+            CredentialSource::External => {
+                self.emit(Event::CredentialsNeeded { epoch: self.epoch });
+                loop {
+                    tokio::select! {
+                        _ = sleep_until(deadline) => {
+                            return self.failed(self.timeout_error("obtaining credentials"));
+                        }
+                        cmd = rx.recv() => match cmd {
+                            None | Some(Command::Close) => return SessionEnd::Closed,
+                            Some(Command::Credentials { epoch, result }) if epoch == self.epoch => {
+                                match result {
+                                    Ok(c) => break Some(c),
+                                    Err(e) => return self.failed(ErrorInfo::new(COND_CONFIG, format!("credentials: {e}"))),
+                                }
+                            }
+                            Some(Command::Credentials { .. }) => {}
+                            Some(cmd) => stash.push(cmd),
+                        },
+                    }
+                }
+            }
+            source => match source.resolve() {
+                Ok(c) => c,
+                Err(e) => return self.failed(ErrorInfo::new(COND_CONFIG, e.0)),
+            },
+        };
         let setup = {
-            let setup = self.setup(tls);
+            let setup = self.setup(tls, creds);
             tokio::pin!(setup);
             loop {
                 tokio::select! {
@@ -546,13 +588,8 @@ impl<'a> Conn<'a> {
     async fn setup(
         &mut self,
         tls: Option<&Arc<ClientConfig>>,
+        creds: Option<crate::sign::Credentials>,
     ) -> Result<ReadHalf<Box<dyn Io>>, ErrorInfo> {
-        // Credentials are resolved (signed with a fresh timestamp) for this attempt only.
-        let creds = self
-            .cfg
-            .credentials
-            .resolve()
-            .map_err(|e| ErrorInfo::new(COND_CONFIG, e.0))?;
         let io = transport::dial(self.cfg, tls).await.map_err(|e| {
             let cond = if e.starts_with("TLS") {
                 COND_TLS
@@ -770,6 +807,9 @@ impl<'a> Conn<'a> {
         if !(force || grow || shrink) {
             return Ok(());
         }
+        if target < link.credit {
+            link.allowance = link.allowance.saturating_add(link.credit - target);
+        }
         link.credit = target;
         let flow = Flow {
             next_incoming_id: Some(next_incoming_id),
@@ -857,6 +897,7 @@ impl<'a> Conn<'a> {
                     }
                 }
             }
+            Some(Command::Credentials { .. }) => {} // a late answer for an attempt already made
             Some(Command::SetCreditWindow(n)) => {
                 if let Some(link) = self.link.as_mut() {
                     link.config.credit_window = n;
@@ -1107,6 +1148,8 @@ impl<'a> Conn<'a> {
         }
         if let Some(credit) = flow.link_credit {
             link.credit = credit;
+            // The sender's own view: whatever it sent before this flow has arrived.
+            link.allowance = 0;
         }
         self.refill_credit(echo)
     }
@@ -1146,12 +1189,15 @@ impl<'a> Conn<'a> {
                         "first transfer of a delivery without delivery-id or tag".into(),
                     ));
                 };
-                if link.credit == 0 {
+                if link.credit > 0 {
+                    link.credit -= 1;
+                } else if link.allowance > 0 {
+                    link.allowance -= 1; // sent before the sender saw our lower credit
+                } else {
                     return Err(protocol_error(
                         "transfer received without link credit".into(),
                     ));
                 }
-                link.credit -= 1;
                 link.delivery_count = link.delivery_count.wrapping_add(1);
                 Partial {
                     id,

@@ -303,6 +303,7 @@ impl Js {
                 self.set_named(obj, "delay", self.number(delay.as_millis() as f64)?)?;
                 ("disconnected", *epoch)
             }
+            Event::CredentialsNeeded { epoch } => ("credentials_needed", *epoch),
             Event::Closed => ("closed", 0),
         };
         self.set_named(obj, "type", self.string(kind)?)?;

@@ -136,6 +136,8 @@ pub mod binding {
         pub username: Option<String>,
         pub password: Option<String>,
         pub sign: Option<SignOptions>,
+        /// Ask for credentials at every attempt (`credentials_needed` event → `provideCredentials`).
+        pub external_credentials: Option<bool>,
         pub idle_time_out: Option<f64>,
         pub container_id: String,
         pub hostname: Option<String>,
@@ -183,6 +185,7 @@ pub mod binding {
             .ok_or_else(|| invalid("port must be between 1 and 65535"))?;
         let mut cfg = Config::new(o.host, port, transport);
         cfg.credentials = match (&o.sign, o.username, o.password) {
+            _ if o.external_credentials == Some(true) => CredentialSource::External,
             (Some(s), _, _) => CredentialSource::Signed(sign_params(s)?),
             (None, Some(username), Some(password)) => CredentialSource::Plain {
                 username,
@@ -437,6 +440,29 @@ pub mod binding {
         #[napi(catch_unwind)]
         pub fn set_credit_window(&self, credit_window: u32) -> bool {
             self.handle.send(Command::SetCreditWindow(credit_window))
+        }
+
+        /// Answers `credentials_needed` for attempt `epoch`: a username and password, or an error.
+        #[napi(catch_unwind)]
+        pub fn provide_credentials(
+            &self,
+            epoch: u32,
+            username: Option<String>,
+            password: Option<String>,
+            error: Option<String>,
+        ) -> bool {
+            let result = match (username, password, error) {
+                (Some(username), Some(password), None) => Ok(crate::sign::Credentials {
+                    username,
+                    password: Secret::new(password),
+                }),
+                (_, _, Some(e)) => Err(e),
+                _ => Err("no username and password given".to_string()),
+            };
+            self.handle.send(Command::Credentials {
+                epoch: epoch as u64,
+                result,
+            })
         }
 
         /// Closes the connection (bounded by `close_timeout`) and stops reconnecting.
