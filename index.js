@@ -12,6 +12,7 @@ const util = require('node:util');
 const native = require('./native.js');
 const { connectionOptions, receiverOptions, signOptions, fail } = require('./lib/options.js');
 const { Message, Section, adopt } = require('./lib/message.js');
+const debug = require('./lib/debug.js');
 
 // Options on their way to the native layer, kept out of the objects users can inspect (they hold
 // the password); dropped once the native connection has them.
@@ -255,6 +256,9 @@ class Connection extends EventEmitter {
     this.container = container;
     this._parent = container;
     const resolved = connectionOptions(own, container.options, { container_id: container.id });
+    resolved.debugFrames = debug.enabled(`${debug.PREFIX}:frames`);
+    this._logEvents = debug.logger('events');
+    this._logReconnect = debug.logger('reconnect');
     this._credentialsProvider = resolved.credentialsProvider;
     pendingOptions.set(this, resolved);
     this._address = { host: resolved.host, port: resolved.port, transport: resolved.transport, container_id: resolved.containerId };
@@ -380,6 +384,15 @@ class Connection extends EventEmitter {
 
   _handle(ev) {
     const receiver = this._receiver;
+    if (this._logEvents) {
+      const extra = ev.type === 'messages' ? ` (${ev.deliveries.length} deliveries)` : ev.error ? ` ${ev.error.condition}: ${ev.error.description}` : '';
+      this._logEvents(`[${this._address.container_id}] ${ev.type} epoch=${ev.epoch}${extra}`);
+    }
+    if (this._logReconnect && (ev.type === 'disconnected' || ev.type === 'connection_open')) {
+      this._logReconnect(ev.type === 'disconnected'
+        ? `[${this._address.container_id}] disconnected (${ev.error ? ev.error.description : 'no error'}); ${ev.reconnecting ? `reconnecting in ${ev.delay} ms` : 'not reconnecting'}`
+        : `[${this._address.container_id}] connected to ${this._address.host}:${this._address.port} (attempt ${ev.epoch})`);
+    }
     switch (ev.type) {
       case 'connection_open':
         this._epoch = ev.epoch;

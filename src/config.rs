@@ -122,6 +122,9 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Bound on waiting for the peer's close.
     pub close_timeout: Duration,
+    /// Print every frame in and out to stderr (performatives only; SASL credentials redacted,
+    /// message payloads never shown).
+    pub debug_frames: bool,
 }
 
 impl Config {
@@ -141,6 +144,7 @@ impl Config {
             max_message_size: 16 << 20,
             connect_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
+            debug_frames: false,
         }
     }
 

@@ -485,7 +485,20 @@ impl<'a> Conn<'a> {
         }
     }
 
-    fn encode<T: serde::Serialize>(&mut self, performative: &T) -> Result<(), ErrorInfo> {
+    fn trace(&self, direction: &str, what: &dyn std::fmt::Debug) {
+        if self.cfg.debug_frames {
+            eprintln!(
+                "aliyun-iot-amqp:frames [{}#{}] {direction} {what:?}",
+                self.cfg.container_id, self.epoch
+            );
+        }
+    }
+
+    fn encode<T: serde::Serialize + std::fmt::Debug>(
+        &mut self,
+        performative: &T,
+    ) -> Result<(), ErrorInfo> {
+        self.trace("->", performative);
         codec::encode_amqp(&mut self.out, CHANNEL, performative)
             .map_err(|e| ErrorInfo::new(COND_INTERNAL, e.to_string()))
     }
@@ -672,6 +685,12 @@ impl<'a> Conn<'a> {
         response.extend_from_slice(username.as_bytes());
         response.push(0);
         response.extend_from_slice(password.as_bytes());
+        self.trace(
+            "<-",
+            &format_args!(
+                "sasl-mechanisms {offered:?}; -> sasl-init PLAIN (credentials [redacted])"
+            ),
+        );
         let init = sasl::Frame::Init(SaslInit {
             mechanism: Symbol::from("PLAIN"),
             initial_response: Some(Binary::from(response)),
@@ -680,7 +699,9 @@ impl<'a> Conn<'a> {
         codec::encode_sasl(&mut self.out, &init)
             .map_err(|e| ErrorInfo::new(COND_INTERNAL, e.to_string()))?;
         self.flush()?;
-        match self.read_sasl(rd).await? {
+        let outcome = self.read_sasl(rd).await?;
+        self.trace("<-", &outcome);
+        match outcome {
             sasl::Frame::Outcome(o) => match o.code {
                 SaslCode::Ok => Ok(()),
                 code => Err(ErrorInfo::new(
@@ -1030,6 +1051,21 @@ impl<'a> Conn<'a> {
     }
 
     fn on_frame(&mut self, incoming: Incoming) -> Result<Flow2, ErrorInfo> {
+        if self.cfg.debug_frames {
+            match &incoming {
+                Incoming::Transfer(t, payload) => self.trace(
+                    "<-",
+                    &format_args!(
+                        "Transfer {{ delivery_id: {:?}, more: {}, settled: {:?}, payload: {} bytes }}",
+                        t.delivery_id,
+                        t.more,
+                        t.settled,
+                        payload.len()
+                    ),
+                ),
+                other => self.trace("<-", other),
+            }
+        }
         if !self.opened && !matches!(incoming, Incoming::Open(_) | Incoming::Close(_)) {
             return Err(protocol_error(format!(
                 "{} frame before the server's open",

@@ -154,6 +154,8 @@ pub mod binding {
         pub max_message_size: f64,
         pub connect_timeout: f64,
         pub close_timeout: f64,
+        /// Print frames to stderr (DEBUG=aliyun-iot-amqp:frames), secrets redacted.
+        pub debug_frames: Option<bool>,
     }
 
     #[napi(object)]
@@ -224,6 +226,7 @@ pub mod binding {
         cfg.max_message_size = o.max_message_size as u64;
         cfg.connect_timeout = ms(o.connect_timeout, "connect_timeout")?;
         cfg.close_timeout = ms(o.close_timeout, "close_timeout")?;
+        cfg.debug_frames = o.debug_frames.unwrap_or(false);
         cfg.validate().map_err(invalid)?;
         Ok(cfg)
     }
