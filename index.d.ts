@@ -55,6 +55,8 @@ declare namespace aliyunIotAmqp {
     container_id?: string;
     /** Hostname sent in Open and SASL init. Not sent unless given. */
     hostname?: string;
+    /** Hostname sent in SASL init. Default: `servername`, else `host` (as rhea). */
+    sasl_init_hostname?: string;
     /** TLS server name to send and verify. Default: `host`. */
     servername?: string;
     /** Extra trusted CA certificates (PEM or DER), added to the public roots and `NODE_EXTRA_CA_CERTS`. */

@@ -170,8 +170,8 @@ function finish(out, get, has, tls) {
   const idle = get('idle_time_out', DEFAULTS.idle_time_out);
   if (idle !== null) out.idleTimeOut = number('idle_time_out', idle, { max: 4294967295 });
 
-  for (const name of ['hostname', 'servername']) {
-    if (has(name)) out[name] = string(name, get(name));
+  for (const [name, key] of [['hostname', 'hostname'], ['servername', 'servername'], ['sasl_init_hostname', 'saslInitHostname']]) {
+    if (has(name)) out[key] = string(name, get(name));
   }
 
   const reconnect = get('reconnect', DEFAULTS.reconnect);

@@ -115,6 +115,9 @@ pub struct Config {
     pub container_id: String,
     /// Open's hostname field; not sent unless given (as rhea).
     pub hostname: Option<String>,
+    /// SASL init's hostname; rhea sends `sasl_init_hostname`, else the TLS servername, else the
+    /// host, and so do we.
+    pub sasl_init_hostname: Option<String>,
     pub reconnect: Reconnect,
     pub max_frame_size: u32,
     pub max_message_size: u64,
@@ -139,6 +142,7 @@ impl Config {
             idle_time_out: Some(Duration::from_secs(60)),
             container_id: "aliyun-iot-amqp".into(),
             hostname: None,
+            sasl_init_hostname: None,
             reconnect: Reconnect::default(),
             max_frame_size: 1 << 20,
             max_message_size: 16 << 20,
@@ -146,6 +150,14 @@ impl Config {
             close_timeout: Duration::from_secs(5),
             debug_frames: false,
         }
+    }
+
+    /// The hostname sent in SASL init.
+    pub fn sasl_hostname(&self) -> &str {
+        self.sasl_init_hostname
+            .as_deref()
+            .or(self.tls.servername.as_deref())
+            .unwrap_or(&self.host)
     }
 
     /// Checks the values that the bindings cannot check by type alone.
@@ -191,6 +203,11 @@ mod tests {
             username: "u".into(),
             password: Secret::new("p".into()),
         };
+        assert_eq!(plain.sasl_hostname(), "localhost");
+        plain.tls.servername = Some("iot-cn-x.amqp.iothub.aliyuncs.com".into());
+        assert_eq!(plain.sasl_hostname(), "iot-cn-x.amqp.iothub.aliyuncs.com");
+        plain.sasl_init_hostname = Some("explicit".into());
+        assert_eq!(plain.sasl_hostname(), "explicit");
         let creds = plain.credentials.resolve().unwrap().unwrap();
         assert_eq!(creds.username, "u");
         assert!(!format!("{plain:?}").contains("\"p\""));

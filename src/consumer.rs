@@ -694,7 +694,7 @@ impl<'a> Conn<'a> {
         let init = sasl::Frame::Init(SaslInit {
             mechanism: Symbol::from("PLAIN"),
             initial_response: Some(Binary::from(response)),
-            hostname: self.cfg.hostname.clone(),
+            hostname: Some(self.cfg.sasl_hostname().to_string()),
         });
         codec::encode_sasl(&mut self.out, &init)
             .map_err(|e| ErrorInfo::new(COND_INTERNAL, e.to_string()))?;

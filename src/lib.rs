@@ -141,6 +141,7 @@ pub mod binding {
         pub idle_time_out: Option<f64>,
         pub container_id: String,
         pub hostname: Option<String>,
+        pub sasl_init_hostname: Option<String>,
         pub reconnect: bool,
         pub initial_reconnect_delay: f64,
         pub max_reconnect_delay: f64,
@@ -206,6 +207,7 @@ pub mod binding {
         };
         cfg.container_id = o.container_id;
         cfg.hostname = o.hostname;
+        cfg.sasl_init_hostname = o.sasl_init_hostname;
         cfg.reconnect = Reconnect {
             enabled: o.reconnect,
             initial: ms(o.initial_reconnect_delay, "initial_reconnect_delay")?,
