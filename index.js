@@ -75,8 +75,8 @@ class Delivery {
     this.remote_settled = raw.settled;
     this.settled = raw.settled;
     this.state = undefined;
-    Object.defineProperty(this, 'link', { value: receiver, enumerable: false, writable: false });
-    Object.defineProperty(this, '_epoch', { value: epoch, enumerable: false, writable: false });
+    this.link = receiver;
+    this._epoch = epoch;
   }
 
   /**
@@ -217,12 +217,15 @@ class Receiver extends EventEmitter {
   }
 
   _onMessages(deliveries, epoch) {
+    const connection = this.connection;
+    const container = connection.container;
+    const session = this.session;
     for (const raw of deliveries) {
       const message = adopt(raw.message, raw.section);
       const delivery = new Delivery(this, raw, epoch);
       let failed = false;
       try {
-        dispatch(this, 'message', this._context({ delivery, message }));
+        dispatch(this, 'message', { container, connection, session, receiver: this, delivery, message });
       } catch (err) {
         failed = true;
         // A handler that throws loses nothing: its message goes back to be delivered again.
