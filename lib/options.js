@@ -26,11 +26,19 @@ const SECRET_OPTIONS = new Set(['password', 'accessKeySecret', 'securityToken', 
 // TLS options Node knows that this package cannot honour: refusing them beats ignoring them.
 const UNSUPPORTED = ['cert', 'key', 'pfx', 'passphrase', 'checkServerIdentity', 'sasl_mechanisms'];
 
+// Options whose string values are safe to quote in an error; anything else (a password, a secret,
+// a whole options argument that turned out to be a string) is described by its type alone.
+const QUOTABLE = new Set(['host', 'port', 'transport', 'hostname', 'servername', 'sasl_init_hostname', 'container_id',
+  'source', 'name', 'idle_time_out', 'reconnect', 'credit_window', 'autoaccept', 'rejectUnauthorized',
+  'authMode', 'signMethod', 'credentials.authMode', 'credentials.signMethod', 'credentials().authMode',
+  'credentials().signMethod']);
+
 function describe(value, name) {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (Buffer.isBuffer(value)) return 'a Buffer';
   const t = typeof value;
+  if (t === 'string' && !QUOTABLE.has(name)) return 'a string';
   if (SECRET_OPTIONS.has(name) || t === 'object' || t === 'function' || t === 'symbol') return `a value of type ${t}`;
   if (t === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
   return `${t} ${String(value)}`;

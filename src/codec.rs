@@ -25,6 +25,8 @@ pub const FRAME_TYPE_SASL: u8 = 0x01;
 
 /// Nesting deeper than this is refused rather than followed (stack safety).
 const MAX_DEPTH: usize = 64;
+/// Elements of zero width cost no bytes: their count is capped instead.
+const MAX_ZERO_WIDTH_ELEMENTS: usize = 65_536;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodecError {
@@ -150,8 +152,14 @@ pub fn decode_amqp(frame: RawFrame) -> Result<Incoming, CodecError> {
         return Ok(Incoming::Empty);
     }
     let n = value_len(&body)?;
-    let performative: Performative = serde_amqp::from_slice(&body[..n])
+    let performative: Performative = guarded(|| serde_amqp::from_slice(&body[..n]))
         .map_err(|e| CodecError::Malformed(format!("performative: {e}")))?;
+    if n != body.len() && !matches!(performative, Performative::Transfer(_)) {
+        return Err(CodecError::Malformed(format!(
+            "{} bytes after a performative that carries no payload",
+            body.len() - n
+        )));
+    }
     Ok(match performative {
         Performative::Open(p) => Incoming::Open(p),
         Performative::Begin(p) => Incoming::Begin(p),
@@ -171,8 +179,16 @@ pub fn decode_sasl(frame: RawFrame) -> Result<sasl::Frame, CodecError> {
         return Err(CodecError::UnexpectedFrameType(frame.frame_type));
     }
     let n = value_len(&frame.body)?;
-    serde_amqp::from_slice(&frame.body[..n])
+    guarded(|| serde_amqp::from_slice(&frame.body[..n]))
         .map_err(|e| CodecError::Malformed(format!("sasl frame: {e}")))
+}
+
+/// Runs a third-party decoder so that a panic inside it is a decode error, never a crash.
+fn guarded<T>(f: impl FnOnce() -> Result<T, serde_amqp::Error>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the decoder refused the input".into()),
+    }
 }
 
 fn encode_with<T: Serialize>(
@@ -260,24 +276,98 @@ fn value_len_at(b: &[u8], at: usize, depth: usize) -> Result<usize, CodecError> 
     let code = *b
         .get(at)
         .ok_or_else(|| CodecError::Malformed("truncated value".into()))?;
-    let len = if code == 0x00 {
+    if code == 0x00 {
         let d = value_len_at(b, at + 1, depth + 1)?;
-        1 + d + value_len_at(b, at + 1 + d, depth + 1)?
-    } else if let Some(w) = fixed_width(code) {
-        1 + w
-    } else if let Some(w) = size_width(code) {
-        1 + w + read_size(b, at + 1, w)?
-    } else {
-        return Err(CodecError::Malformed(format!(
-            "unknown constructor 0x{code:02x}"
-        )));
-    };
-    if at + len > b.len() {
-        return Err(CodecError::Malformed(
-            "value runs past the end of its frame".into(),
-        ));
+        return Ok(1 + d + value_len_at(b, at + 1 + d, depth + 1)?);
     }
-    Ok(len)
+    Ok(1 + data_len(b, at + 1, code, depth)?)
+}
+
+/// Length of the data of a value whose constructor `code` stands just before `at`. Compounds and
+/// arrays are walked element by element, so that their counts are proven by the bytes present
+/// (serde_amqp trusts counts, and a count of 2^32 - 1 made it overflow).
+fn data_len(b: &[u8], at: usize, code: u8, depth: usize) -> Result<usize, CodecError> {
+    let past_end = || CodecError::Malformed("value runs past the end of its frame".into());
+    if let Some(w) = fixed_width(code) {
+        return if at + w <= b.len() {
+            Ok(w)
+        } else {
+            Err(past_end())
+        };
+    }
+    let w = size_width(code)
+        .ok_or_else(|| CodecError::Malformed(format!("unknown constructor 0x{code:02x}")))?;
+    let size = read_size(b, at, w)?;
+    let end = at
+        .checked_add(w)
+        .and_then(|x| x.checked_add(size))
+        .filter(|end| *end <= b.len())
+        .ok_or_else(past_end)?;
+    match code {
+        0xc0 | 0xc1 | 0xd0 | 0xd1 => {
+            if size < w {
+                return Err(CodecError::Malformed(
+                    "compound smaller than its count".into(),
+                ));
+            }
+            let count = read_size(b, at + w, w)?;
+            if matches!(code, 0xc1 | 0xd1) && count % 2 != 0 {
+                return Err(CodecError::Malformed(
+                    "map with an odd number of elements".into(),
+                ));
+            }
+            let inner = &b[..end];
+            let mut pos = at + 2 * w;
+            for _ in 0..count {
+                if pos >= end {
+                    return Err(CodecError::Malformed(
+                        "compound count larger than its size".into(),
+                    ));
+                }
+                pos += value_len_at(inner, pos, depth + 1)?;
+            }
+            if pos != end {
+                return Err(CodecError::Malformed(
+                    "compound size does not match its elements".into(),
+                ));
+            }
+        }
+        0xe0 | 0xf0 => {
+            if size < w + 1 {
+                return Err(CodecError::Malformed(
+                    "array smaller than its header".into(),
+                ));
+            }
+            let count = read_size(b, at + w, w)?;
+            let inner = &b[..end];
+            let mut pos = at + 2 * w;
+            let mut element = *inner.get(pos).ok_or_else(past_end)?;
+            pos += 1;
+            if element == 0x00 {
+                pos += value_len_at(inner, pos, depth + 1)?;
+                element = *inner.get(pos).ok_or_else(past_end)?;
+                pos += 1;
+            }
+            if fixed_width(element) == Some(0) && count > MAX_ZERO_WIDTH_ELEMENTS {
+                return Err(CodecError::Malformed(
+                    "array of too many empty elements".into(),
+                ));
+            }
+            for _ in 0..count {
+                if pos > end {
+                    return Err(past_end());
+                }
+                pos += data_len(inner, pos, element, depth + 1)?;
+            }
+            if pos != end {
+                return Err(CodecError::Malformed(
+                    "array size does not match its elements".into(),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(w + size)
 }
 
 #[cfg(test)]
@@ -342,6 +432,13 @@ mod tests {
         assert!(value_len(&[0x00; 200]).is_err());
         assert!(value_len(&[0xee]).is_err());
         assert_eq!(value_len(&[0xa1, 2, b'h', b'i', 0x40]).unwrap(), 4);
+        // A list claiming 2^32 - 1 elements in 4 bytes (it made serde_amqp overflow).
+        assert!(value_len(&[0xd0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(value_len(&[0xc0, 1, 5]).is_err());
+        assert_eq!(value_len(&[0xe0, 2, 200, 0x40, 0x40]).unwrap(), 4);
+        assert!(value_len(&[0xf0, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0x40]).is_err());
+        assert!(value_len(&[0xe0, 2, 9, 0x50]).is_err());
+        assert_eq!(value_len(&[0xc0, 3, 2, 0x41, 0x42]).unwrap(), 5);
     }
 
     #[test]
@@ -351,6 +448,9 @@ mod tests {
             &[0x00, 0x53, 0x10, 0xc0, 0x01, 0x00][..],
             &[0x40][..],
             &[0x00, 0x53, 0x14, 0xc0, 0x02, 0x01, 0x40][..],
+            &[0x00, 0x53, 0x13, 0xd0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff][..],
+            // A close followed by stray bytes.
+            &[0x00, 0x53, 0x18, 0x45, 0x99][..],
         ] {
             let frame = RawFrame {
                 frame_type: FRAME_TYPE_AMQP,

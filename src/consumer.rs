@@ -413,6 +413,8 @@ struct Conn<'a> {
     remote_max_frame: u32,
     opened: bool,
     begun: bool,
+    /// The channel the server's half of our session speaks on (from its Begin).
+    remote_channel: Option<u16>,
     link_open: bool,
     next_incoming_id: u32,
     pending_settles: Vec<(u32, Outcome)>,
@@ -443,6 +445,7 @@ impl<'a> Conn<'a> {
             remote_max_frame: u32::MAX,
             opened: false,
             begun: false,
+            remote_channel: None,
             link_open: false,
             next_incoming_id: 0,
             pending_settles: Vec::new(),
@@ -487,9 +490,13 @@ impl<'a> Conn<'a> {
 
     fn trace(&self, direction: &str, what: &dyn std::fmt::Debug) {
         if self.cfg.debug_frames {
-            eprintln!(
+            // Never `eprintln!`: it panics when stderr is closed.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "aliyun-iot-amqp:frames [{}#{}] {direction} {what:?}",
-                self.cfg.container_id, self.epoch
+                self.cfg.container_id,
+                self.epoch
             );
         }
     }
@@ -829,7 +836,8 @@ impl<'a> Conn<'a> {
             return Ok(());
         }
         if target < link.credit {
-            link.allowance = link.allowance.saturating_add(link.credit - target);
+            // Transfers already on their way may still arrive; never more than were granted.
+            link.allowance = link.allowance.max(link.credit - target);
         }
         link.credit = target;
         let flow = Flow {
@@ -1026,9 +1034,10 @@ impl<'a> Conn<'a> {
                     break;
                 }
             };
+            let channel = frame.channel;
             match codec::decode_amqp(frame)
                 .map_err(codec_error)
-                .and_then(|incoming| self.on_frame(incoming))
+                .and_then(|incoming| self.on_frame(channel, incoming))
             {
                 Ok(Flow2::Continue) => {}
                 other => {
@@ -1050,7 +1059,7 @@ impl<'a> Conn<'a> {
         result
     }
 
-    fn on_frame(&mut self, incoming: Incoming) -> Result<Flow2, ErrorInfo> {
+    fn on_frame(&mut self, channel: u16, incoming: Incoming) -> Result<Flow2, ErrorInfo> {
         if self.cfg.debug_frames {
             match &incoming {
                 Incoming::Transfer(t, payload) => self.trace(
@@ -1069,6 +1078,16 @@ impl<'a> Conn<'a> {
         if !self.opened && !matches!(incoming, Incoming::Open(_) | Incoming::Close(_)) {
             return Err(protocol_error(format!(
                 "{} frame before the server's open",
+                incoming.name()
+            )));
+        }
+        let session_frame = !matches!(
+            incoming,
+            Incoming::Empty | Incoming::Open(_) | Incoming::Close(_) | Incoming::Begin(_)
+        );
+        if session_frame && self.remote_channel != Some(channel) {
+            return Err(protocol_error(format!(
+                "{} frame on channel {channel}, where the server began no session of ours",
                 incoming.name()
             )));
         }
@@ -1104,6 +1123,7 @@ impl<'a> Conn<'a> {
                     ));
                 }
                 self.begun = true;
+                self.remote_channel = Some(channel);
                 self.next_incoming_id = begin.next_outgoing_id;
                 if let Some(link) = &self.link {
                     if !link.attach_sent && self.closing.is_none() {
@@ -1178,14 +1198,20 @@ impl<'a> Conn<'a> {
                 handle.0
             )));
         }
-        // The sender's view of delivery-count is authoritative (drain advances it).
+        // Credit is ours to grant: a sender's flow never raises it. Its delivery-count may move
+        // ahead of ours (drain consumes the remaining credit), never past what we granted.
         if let Some(count) = flow.delivery_count {
-            link.delivery_count = count;
-        }
-        if let Some(credit) = flow.link_credit {
-            link.credit = credit;
-            // The sender's own view: whatever it sent before this flow has arrived.
-            link.allowance = 0;
+            let advanced = count.wrapping_sub(link.delivery_count);
+            if advanced != 0 && advanced <= i32::MAX as u32 {
+                if advanced > link.credit {
+                    return Err(protocol_error(format!(
+                        "sender's delivery-count moved {advanced} past the {} credits granted",
+                        link.credit
+                    )));
+                }
+                link.credit -= advanced;
+                link.delivery_count = count;
+            }
         }
         self.refill_credit(echo)
     }

@@ -115,6 +115,9 @@ fn malformed(what: &str) -> CodecError {
 struct Reader {
     buf: Bytes,
     pos: usize,
+    /// Values still allowed for this message: nested arrays of empty elements must not turn a
+    /// few kilobytes into millions of values.
+    budget: usize,
 }
 
 impl Reader {
@@ -171,6 +174,10 @@ impl Reader {
 
     /// Reads the data of a value whose constructor `code` was already read.
     fn data(&mut self, code: u8, depth: usize) -> Result<Value, CodecError> {
+        self.budget = self
+            .budget
+            .checked_sub(1)
+            .ok_or_else(|| malformed("too many values for the size of the message"))?;
         Ok(match code {
             0x40 => Value::Null,
             0x41 => Value::Bool(true),
@@ -334,9 +341,11 @@ fn expect_map(v: Value, what: &str) -> Result<Vec<(Value, Value)>, CodecError> {
 /// Decodes a complete message payload (the concatenated transfer payloads of one delivery).
 /// Sections rhea does not know are skipped, as rhea skips them.
 pub fn decode(payload: Bytes) -> Result<Message, CodecError> {
+    let budget = payload.len() + MAX_ZERO_WIDTH_COUNT;
     let mut r = Reader {
         buf: payload,
         pos: 0,
+        budget,
     };
     let mut msg = Message::default();
     while r.remaining() > 0 {
@@ -433,6 +442,19 @@ mod tests {
             described(0x75, &[0xb0, 0xff, 0xff, 0xff, 0xff]),
             described(0x74, &[0xc1, 1, 1, 0x40]),
         ];
+        // 600 arrays of 65 536 nulls each: 5 kB asking for 39 million values.
+        let one = [0u8, 0, 0, 5, 0, 1, 0, 0, 0x40]; // array32 data: size 5, count 65 536, null
+        let mut nested = vec![0x00, 0x53, 0x77, 0xf0];
+        nested.extend_from_slice(&((4 + 1 + one.len() * 600) as u32).to_be_bytes());
+        nested.extend_from_slice(&600u32.to_be_bytes());
+        nested.push(0xf0);
+        for _ in 0..600 {
+            nested.extend_from_slice(&one);
+        }
+        match decode(Bytes::from(nested)) {
+            Err(CodecError::Malformed(m)) => assert!(m.contains("too many values"), "{m}"),
+            other => panic!("expected the value budget to stop it, got {other:?}"),
+        }
         for c in cases {
             assert!(decode(Bytes::from(c.clone())).is_err(), "{c:?}");
         }
