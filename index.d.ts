@@ -16,6 +16,19 @@ declare const aliyunIotAmqp: aliyunIotAmqp.Container & {
   ConnectionError: new (description: string, condition: string, connection?: aliyunIotAmqp.Connection) => aliyunIotAmqp.ConnectionError;
   /** Signs the platform's SASL PLAIN credentials (in Rust). Throws a TypeError naming a bad option. */
   sign(options: aliyunIotAmqp.SignOptions): aliyunIotAmqp.SignedCredentials;
+  /**
+   * Creates a consumer of a consumer group's server-side subscription and starts connecting at
+   * once. Throws a TypeError naming a bad option (`err.option`).
+   */
+  createConsumer(options: aliyunIotAmqp.ConsumerOptions): aliyunIotAmqp.Consumer;
+  Consumer: new (options: aliyunIotAmqp.ConsumerOptions) => aliyunIotAmqp.Consumer;
+  ConsumerMessage: Function & { prototype: aliyunIotAmqp.ConsumerMessage };
+  /** What a topic says about its message: product, device, topic family and identifier. */
+  parseTopic(topic: string | undefined): aliyunIotAmqp.TopicInfo;
+  /** A topic filter: `+`/`*` one level, `#`/`**` any number of levels, `*`/`?` inside a level. */
+  topicMatcher(pattern: string): (topic: string | undefined) => boolean;
+  /** Starts a local emulator of the platform's AMQP endpoint (loads rhea, on demand). */
+  startEmulator(options?: aliyunIotAmqp.EmulatorOptions): Promise<aliyunIotAmqp.Emulator>;
 };
 
 declare namespace aliyunIotAmqp {
@@ -297,6 +310,286 @@ declare namespace aliyunIotAmqp {
     connect(options?: ConnectionOptions): Connection;
     create_container(options?: ConnectionOptions & { id?: string }): Container;
     generate_uuid(): string;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The platform-native API: createConsumer()
+
+  /** An AccessKey pair, with an STS token for `authMode: 'ststoken'`. */
+  interface ConsumerCredentials {
+    accessKeyId: string;
+    accessKeySecret: string;
+    /** Given: `authMode` defaults to `'ststoken'`. */
+    securityToken?: string;
+  }
+
+  /** Options of `createConsumer()`. Unknown options are refused (TypeError naming them). */
+  interface ConsumerOptions {
+    /** The instance's AMQP endpoint host, e.g. `iot-cn-xxxx.amqp.iothub.aliyuncs.com`. Required unless `endpoint` is given. */
+    host?: string;
+    /** Instead of `host`: a host name, `host:port`, or `amqps://host[:port]` (`amqp://` for plain TCP). */
+    endpoint?: string;
+    /** Default 5671 (5672 with `transport: 'tcp'`). */
+    port?: number | string;
+    /** Default: `ALIBABA_CLOUD_ACCESS_KEY_ID` (when neither key option nor `credentials` is given). */
+    accessKeyId?: string;
+    /** Default: `ALIBABA_CLOUD_ACCESS_KEY_SECRET`. */
+    accessKeySecret?: string;
+    /** Default: `ALIBABA_CLOUD_SECURITY_TOKEN` (with keys from the environment). Given: `authMode` defaults to `'ststoken'`. */
+    securityToken?: string;
+    /** Instead of the keys: called before every connection attempt of every connection (e.g. a fresh STS token). */
+    credentials?: () => ConsumerCredentials | Promise<ConsumerCredentials>;
+    /** The consumer group, e.g. `'DEFAULT_GROUP'`. */
+    consumerGroupId: string;
+    /** The instance id, if the instance has one. */
+    iotInstanceId?: string;
+    /**
+     * Default: the host name and the process id. With one connection it is used as it is; with
+     * `connections: n > 1` the connections are `clientId-0` … `clientId-(n-1)`. At most 64
+     * characters in all, no `|`.
+     */
+    clientId?: string;
+    /** Default `'hmacsha256'`. */
+    signMethod?: 'hmacmd5' | 'hmacsha1' | 'hmacsha256';
+    /** Default `'ststoken'` when there is a security token, else `'aksign'`. */
+    authMode?: 'aksign' | 'ststoken';
+    /** Connections (1 to 128), their messages merged into one stream. Default 1. */
+    connections?: number;
+    /** Unsettled messages per connection (its credit window); bounds memory. Default 100. */
+    credit?: number;
+    /** 'message' handlers in flight at once. Default 10. */
+    concurrency?: number;
+    /** Skip redeliveries of messageIds accepted before: `true` (the last 10000) or `{size}`. Default off. */
+    dedupe?: boolean | { size?: number };
+    /** Default `'tls'`. */
+    transport?: 'tcp' | 'tls' | 'ssl';
+    /** Extra trusted CA certificates (PEM or DER). */
+    ca?: string | Buffer | Uint8Array | Array<string | Buffer | Uint8Array>;
+    /** `false` accepts any server certificate. Default `true`. */
+    rejectUnauthorized?: boolean;
+    /** TLS server name to send and verify. Default: the host. */
+    servername?: string;
+    /** Hostname sent in Open. */
+    hostname?: string;
+    /** Hostname sent in SASL init. */
+    sasl_init_hostname?: string;
+    /** Idle time-out advertised, in ms (the platform accepts 30000–300000). Default 60000. */
+    idle_time_out?: number | null;
+    /** As in `connect()`: `true` (default) backoff with jitter, a number a fixed delay, `false` none. */
+    reconnect?: boolean | number;
+    initial_reconnect_delay?: number;
+    max_reconnect_delay?: number;
+    reconnect_limit?: number;
+    reconnect_on_auth_failure?: boolean;
+    connect_timeout?: number;
+    close_timeout?: number;
+    max_frame_size?: number;
+    max_message_size?: number;
+  }
+
+  type TopicKind = 'property' | 'event' | 'service-reply' | 'status' | 'lifecycle' | 'topology' | 'ota' | 'custom';
+
+  /** What a topic says about its message (see `parseTopic`). */
+  interface TopicInfo {
+    productKey: string | undefined;
+    deviceName: string | undefined;
+    kind: TopicKind;
+    /** The event id, service id, or the OTA message's kind, where the topic has one. */
+    identifier: string | undefined;
+  }
+
+  /** A message of the subscription. Settle it once; see the README for when it is settled for you. */
+  interface ConsumerMessage {
+    /** The topic the device published on (application property `topic`). */
+    readonly topic: string | undefined;
+    /** The platform's message id, as a decimal string. */
+    readonly messageId: string | undefined;
+    /** When the platform made the message, ms since the epoch. */
+    readonly generateTime: number | undefined;
+    /** The payload bytes. */
+    readonly content: Buffer;
+    /** The client id of the connection the message came on. */
+    readonly clientId: string;
+    /** The message as the rhea-shaped API gives it. */
+    readonly raw: Message;
+    /** Parsed from the topic. */
+    readonly topicInfo: TopicInfo;
+    /** Settled here. */
+    readonly settled: boolean;
+    readonly state: 'accepted' | 'released' | 'rejected' | undefined;
+    /** The payload as UTF-8 text. */
+    text(): string;
+    /** The payload parsed as JSON (throws a SyntaxError when it is not JSON). */
+    json<T = any>(): T;
+    /** The platform is done with it. `false`: already settled, or its connection is gone (it comes again). */
+    accept(): boolean;
+    /** It is delivered again (here or to another consumer of the group). */
+    release(): boolean;
+    /** The platform drops it. */
+    reject(error?: AmqpErrorLike | Error | string): boolean;
+    toJSON(): { topic: string | undefined; messageId: string | undefined; generateTime: number | undefined; topicInfo: TopicInfo; content: string };
+  }
+
+  /** Counters since the consumer was created. */
+  interface ConsumerStats {
+    /** Deliveries that arrived (duplicates included). */
+    received: number;
+    /** Outcomes sent to the platform. */
+    accepted: number;
+    released: number;
+    rejected: number;
+    /** Redeliveries of accepted messageIds, accepted again at once (`dedupe`). */
+    duplicates: number;
+    /** Connections re-established after being lost. */
+    reconnects: number;
+    /** Messages handed to handlers or the for-await loop and not finished. */
+    inFlight: number;
+    /** Messages received and waiting for a handler or the loop. */
+    buffered: number;
+    /** Connections open now. */
+    connections: number;
+    /** The message of the last error (connection or handler), no secrets; `null` if none. */
+    lastError: string | null;
+  }
+
+  interface ConsumerEventMap {
+    /** A resolved promise (or a plain return) accepts, a rejected one (or a throw) releases and emits 'error'; unless the handler settled the message itself. */
+    message: (message: ConsumerMessage) => void | Promise<unknown>;
+    /** A handler failed (with its message), or every connection stopped for good (e.g. refused credentials). */
+    error: (error: Error, message?: ConsumerMessage) => void;
+    connected: (event: { clientId: string; reconnect: boolean }) => void;
+    disconnected: (event: { clientId: string; error: ConnectionError | undefined; reconnecting: boolean }) => void;
+    /** A redelivery `dedupe` accepted at once. */
+    duplicate: (message: ConsumerMessage) => void;
+    close: () => void;
+  }
+
+  /**
+   * A consumer of one consumer group. Consume with `for await (const msg of consumer)` (a message
+   * is accepted when the loop asks for the next one, released if the loop is left by break, return
+   * or throw; leaving the loop closes the consumer) or with 'message' listeners, not both.
+   */
+  interface Consumer extends EventEmitter, AsyncIterable<ConsumerMessage> {
+    readonly host: string;
+    readonly port: number;
+    readonly consumerGroupId: string;
+    /** The client id of each connection. */
+    readonly clientIds: string[];
+    on<E extends keyof ConsumerEventMap>(event: E, listener: ConsumerEventMap[E]): this;
+    once<E extends keyof ConsumerEventMap>(event: E, listener: ConsumerEventMap[E]): this;
+    off<E extends keyof ConsumerEventMap>(event: E, listener: ConsumerEventMap[E]): this;
+    addListener<E extends keyof ConsumerEventMap>(event: E, listener: ConsumerEventMap[E]): this;
+    removeListener<E extends keyof ConsumerEventMap>(event: E, listener: ConsumerEventMap[E]): this;
+    emit<E extends keyof ConsumerEventMap>(event: E, ...args: Parameters<ConsumerEventMap[E]>): boolean;
+    [Symbol.asyncIterator](): AsyncIterator<ConsumerMessage>;
+    /** Stops handing out messages and the flow from the server until `resume()`. */
+    pause(): void;
+    resume(): void;
+    isPaused(): boolean;
+    stats(): ConsumerStats;
+    /**
+     * Stops handing out messages, releases those not handed out, waits (at most `timeout` ms,
+     * default 30000) for the handlers in flight and the loop's message, releases whatever is still
+     * unsettled, and closes every connection. Do not await it inside a handler or loop body.
+     */
+    close(options?: { timeout?: number }): Promise<void>;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The emulator of the platform's endpoint (for tests and trying things out)
+
+  interface EmulatorOptions {
+    /** Default `true`: TLS with a certificate for localhost signed by a CA made for the run. */
+    tls?: boolean;
+    /** Address to listen on. Default `'127.0.0.1'`. */
+    host?: string;
+    /** Default 0: any free port (see `emulator.port`). */
+    port?: number;
+    accessKeyId?: string;
+    accessKeySecret?: string;
+    securityToken?: string;
+    /** If set, the iotInstanceId usernames must carry. */
+    iotInstanceId?: string;
+    /** The source of the attach reply: none (default, as a rhea server), the client's, or its own. */
+    sourceReply?: 'null' | 'echo' | 'own';
+    /** `false` accepts any credentials (still recorded). */
+    credentialsCheck?: boolean;
+    requireFreshTimestamp?: boolean;
+    timestampToleranceMs?: number;
+    maxReceiversPerConnection?: number;
+    /** The idle time-out the emulator advertises (ms). Default 30000. */
+    idleTimeOut?: number;
+    /** Refuse an Open idle time-out outside 30000–300000 ms. */
+    checkIdleTimeout?: boolean;
+    containerId?: string;
+    /** Where to write (and reuse) ca.pem, server.pem, server.key. Default: a temporary directory. */
+    certDir?: string;
+  }
+
+  /** A message to publish: topic, id and time default; the body is bytes, text, or JSON. */
+  interface EmulatorPublish {
+    topic?: string;
+    messageId?: string | number;
+    generateTime?: number;
+    body?: any;
+  }
+
+  interface EmulatorAuthAttempt {
+    ok: boolean;
+    username: string;
+    clientId: string | null;
+    authMode: string | null;
+    signMethod: string | null;
+    timestamp: string | null;
+    authId: string | null;
+    iotInstanceId: string | null;
+    consumerGroupId: string | null;
+    reason: string | null;
+  }
+
+  interface Emulator extends EventEmitter {
+    readonly host: string;
+    /** The name clients connect to (the certificate's): `'localhost'`. */
+    readonly hostname: string;
+    readonly port: number;
+    readonly tls: boolean;
+    /** The CA certificate (PEM) clients must trust, `null` without TLS. */
+    readonly ca: string | null;
+    readonly caFile: string | null;
+    readonly authAttempts: EmulatorAuthAttempt[];
+    readonly attaches: Array<Record<string, any>>;
+    readonly deliveries: Array<{ key: string; messageId: string; connectionId: number; clientId: string | null; attempt: number; deliveryId: number; message: any }>;
+    readonly dispositions: Array<{ key: string; messageId: string; outcome: 'accepted' | 'released' | 'rejected' | 'modified'; state: any; settled: boolean; connectionId: number; clientId: string | null }>;
+    /** messageId → times accepted. */
+    readonly accepted: Map<string, number>;
+    readonly acceptedOnce: Set<string>;
+    readonly rejected: Map<string, any>;
+    readonly undeliverable: Map<string, any>;
+    readonly refusals: Array<{ kind: string; connectionId: number; clientId: string | null; reason: string }>;
+    readonly tlsErrors: Array<{ code: string | null; message: string }>;
+    readonly errors: Array<{ kind: string; message: string }>;
+    /** Live TCP connections. */
+    readonly connections: number;
+    readonly connectionCount: number;
+    start(): Promise<Emulator>;
+    close(): Promise<void>;
+    url(): string;
+    credentials(): { accessKeyId: string; accessKeySecret: string; securityToken: string };
+    /** Queues a platform-shaped message; returns its messageId. */
+    publish(message?: EmulatorPublish): string;
+    publishMany(n: number, fn?: (i: number) => EmulatorPublish | undefined): string[];
+    /** Queues a message as rhea's sender takes it. */
+    publishRaw(message: any, options?: { key?: string }): string;
+    pending(): number;
+    inFlight(): number;
+    queued(): number;
+    stats(): Record<string, any>;
+    waitFor<T>(predicate: () => T | Promise<T>, timeoutMs?: number, description?: string): Promise<T>;
+    waitForAccepted(n: number, timeoutMs?: number): Promise<boolean>;
+    /** Destroys every connection (a network failure); unsettled messages are queued again. */
+    dropConnections(): number;
+    /** Closes every connection with an AMQP close (and `error`, if given). */
+    closeConnections(error?: AmqpErrorLike): number;
   }
 }
 

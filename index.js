@@ -17,6 +17,8 @@ const debug = require('./lib/debug.js');
 // Options on their way to the native layer, kept out of the objects users can inspect (they hold
 // the password); dropped once the native connection has them.
 const pendingOptions = new WeakMap();
+// Each container's options as given (they may hold secrets); see Container.
+const containerOptions = new WeakMap();
 
 const ACCEPT = 0;
 const RELEASE = 1;
@@ -142,6 +144,8 @@ class Delivery {
 
   _settleWith(outcome, state) {
     if (!this._claim(state)) return false;
+    // Keep the order of the calls: acknowledgements queued before this one go out first.
+    this.link.connection._flushSettles();
     return this.link.connection._native.settleWith(this._epoch, this.id, outcome);
   }
 
@@ -258,7 +262,8 @@ class Connection extends EventEmitter {
     const own = options || {};
     this.container = container;
     this._parent = container;
-    const resolved = connectionOptions(own, container.options, { container_id: container.id });
+    const inherited = containerOptions.get(container) || {};
+    const resolved = connectionOptions(own, inherited, { container_id: container.id });
     resolved.debugFrames = debug.enabled(`${debug.PREFIX}:frames`);
     this._logEvents = debug.logger('events');
     this._logReconnect = debug.logger('reconnect');
@@ -266,7 +271,7 @@ class Connection extends EventEmitter {
     pendingOptions.set(this, resolved);
     this._address = { host: resolved.host, port: resolved.port, transport: resolved.transport, container_id: resolved.containerId };
     // Kept for users who read connection.options; secrets are masked.
-    this.options = redact(Object.assign({}, container.options, own));
+    this.options = redact(Object.assign({}, inherited, own));
     this.remote = {};
     this.error = undefined;
     this._session = new Session(this);
@@ -497,8 +502,11 @@ class Container extends EventEmitter {
     if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
       throw fail('options', 'an object', options);
     }
-    Object.defineProperty(this, 'options', { value: Object.assign({}, options), enumerable: false, writable: true });
-    this.id = this.options.id !== undefined ? String(this.options.id) : this.options.container_id !== undefined ? String(this.options.container_id) : crypto.randomUUID();
+    const own = Object.assign({}, options);
+    // The real options (they may hold a password) stay out of reach; `options` is a masked copy.
+    containerOptions.set(this, own);
+    Object.defineProperty(this, 'options', { value: redact(Object.assign({}, own)), enumerable: false, writable: true });
+    this.id = own.id !== undefined ? String(own.id) : own.container_id !== undefined ? String(own.container_id) : crypto.randomUUID();
     this._isContainer = true;
   }
 
@@ -532,7 +540,7 @@ function sign(options) {
     const out = native.sign(params);
     return { username: out.username, password: out.password };
   } catch (err) {
-    throw new TypeError(`aliyun-iot-amqp: ${err.message}`);
+    throw new TypeError(`aliyun-iot-amqp: ${err.message}`, { cause: err });
   }
 }
 
@@ -547,3 +555,17 @@ container.ConnectionError = ConnectionError;
 container.sign = sign;
 
 module.exports = container;
+
+// The platform-native API (lib/consumer.js, built on the container above), topic helpers, and
+// the platform emulator, loaded on demand only (it is the one part of the package that needs rhea).
+const consumerApi = require('./lib/consumer.js');
+const topicApi = require('./lib/topic.js');
+
+container.createConsumer = consumerApi.createConsumer;
+container.Consumer = consumerApi.Consumer;
+container.ConsumerMessage = consumerApi.ConsumerMessage;
+container.parseTopic = topicApi.parseTopic;
+container.topicMatcher = topicApi.topicMatcher;
+container.startEmulator = function startEmulator(options) {
+  return require('./lib/emulator/index.js').startEmulator(options);
+};
