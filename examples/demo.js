@@ -3,7 +3,7 @@
 // messages shaped like the platform's, and consumes them with this package through the same API
 // as the platform's amqp.js. Run from a clone: `npm ci && npm run build && npm run demo`.
 
-const { startEmulator } = require('../__test__/support/emulator.js');
+const { startEmulator } = require('../lib/emulator');
 const amqp = require('../index.js');
 
 const COUNT = Number(process.env.DEMO_MESSAGES || 10);
