@@ -168,8 +168,8 @@ test('credentials option signs afresh at every connection attempt', async () => 
   c.open_receiver();
   c.on('disconnected', () => {});
   try {
-    await emu.waitFor(() => emu.connections === 1);
-    await new Promise((r) => setTimeout(r, 5));
+    // Drop only once the first attempt has logged in and attached (not mid-handshake).
+    await emu.waitFor(() => emu.attaches.length === 1, 10000, 'first attach');
     emu.dropConnections();
     await emu.waitFor(() => emu.authAttempts.filter((a) => a.ok).length === 2, 10000, 'second login');
     const [a, b] = emu.authAttempts.map((x) => Number(x.timestamp));

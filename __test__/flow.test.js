@@ -61,7 +61,8 @@ test('a credentials function is called before every attempt and its result signe
   c.open_receiver();
   c.on('disconnected', () => {});
   try {
-    await emu.waitFor(() => emu.connections === 1);
+    // Drop only once the first attempt has logged in and attached (not mid-handshake).
+    await emu.waitFor(() => emu.attaches.length === 1, 10000, 'first attach');
     emu.dropConnections();
     await emu.waitFor(() => emu.authAttempts.filter((a) => a.ok).length === 2, 10000, 'second login');
     assert.equal(calls, 2);
