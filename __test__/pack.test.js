@@ -70,6 +70,11 @@ test('the packed packages install without Rust and run the doc script', { skip, 
   assert.ok(r.bareProbe.causes.some((c) => c.includes(`'aliyun-iot-amqp-${PLATFORM}'`)),
     `the error's causes should name aliyun-iot-amqp-${PLATFORM}: ${JSON.stringify(r.bareProbe.causes)}`);
 
+  // `npx aliyun-iot-amqp demo` ran from the installed project and showed messages flowing.
+  assert.equal(r.demo.status, 0, `demo exited ${r.demo.status} ${r.demo.signal}; stderr: ${r.demo.stderr}`);
+  const demoMessages = r.demo.stdout.split('\n').filter((l) => l.includes('/thing/') || l.includes('/as/mqtt/') || l.includes('/ota/'));
+  assert.ok(demoMessages.length >= 3, `demo printed no messages:\n${r.demo.stdout}`);
+
   // The doc script ran on the installed copy: every message printed, accepted once, none left.
   assert.equal(r.doc.timedOut, false, `doc script timed out; stderr: ${r.doc.stderr}`);
   assert.equal(r.doc.stderr, '');

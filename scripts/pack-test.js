@@ -280,7 +280,15 @@ async function runPackTest({ addon = builtAddon(), messages = 12, keep = false }
     install(bare, [rootTarball], env);
     result.bareProbe = probe(bare, env);
 
-    // 6. The doc script, requiring 'aliyun-iot-amqp' from the installed project only.
+    // 6. `npx aliyun-iot-amqp demo` from the installed project: emulator and consumer, nothing else
+    //    installed (no openssl needed, no Rust on PATH).
+    const [npmCmd, npmLead] = npmCommand();
+    const demo = spawnSync(npmCmd, [...npmLead, 'exec', '--no', '--', 'aliyun-iot-amqp', 'demo', '--count', '3'], {
+      cwd: app, env, encoding: 'utf8', timeout: 60000,
+    });
+    result.demo = { status: demo.status, signal: demo.signal, stdout: demo.stdout, stderr: demo.stderr };
+
+    // 7. The doc script, requiring 'aliyun-iot-amqp' from the installed project only.
     const { startEmulator } = require(path.join(ROOT, '__test__', 'support', 'emulator.js'));
     const { runDocScript } = require(path.join(ROOT, '__test__', 'support', 'doc-script.js'));
     const recorder = path.join(tmp, 'recorder.js');
