@@ -295,6 +295,11 @@ async fn run(
     let mut jitter = Jitter::new();
     'outer: loop {
         epoch += 1;
+        // Fault injection for the test suite: proves that a panic in the connection task ends in
+        // an error event, not in an abort of the process.
+        if std::env::var_os("ALIYUN_IOT_AMQP_INJECT_PANIC").is_some() {
+            panic!("injected panic (ALIYUN_IOT_AMQP_INJECT_PANIC is set)");
+        }
         let end = {
             let mut conn = Conn::new(&cfg, epoch, receiver.take(), sink.as_ref());
             let end = conn.run(tls.as_ref(), &mut rx).await;
