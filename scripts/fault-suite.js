@@ -20,20 +20,9 @@ const ROOT = path.resolve(__dirname, '..');
 const { startEmulator } = require(path.join(ROOT, '__test__', 'support', 'emulator.js'));
 const { startProxy } = require(path.join(ROOT, '__test__', 'support', 'fault-proxy.js'));
 const { amqp, credentialsFor } = require(path.join(ROOT, '__test__', 'support', 'client.js'));
+const { prng } = require(path.join(ROOT, '__test__', 'support', 'hostile-server.js'));
 
 const KINDS = Object.freeze(['reset', 'blackhole', 'stall', 'throttle', 'cut-toClient', 'cut-toServer']);
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
