@@ -66,7 +66,7 @@ declare namespace aliyunIotAmqp {
     reconnect_on_auth_failure?: boolean;
     /** Container id sent in Open. Default: the container's id. */
     container_id?: string;
-    /** Hostname sent in Open and SASL init. Not sent unless given. */
+    /** Hostname sent in Open. Not sent unless given (SASL init sends `sasl_init_hostname`). */
     hostname?: string;
     /** Hostname sent in SASL init. Default: `servername`, else `host` (as rhea). */
     sasl_init_hostname?: string;

@@ -10,7 +10,7 @@ const crypto = require('node:crypto');
 const util = require('node:util');
 
 const native = require('./native.js');
-const { connectionOptions, receiverOptions, signOptions, fail } = require('./lib/options.js');
+const { SECRET_OPTIONS, connectionOptions, receiverOptions, signOptions, fail } = require('./lib/options.js');
 const { Message, Section, adopt } = require('./lib/message.js');
 const debug = require('./lib/debug.js');
 
@@ -488,10 +488,8 @@ class Connection extends EventEmitter {
   }
 }
 
-const SECRET_KEYS = ['password', 'accessKeySecret', 'securityToken', 'access_key_secret', 'security_token'];
-
 function redact(options) {
-  for (const k of SECRET_KEYS) if (options[k] !== undefined) options[k] = '[redacted]';
+  for (const k of SECRET_OPTIONS) if (options[k] !== undefined) options[k] = '[redacted]';
   if (options.credentials && typeof options.credentials === 'object') options.credentials = redact(Object.assign({}, options.credentials));
   return options;
 }

@@ -5,7 +5,6 @@
 // the SASL response is shown as [redacted] and message bodies are not shown at all.
 
 const PREFIX = 'aliyun-iot-amqp';
-const CATEGORIES = ['frames', 'events', 'reconnect'];
 
 function patterns(spec) {
   return String(spec || '')
@@ -33,4 +32,4 @@ function logger(category) {
   };
 }
 
-module.exports = { enabled, logger, CATEGORIES, PREFIX };
+module.exports = { enabled, logger, PREFIX };

@@ -21,6 +21,7 @@ const DEFAULTS = Object.freeze({
   reconnect_on_auth_failure: false,
 });
 
+/** Option names whose values are secrets: never quoted in errors, masked wherever options are shown. */
 const SECRET_OPTIONS = new Set(['password', 'accessKeySecret', 'securityToken', 'key', 'pfx', 'passphrase']);
 
 // TLS options Node knows that this package cannot honour: refusing them beats ignoring them.
@@ -229,4 +230,4 @@ function receiverOptions(arg, connGet, makeName) {
   };
 }
 
-module.exports = { DEFAULTS, connectionOptions, receiverOptions, signOptions, fail, describe };
+module.exports = { DEFAULTS, SECRET_OPTIONS, connectionOptions, receiverOptions, signOptions, fail, describe };

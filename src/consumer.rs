@@ -417,7 +417,6 @@ struct Conn<'a> {
     last_write: Instant,
     last_read: Instant,
     remote_idle: Option<Duration>,
-    remote_max_frame: u32,
     opened: bool,
     begun: bool,
     /// The channel the server's half of our session speaks on (from its Begin).
@@ -449,7 +448,6 @@ impl<'a> Conn<'a> {
             last_write: now,
             last_read: now,
             remote_idle: None,
-            remote_max_frame: u32::MAX,
             opened: false,
             begun: false,
             remote_channel: None,
@@ -1112,11 +1110,12 @@ impl<'a> Conn<'a> {
                     return Err(protocol_error("second open frame".into()));
                 }
                 self.opened = true;
+                // The peer's max-frame-size is not tracked: everything we send (open, begin, attach,
+                // flow, disposition, detach, close) stays under the 512 bytes every peer accepts.
                 self.remote_idle = open
                     .idle_time_out
                     .filter(|ms| *ms > 0)
                     .map(|ms| Duration::from_millis(ms as u64));
-                self.remote_max_frame = open.max_frame_size.0.max(codec::MIN_MAX_FRAME_SIZE);
                 self.emit(Event::ConnectionOpen {
                     epoch: self.epoch,
                     remote: RemoteOpen {
