@@ -112,3 +112,26 @@ test('credentials given as an object are masked in connection.options', () => {
     c.close();
   }
 });
+
+test('a credentials function that never answers is bounded by connect_timeout and retried', async () => {
+  const emu = await startEmulator({});
+  let calls = 0;
+  const c = amqp.create_container().connect({
+    host: emu.hostname, port: emu.port, transport: 'tls', ca: emu.ca,
+    connect_timeout: 200, initial_reconnect_delay: 5, reconnect_limit: 1,
+    credentials: () => { calls += 1; return new Promise(() => {}); },
+  });
+  c.open_receiver();
+  const seen = [];
+  c.on('disconnected', (ctx) => seen.push([ctx.reconnecting, ctx.error && ctx.error.condition, ctx.error && ctx.error.message]));
+  try {
+    await emu.waitFor(() => seen.length === 2, 10000, 'two bounded attempts');
+    assert.deepEqual(seen.map((s) => s.slice(0, 2)), [[true, 'aliyun-iot-amqp:timeout'], [false, 'aliyun-iot-amqp:timeout']]);
+    assert.match(seen[0][2], /obtaining credentials/);
+    assert.equal(calls, 2);
+    assert.equal(emu.connectionCount, 0, 'nothing was dialled without credentials');
+  } finally {
+    await closed(c);
+    await emu.close();
+  }
+});
