@@ -20,9 +20,9 @@ const pendingOptions = new WeakMap();
 // Each container's options as given (they may hold secrets); see Container.
 const containerOptions = new WeakMap();
 
-const ACCEPT = 0;
-const RELEASE = 1;
-const AUTH_CONDITION = 'amqp:unauthorized-access';
+const ACCEPT = native.SettleCode.Accept;
+const RELEASE = native.SettleCode.Release;
+const AUTH_CONDITION = native.CONDITION_UNAUTHORIZED_ACCESS;
 
 /** An error reported by the connection or the server: `condition` is the AMQP error condition. */
 class ConnectionError extends Error {
@@ -100,7 +100,7 @@ class Delivery {
 
   /** Rejects the message (the server drops or dead-letters it). `error` may be `{condition, description}`. */
   reject(error) {
-    let condition = 'amqp:internal-error';
+    let condition = native.CONDITION_INTERNAL_ERROR;
     let description;
     if (typeof error === 'string') description = error;
     else if (error && typeof error === 'object') {
@@ -302,10 +302,10 @@ class Connection extends EventEmitter {
     const options = pendingOptions.get(this);
     pendingOptions.delete(this);
     try {
-      this._native = native.NativeConnection.connect(options, receiver, (ev) => this._onEvent(ev));
+      this._native = native.NativeConnection.connect(options, receiver, (err, ev) => this._onEvent(err, ev));
     } catch (err) {
       this._closed = true;
-      this._reportError(new ConnectionError(err.message, 'aliyun-iot-amqp:config', this));
+      this._reportError(new ConnectionError(err.message, native.CONDITION_CONFIG, this));
     }
   }
 
@@ -382,9 +382,10 @@ class Connection extends EventEmitter {
     this._native.settle(this._settleEpoch, ids, codes);
   }
 
-  _onEvent(ev) {
+  _onEvent(err, ev) {
     try {
-      this._handle(ev);
+      if (err) this._reportError(new ConnectionError(err.message, native.CONDITION_INTERNAL, this));
+      else this._handle(ev);
     } catch (err) {
       rethrowLater(err);
     }
@@ -407,13 +408,13 @@ class Connection extends EventEmitter {
         this._liveEpoch = ev.epoch;
         this._open = true;
         this.error = undefined;
-        this.remote = { open: ev.remote };
+        this.remote = { open: { container_id: ev.remote.containerId, hostname: ev.remote.hostname ?? null, idle_time_out: ev.remote.idleTimeOut ?? null, max_frame_size: ev.remote.maxFrameSize } };
         dispatch(this, 'connection_open', this._context());
         break;
       case 'receiver_open':
         if (!receiver) break;
         receiver._open = true;
-        receiver.remote = { attach: { source: ev.remote_source === null ? null : { address: ev.remote_source } } };
+        receiver.remote = { attach: { source: ev.remoteSource === undefined ? null : { address: ev.remoteSource } } };
         dispatch(receiver, 'receiver_open', receiver._context());
         break;
       case 'messages':

@@ -3,7 +3,8 @@
 //! fe2o3-amqp's own frame decoder indexes into the buffer without bounds checks and buffers
 //! length-prefixed values before checking them against the input, so a hostile peer could make it
 //! panic or allocate gigabytes. This module does the framing itself, checks every size against the
-//! bytes actually present, and hands only complete, bounded slices to `serde_amqp`.
+//! bytes actually present (the performative is measured by `value::value_len`, which proves its
+//! counts), and hands only complete, bounded slices to `serde_amqp`.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use fe2o3_amqp::frames::sasl;
@@ -11,6 +12,9 @@ use fe2o3_amqp::types::performatives::{
     Attach, Begin, Close, Detach, Disposition, End, Flow, Open, Performative, Transfer,
 };
 use serde::Serialize;
+
+use crate::error::Error;
+use crate::value::value_len;
 
 /// The smallest max-frame-size AMQP 1.0 allows a peer to advertise.
 pub const MIN_MAX_FRAME_SIZE: u32 = 512;
@@ -22,11 +26,6 @@ pub const AMQP_HEADER: [u8; 8] = *b"AMQP\x00\x01\x00\x00";
 
 pub const FRAME_TYPE_AMQP: u8 = 0x00;
 pub const FRAME_TYPE_SASL: u8 = 0x01;
-
-/// Nesting deeper than this is refused rather than followed (stack safety).
-const MAX_DEPTH: usize = 64;
-/// Elements of zero width cost no bytes: their count is capped instead.
-const MAX_ZERO_WIDTH_ELEMENTS: usize = 65_536;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodecError {
@@ -60,6 +59,25 @@ impl std::fmt::Display for CodecError {
 }
 
 impl std::error::Error for CodecError {}
+
+impl CodecError {
+    /// The error as the core reports it.
+    pub fn into_error(self) -> Error {
+        match self {
+            CodecError::FrameTooLarge { .. } => Error::FrameTooLarge(self.to_string()),
+            CodecError::Malformed(_) => Error::Decode(self.to_string()),
+            CodecError::Encode(_) => Error::Internal(self.to_string()),
+            CodecError::BadFrameHeader(_) | CodecError::UnexpectedFrameType(_) => {
+                Error::Protocol(self.to_string())
+            }
+        }
+    }
+}
+
+/// `CodecError::into_error`, for `map_err`.
+pub fn to_error(e: CodecError) -> Error {
+    e.into_error()
+}
 
 /// One frame cut from the byte stream: its type, channel and body (past the extended header).
 #[derive(Debug, Clone)]
@@ -228,148 +246,6 @@ pub fn encode_empty(dst: &mut BytesMut) {
     dst.put_slice(&[0, 0, 0, 8, 2, FRAME_TYPE_AMQP, 0, 0]);
 }
 
-/// Width in bytes of the payload of a fixed-width constructor, or `None` if `code` is not one.
-pub fn fixed_width(code: u8) -> Option<usize> {
-    match code {
-        0x40..=0x45 => Some(0),
-        0x50..=0x56 => Some(1),
-        0x60 | 0x61 => Some(2),
-        0x70..=0x74 => Some(4),
-        0x80..=0x84 => Some(8),
-        0x94 | 0x98 => Some(16),
-        _ => None,
-    }
-}
-
-/// Size of the length prefix for a variable, compound or array constructor.
-pub fn size_width(code: u8) -> Option<usize> {
-    match code {
-        0xa0 | 0xa1 | 0xa3 | 0xc0 | 0xc1 | 0xe0 => Some(1),
-        0xb0 | 0xb1 | 0xb3 | 0xd0 | 0xd1 | 0xf0 => Some(4),
-        _ => None,
-    }
-}
-
-fn read_size(b: &[u8], at: usize, width: usize) -> Result<usize, CodecError> {
-    let end = at
-        .checked_add(width)
-        .ok_or_else(|| CodecError::Malformed("size overflow".into()))?;
-    let bytes = b
-        .get(at..end)
-        .ok_or_else(|| CodecError::Malformed("truncated size".into()))?;
-    Ok(match width {
-        1 => bytes[0] as usize,
-        _ => u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize,
-    })
-}
-
-/// Number of bytes taken by the encoded value (constructor included) at the start of `b`.
-/// Fails if the value is malformed or does not fit in `b`.
-pub fn value_len(b: &[u8]) -> Result<usize, CodecError> {
-    value_len_at(b, 0, 0)
-}
-
-fn value_len_at(b: &[u8], at: usize, depth: usize) -> Result<usize, CodecError> {
-    if depth > MAX_DEPTH {
-        return Err(CodecError::Malformed("values nested too deeply".into()));
-    }
-    let code = *b
-        .get(at)
-        .ok_or_else(|| CodecError::Malformed("truncated value".into()))?;
-    if code == 0x00 {
-        let d = value_len_at(b, at + 1, depth + 1)?;
-        return Ok(1 + d + value_len_at(b, at + 1 + d, depth + 1)?);
-    }
-    Ok(1 + data_len(b, at + 1, code, depth)?)
-}
-
-/// Length of the data of a value whose constructor `code` stands just before `at`. Compounds and
-/// arrays are walked element by element, so that their counts are proven by the bytes present
-/// (serde_amqp trusts counts, and a count of 2^32 - 1 made it overflow).
-fn data_len(b: &[u8], at: usize, code: u8, depth: usize) -> Result<usize, CodecError> {
-    let past_end = || CodecError::Malformed("value runs past the end of its frame".into());
-    if let Some(w) = fixed_width(code) {
-        return if at + w <= b.len() {
-            Ok(w)
-        } else {
-            Err(past_end())
-        };
-    }
-    let w = size_width(code)
-        .ok_or_else(|| CodecError::Malformed(format!("unknown constructor 0x{code:02x}")))?;
-    let size = read_size(b, at, w)?;
-    let end = at
-        .checked_add(w)
-        .and_then(|x| x.checked_add(size))
-        .filter(|end| *end <= b.len())
-        .ok_or_else(past_end)?;
-    match code {
-        0xc0 | 0xc1 | 0xd0 | 0xd1 => {
-            if size < w {
-                return Err(CodecError::Malformed(
-                    "compound smaller than its count".into(),
-                ));
-            }
-            let count = read_size(b, at + w, w)?;
-            if matches!(code, 0xc1 | 0xd1) && count % 2 != 0 {
-                return Err(CodecError::Malformed(
-                    "map with an odd number of elements".into(),
-                ));
-            }
-            let inner = &b[..end];
-            let mut pos = at + 2 * w;
-            for _ in 0..count {
-                if pos >= end {
-                    return Err(CodecError::Malformed(
-                        "compound count larger than its size".into(),
-                    ));
-                }
-                pos += value_len_at(inner, pos, depth + 1)?;
-            }
-            if pos != end {
-                return Err(CodecError::Malformed(
-                    "compound size does not match its elements".into(),
-                ));
-            }
-        }
-        0xe0 | 0xf0 => {
-            if size < w + 1 {
-                return Err(CodecError::Malformed(
-                    "array smaller than its header".into(),
-                ));
-            }
-            let count = read_size(b, at + w, w)?;
-            let inner = &b[..end];
-            let mut pos = at + 2 * w;
-            let mut element = *inner.get(pos).ok_or_else(past_end)?;
-            pos += 1;
-            if element == 0x00 {
-                pos += value_len_at(inner, pos, depth + 1)?;
-                element = *inner.get(pos).ok_or_else(past_end)?;
-                pos += 1;
-            }
-            if fixed_width(element) == Some(0) && count > MAX_ZERO_WIDTH_ELEMENTS {
-                return Err(CodecError::Malformed(
-                    "array of too many empty elements".into(),
-                ));
-            }
-            for _ in 0..count {
-                if pos > end {
-                    return Err(past_end());
-                }
-                pos += data_len(inner, pos, element, depth + 1)?;
-            }
-            if pos != end {
-                return Err(CodecError::Malformed(
-                    "array size does not match its elements".into(),
-                ));
-            }
-        }
-        _ => {}
-    }
-    Ok(w + size)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,6 +292,10 @@ mod tests {
         let _ = Role::Receiver;
     }
 
+    fn vl(b: &[u8]) -> Result<usize, CodecError> {
+        value_len(&Bytes::copy_from_slice(b))
+    }
+
     #[test]
     fn hostile_sizes_are_refused_without_buffering() {
         let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0][..]);
@@ -428,17 +308,17 @@ mod tests {
         let mut buf = BytesMut::from(&[0, 0, 0, 8, 9, 0, 0, 0][..]);
         assert!(take_frame(&mut buf, 65536).is_err());
         // A length prefix pointing far past the frame is caught before decoding.
-        assert!(value_len(&[0xb0, 0xff, 0xff, 0xff, 0xff, 1, 2]).is_err());
-        assert!(value_len(&[0x00; 200]).is_err());
-        assert!(value_len(&[0xee]).is_err());
-        assert_eq!(value_len(&[0xa1, 2, b'h', b'i', 0x40]).unwrap(), 4);
+        assert!(vl(&[0xb0, 0xff, 0xff, 0xff, 0xff, 1, 2]).is_err());
+        assert!(vl(&[0x00; 200]).is_err());
+        assert!(vl(&[0xee]).is_err());
+        assert_eq!(vl(&[0xa1, 2, b'h', b'i', 0x40]).unwrap(), 4);
         // A list claiming 2^32 - 1 elements in 4 bytes (it made serde_amqp overflow).
-        assert!(value_len(&[0xd0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]).is_err());
-        assert!(value_len(&[0xc0, 1, 5]).is_err());
-        assert_eq!(value_len(&[0xe0, 2, 200, 0x40, 0x40]).unwrap(), 4);
-        assert!(value_len(&[0xf0, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0x40]).is_err());
-        assert!(value_len(&[0xe0, 2, 9, 0x50]).is_err());
-        assert_eq!(value_len(&[0xc0, 3, 2, 0x41, 0x42]).unwrap(), 5);
+        assert!(vl(&[0xd0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(vl(&[0xc0, 1, 5]).is_err());
+        assert_eq!(vl(&[0xe0, 2, 200, 0x40, 0x40]).unwrap(), 4);
+        assert!(vl(&[0xf0, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0x40]).is_err());
+        assert!(vl(&[0xe0, 2, 9, 0x50]).is_err());
+        assert_eq!(vl(&[0xc0, 3, 2, 0x41, 0x42]).unwrap(), 5);
     }
 
     #[test]

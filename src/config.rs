@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::secret::Secret;
-use crate::sign::{now_ms, Credentials, SignError, SignParams};
+use crate::sign::{now_ms, Credentials, SignParams};
 
 /// How the socket is carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub enum CredentialSource {
 
 impl CredentialSource {
     /// Credentials for one attempt.
-    pub fn resolve(&self) -> Result<Option<Credentials>, SignError> {
+    pub fn resolve(&self) -> Result<Option<Credentials>, Error> {
         match self {
             CredentialSource::None => Ok(None),
             CredentialSource::Plain { username, password } => Ok(Some(Credentials {
@@ -37,7 +38,7 @@ impl CredentialSource {
                 password: password.clone(),
             })),
             CredentialSource::Signed(p) => p.sign(now_ms()).map(Some),
-            CredentialSource::External => Err(SignError(
+            CredentialSource::External => Err(Error::Internal(
                 "credentials are provided by the owner for each attempt".into(),
             )),
         }
@@ -161,21 +162,22 @@ impl Config {
     }
 
     /// Checks the values that the bindings cannot check by type alone.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |what: &str| Err(Error::Config(what.to_string()));
         if self.host.is_empty() {
-            return Err("host must not be empty".into());
+            return bad("host must not be empty");
         }
         if self.port == 0 {
-            return Err("port must be between 1 and 65535".into());
+            return bad("port must be between 1 and 65535");
         }
         if self.max_frame_size < crate::codec::MIN_MAX_FRAME_SIZE {
-            return Err("max_frame_size must be at least 512".into());
+            return bad("max_frame_size must be at least 512");
         }
         if self.reconnect.initial > self.reconnect.max {
-            return Err("initial_reconnect_delay must not exceed max_reconnect_delay".into());
+            return bad("initial_reconnect_delay must not exceed max_reconnect_delay");
         }
         if let CredentialSource::Signed(p) = &self.credentials {
-            p.validate().map_err(|e| e.0)?;
+            p.validate()?;
         }
         Ok(())
     }
@@ -197,6 +199,7 @@ mod tests {
         assert!(bad
             .validate()
             .unwrap_err()
+            .description()
             .contains("initial_reconnect_delay"));
         let mut plain = c;
         plain.credentials = CredentialSource::Plain {

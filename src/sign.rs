@@ -6,13 +6,16 @@
 use base64::Engine;
 use hmac::{Hmac, Mac};
 
+use crate::error::Error;
 use crate::secret::Secret;
 
-/// How the request is signed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the request is signed. The default is `hmacsha256`, for `sign()`, the `credentials`
+/// option and `createConsumer()` alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SignMethod {
     HmacMd5,
     HmacSha1,
+    #[default]
     HmacSha256,
 }
 
@@ -35,9 +38,11 @@ impl SignMethod {
     }
 }
 
-/// Which kind of AccessKey signs: a long-lived one (`aksign`) or an STS one with a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which kind of AccessKey signs: a long-lived one (`aksign`, the default) or an STS one with a
+/// token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthMode {
+    #[default]
     AkSign,
     StsToken,
 }
@@ -79,24 +84,17 @@ pub struct Credentials {
     pub password: Secret,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignError(pub String);
-
-impl std::fmt::Display for SignError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+fn bad(description: String) -> Error {
+    Error::Config(description)
 }
 
-impl std::error::Error for SignError {}
-
 /// Characters that would break the username's `|k=v,k=v|` structure.
-fn check_field(name: &str, value: &str, required: bool) -> Result<(), SignError> {
+fn check_field(name: &str, value: &str, required: bool) -> Result<(), Error> {
     if required && value.is_empty() {
-        return Err(SignError(format!("{name} must not be empty")));
+        return Err(bad(format!("{name} must not be empty")));
     }
     if value.contains(['|', ',', '=']) || value.chars().any(char::is_control) {
-        return Err(SignError(format!(
+        return Err(bad(format!(
             "{name} must not contain '|', ',', '=' or control characters"
         )));
     }
@@ -105,35 +103,33 @@ fn check_field(name: &str, value: &str, required: bool) -> Result<(), SignError>
 
 impl SignParams {
     /// Checks the parameters once, so that signing at each attempt cannot fail.
-    pub fn validate(&self) -> Result<(), SignError> {
+    pub fn validate(&self) -> Result<(), Error> {
         check_field("accessKeyId", &self.access_key_id, true)?;
         check_field("consumerGroupId", &self.consumer_group_id, true)?;
         check_field("clientId", &self.client_id, true)?;
         if self.client_id.chars().count() > 64 {
-            return Err(SignError("clientId must be at most 64 characters".into()));
+            return Err(bad("clientId must be at most 64 characters".into()));
         }
         if let Some(id) = &self.iot_instance_id {
             check_field("iotInstanceId", id, false)?;
         }
         if self.access_key_secret.expose().is_empty() {
-            return Err(SignError("accessKeySecret must not be empty".into()));
+            return Err(bad("accessKeySecret must not be empty".into()));
         }
         match (self.auth_mode, &self.security_token) {
-            (AuthMode::StsToken, None) => Err(SignError(
+            (AuthMode::StsToken, None) => Err(bad(
                 "securityToken is required when authMode is 'ststoken'".into(),
             )),
             (AuthMode::StsToken, Some(t)) => check_field("securityToken", t.expose(), true)
                 .map_err(|_| {
-                    SignError(
-                        "securityToken must be non-empty and contain no '|', ',' or '='".into(),
-                    )
+                    bad("securityToken must be non-empty and contain no '|', ',' or '='".into())
                 }),
             (AuthMode::AkSign, _) => Ok(()),
         }
     }
 
     /// Signs for the given timestamp (milliseconds since the epoch).
-    pub fn sign(&self, timestamp: u64) -> Result<Credentials, SignError> {
+    pub fn sign(&self, timestamp: u64) -> Result<Credentials, Error> {
         self.validate()?;
         let token = match self.auth_mode {
             AuthMode::StsToken => self.security_token.as_ref().map(Secret::expose),

@@ -14,19 +14,20 @@ use tokio_rustls::rustls::{
 use tokio_rustls::TlsConnector;
 
 use crate::config::{Config, TlsOptions, Transport};
+use crate::error::Error;
 
 /// A connected byte stream.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 
 /// Parses PEM text (one or more certificates) or a single DER certificate.
-pub fn parse_certificates(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+pub fn parse_certificates(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
     if data.windows(11).any(|w| w == b"-----BEGIN ") {
         let certs = CertificateDer::pem_slice_iter(data)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("invalid PEM certificate: {e}"))?;
+            .map_err(|e| Error::Config(format!("invalid PEM certificate: {e}")))?;
         if certs.is_empty() {
-            return Err("no certificate found in PEM text".into());
+            return Err(Error::Config("no certificate found in PEM text".into()));
         }
         Ok(certs)
     } else {
@@ -35,11 +36,11 @@ pub fn parse_certificates(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, S
 }
 
 /// Builds the TLS client configuration once per connection object.
-pub fn tls_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
+pub fn tls_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?;
+        .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?;
     let config = if opts.reject_unauthorized {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -52,10 +53,12 @@ pub fn tls_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
             }
         }
         for ca in &opts.ca {
-            for cert in parse_certificates(ca).map_err(|e| format!("ca: {e}"))? {
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("ca: certificate not usable as a trust anchor: {e}"))?;
+            let certs = parse_certificates(ca)
+                .map_err(|e| Error::Config(format!("ca: {}", e.description())))?;
+            for cert in certs {
+                roots.add(cert).map_err(|e| {
+                    Error::Config(format!("ca: certificate not usable as a trust anchor: {e}"))
+                })?;
             }
         }
         builder.with_root_certificates(roots).with_no_client_auth()
@@ -118,26 +121,26 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 }
 
 /// Opens the byte stream: TCP, then TLS when configured.
-pub async fn dial(cfg: &Config, tls: Option<&Arc<ClientConfig>>) -> Result<Box<dyn Io>, String> {
+pub async fn dial(cfg: &Config, tls: Option<&Arc<ClientConfig>>) -> Result<Box<dyn Io>, Error> {
     let tcp = TcpStream::connect((cfg.host.as_str(), cfg.port))
         .await
-        .map_err(|e| format!("cannot connect to {}:{}: {e}", cfg.host, cfg.port))?;
+        .map_err(|e| Error::Io(format!("cannot connect to {}:{}: {e}", cfg.host, cfg.port)))?;
     // Per-message acknowledgements are small writes: never let Nagle hold them back.
     tcp.set_nodelay(true)
-        .map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
+        .map_err(|e| Error::Io(format!("cannot set TCP_NODELAY: {e}")))?;
     match (cfg.transport, tls) {
         (Transport::Tcp, _) => Ok(Box::new(tcp)),
         (Transport::Tls, Some(tls)) => {
             let name = cfg.tls.servername.as_deref().unwrap_or(&cfg.host);
             let server_name = ServerName::try_from(name.to_string())
-                .map_err(|e| format!("invalid TLS server name {name:?}: {e}"))?;
+                .map_err(|e| Error::Tls(format!("invalid TLS server name {name:?}: {e}")))?;
             let stream = TlsConnector::from(tls.clone())
                 .connect(server_name, tcp)
                 .await
-                .map_err(|e| format!("TLS handshake with {name} failed: {e}"))?;
+                .map_err(|e| Error::Tls(format!("TLS handshake with {name} failed: {e}")))?;
             Ok(Box::new(stream))
         }
-        (Transport::Tls, None) => Err("TLS is not configured".into()),
+        (Transport::Tls, None) => Err(Error::Internal("TLS is not configured".into())),
     }
 }
 
@@ -153,7 +156,10 @@ mod tests {
             ],
             ..TlsOptions::default()
         };
-        assert!(tls_config(&opts).unwrap_err().starts_with("ca:"));
+        assert!(tls_config(&opts)
+            .unwrap_err()
+            .description()
+            .starts_with("ca:"));
         assert!(tls_config(&TlsOptions::default()).is_ok());
         let lax = TlsOptions {
             reject_unauthorized: false,

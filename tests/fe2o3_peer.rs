@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aliyun_iot_amqp::config::{Config, CredentialSource, ReceiverConfig, Transport};
-use aliyun_iot_amqp::consumer::{self, Command, ConsumerHandle, Event, EventSink};
-use aliyun_iot_amqp::delivery::Outcome;
 use aliyun_iot_amqp::message::Body;
+use aliyun_iot_amqp::model::{Command, Event, EventSink};
 use aliyun_iot_amqp::secret::Secret;
+use aliyun_iot_amqp::settle::Outcome;
+use aliyun_iot_amqp::supervisor::{self, ConsumerHandle};
 use fe2o3_amqp::acceptor::{
     ConnectionAcceptor, LinkAcceptor, LinkEndpoint, SaslPlainMechanism, SessionAcceptor,
 };
@@ -65,7 +66,7 @@ fn start(cfg: Config) -> (ConsumerHandle, mpsc::UnboundedReceiver<Event>) {
         source: Some("queue-1".into()),
         credit_window: 10,
     };
-    let handle = consumer::spawn(
+    let handle = supervisor::spawn(
         &tokio::runtime::Handle::current(),
         cfg,
         Some(receiver),
@@ -194,8 +195,8 @@ async fn refused_login_is_fatal_and_named() {
         match next_event(&mut rx).await {
             Event::ConnectionError { error, .. } => {
                 assert!(error.is_auth_failure());
-                assert!(error.description.contains("authentication failed"));
-                assert!(!error.description.contains("wrong"));
+                assert!(error.description().contains("authentication failed"));
+                assert!(!error.description().contains("wrong"));
                 saw_connection_error = true;
             }
             Event::Disconnected {

@@ -1,0 +1,180 @@
+//! One error type for the whole core. Each variant says what went wrong in the user's words and
+//! carries the AMQP error condition it is reported with; the bindings turn it into
+//! `{condition, description}` for JavaScript, where `ConnectionError` shows it.
+
+use fe2o3_amqp::types::definitions::{self, ErrorCondition};
+
+/// The error conditions this package reports, besides those a server sends. Defined here once;
+/// the bindings export them to JavaScript.
+pub mod condition {
+    /// The server refused the credentials (SASL outcome, or its own close with this condition).
+    pub const UNAUTHORIZED_ACCESS: &str = "amqp:unauthorized-access";
+    /// The peer broke the protocol in a way that cannot be gone on from.
+    pub const INTERNAL_ERROR: &str = "amqp:internal-error";
+    /// A frame or message that cannot be decoded.
+    pub const DECODE_ERROR: &str = "amqp:decode-error";
+    /// A frame larger than the max-frame-size we advertised.
+    pub const FRAME_SIZE_TOO_SMALL: &str = "amqp:frame-size-too-small";
+    /// The peer went silent for longer than twice our idle time-out.
+    pub const RESOURCE_LIMIT_EXCEEDED: &str = "amqp:resource-limit-exceeded";
+    /// A message larger than `max_message_size`.
+    pub const MESSAGE_SIZE_EXCEEDED: &str = "amqp:link:message-size-exceeded";
+    /// The server closed the connection without giving an error.
+    pub const CONNECTION_FORCED: &str = "amqp:connection:forced";
+    /// The transport: DNS, refused, reset, end of stream.
+    pub const IO: &str = "aliyun-iot-amqp:io";
+    /// TLS: the handshake or the server's certificate.
+    pub const TLS: &str = "aliyun-iot-amqp:tls";
+    /// A step that did not complete within its bound.
+    pub const TIMEOUT: &str = "aliyun-iot-amqp:timeout";
+    /// The options, or credentials that could not be obtained or signed.
+    pub const CONFIG: &str = "aliyun-iot-amqp:config";
+    /// A bug of ours (a caught panic, a frame we could not encode).
+    pub const INTERNAL: &str = "aliyun-iot-amqp:internal";
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// The server refused who we are: retrying would only trip the platform's rate limit.
+    Auth(String),
+    /// The transport failed or ended.
+    Io(String),
+    /// TLS failed: the handshake, or the server's certificate.
+    Tls(String),
+    /// A step did not complete within its bound.
+    Timeout(String),
+    /// Bad options, or credentials that could not be obtained.
+    Config(String),
+    /// The peer broke the protocol.
+    Protocol(String),
+    /// A frame or a message could not be decoded.
+    Decode(String),
+    /// A frame larger than we allow.
+    FrameTooLarge(String),
+    /// The peer went silent.
+    Idle(String),
+    /// A message larger than we allow.
+    MessageTooLarge(String),
+    /// A bug of ours, caught.
+    Internal(String),
+    /// An error the server sent (in a close, end or detach), with its own condition.
+    Remote {
+        condition: String,
+        description: String,
+    },
+}
+
+impl Error {
+    /// The error a server sent, as it sent it.
+    pub fn from_amqp(e: &definitions::Error) -> Self {
+        Error::Remote {
+            condition: condition_str(&e.condition),
+            description: e.description.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The AMQP error condition (one of [`condition`], or the server's own).
+    pub fn condition(&self) -> &str {
+        match self {
+            Error::Auth(_) => condition::UNAUTHORIZED_ACCESS,
+            Error::Io(_) => condition::IO,
+            Error::Tls(_) => condition::TLS,
+            Error::Timeout(_) => condition::TIMEOUT,
+            Error::Config(_) => condition::CONFIG,
+            Error::Protocol(_) => condition::INTERNAL_ERROR,
+            Error::Decode(_) => condition::DECODE_ERROR,
+            Error::FrameTooLarge(_) => condition::FRAME_SIZE_TOO_SMALL,
+            Error::Idle(_) => condition::RESOURCE_LIMIT_EXCEEDED,
+            Error::MessageTooLarge(_) => condition::MESSAGE_SIZE_EXCEEDED,
+            Error::Internal(_) => condition::INTERNAL,
+            Error::Remote { condition, .. } => condition,
+        }
+    }
+
+    /// What happened, in words.
+    pub fn description(&self) -> &str {
+        match self {
+            Error::Auth(d)
+            | Error::Io(d)
+            | Error::Tls(d)
+            | Error::Timeout(d)
+            | Error::Config(d)
+            | Error::Protocol(d)
+            | Error::Decode(d)
+            | Error::FrameTooLarge(d)
+            | Error::Idle(d)
+            | Error::MessageTooLarge(d)
+            | Error::Internal(d) => d,
+            Error::Remote { description, .. } => description,
+        }
+    }
+
+    /// Whether the server refused who we are.
+    pub fn is_auth_failure(&self) -> bool {
+        self.condition() == condition::UNAUTHORIZED_ACCESS
+    }
+
+    /// The error as the AMQP error we send in our own close.
+    pub fn to_amqp(&self) -> definitions::Error {
+        definitions::Error {
+            condition: ErrorCondition::Custom(self.condition().into()),
+            description: Some(self.description().to_string()),
+            info: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.description().is_empty() {
+            f.write_str(self.condition())
+        } else {
+            write!(f, "{}: {}", self.condition(), self.description())
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A condition as the symbol it is on the wire.
+fn condition_str(c: &ErrorCondition) -> String {
+    match serde_amqp::to_value(c) {
+        Ok(serde_amqp::Value::Symbol(s)) => s.0,
+        _ => condition::INTERNAL_ERROR.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fe2o3_amqp::types::definitions::AmqpError;
+
+    #[test]
+    fn conditions_and_words() {
+        let e = Error::Auth("authentication failed".into());
+        assert!(e.is_auth_failure());
+        assert_eq!(
+            e.to_string(),
+            "amqp:unauthorized-access: authentication failed"
+        );
+        let remote = Error::from_amqp(&definitions::Error {
+            condition: ErrorCondition::AmqpError(AmqpError::UnauthorizedAccess),
+            description: None,
+            info: None,
+        });
+        assert!(remote.is_auth_failure());
+        assert_eq!(remote.to_string(), "amqp:unauthorized-access");
+        let custom = Error::from_amqp(&definitions::Error {
+            condition: ErrorCondition::Custom("vendor:busy".into()),
+            description: Some("try later".into()),
+            info: None,
+        });
+        assert_eq!(custom.condition(), "vendor:busy");
+        assert!(!custom.is_auth_failure());
+        assert_eq!(
+            Error::Tls("x".into()).to_amqp().description.as_deref(),
+            Some("x")
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! The data that crosses between the consumer's owner and its connection task: the events it
+//! reports, the commands it takes, and the deliveries it hands over. Plain data, no behaviour.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::config::ReceiverConfig;
+use crate::error::Error;
+use crate::message::Message;
+use crate::settle::Outcome;
+use crate::sign::Credentials;
+
+/// The server's Open, as far as users see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteOpen {
+    pub container_id: String,
+    pub hostname: Option<String>,
+    pub idle_time_out: Option<u32>,
+    pub max_frame_size: u32,
+}
+
+/// One complete delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: u32,
+    pub tag: Bytes,
+    pub format: u32,
+    /// Settled by the sender: nothing to acknowledge.
+    pub settled: bool,
+    pub message: Message,
+}
+
+/// What the connection task reports. `epoch` numbers the transport connections of one consumer.
+#[derive(Debug, Clone)]
+pub enum Event {
+    ConnectionOpen {
+        epoch: u64,
+        remote: RemoteOpen,
+    },
+    ReceiverOpen {
+        epoch: u64,
+        /// The source address in the server's attach reply, `None` if it sent none.
+        remote_source: Option<String>,
+    },
+    Messages {
+        epoch: u64,
+        deliveries: Vec<Delivery>,
+    },
+    /// The server detached our link (with an error, if it gave one), or we did.
+    ReceiverClose {
+        epoch: u64,
+        error: Option<Error>,
+    },
+    /// The server closed the connection with an error, or refused the credentials.
+    ConnectionError {
+        epoch: u64,
+        error: Error,
+    },
+    /// The connection closed cleanly (after `close()`, or the server's close without error).
+    ConnectionClose {
+        epoch: u64,
+    },
+    /// The transport is gone. `reconnecting` tells whether another attempt follows, after `delay`.
+    Disconnected {
+        epoch: u64,
+        error: Option<Error>,
+        reconnecting: bool,
+        delay: Duration,
+    },
+    /// Credentials for attempt `epoch` are wanted (`CredentialSource::External`): answer with
+    /// `Command::Credentials` within the connect time-out.
+    CredentialsNeeded {
+        epoch: u64,
+    },
+    /// The consumer is finished: no event follows.
+    Closed,
+}
+
+/// Receives events, on the connection task's thread.
+pub trait EventSink: Send + Sync + 'static {
+    fn emit(&self, event: Event);
+}
+
+/// Commands from the owner to the connection task.
+#[derive(Debug)]
+pub enum Command {
+    OpenReceiver(ReceiverConfig),
+    CloseReceiver,
+    /// Settle deliveries of transport connection `epoch`.
+    Settle {
+        epoch: u64,
+        settles: Vec<(u32, Outcome)>,
+    },
+    /// Change the credit window (0 pauses the flow of messages).
+    SetCreditWindow(u32),
+    /// The answer to `Event::CredentialsNeeded`: SASL PLAIN credentials, or why there are none.
+    Credentials {
+        epoch: u64,
+        result: Result<Credentials, String>,
+    },
+    Close,
+}

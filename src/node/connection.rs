@@ -1,0 +1,149 @@
+//! `NativeConnection`: one consumer connection, driven by the JavaScript `Connection`. Commands go
+//! to the core's connection task; its events come back through one threadsafe function.
+
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{Uint32Array, Uint8Array};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+
+use super::events::NativeEvent;
+use super::options::{NativeOptions, NativeReceiverOptions};
+use super::settle::{NativeOutcome, SettleCode};
+use super::{invalid, runtime};
+use crate::config::Config;
+use crate::model::{Command, Event, EventSink};
+use crate::secret::Secret;
+use crate::sign::Credentials;
+use crate::supervisor::{self, ConsumerHandle};
+
+/// The callback: `(err, event)`; `err` is set only when an event could not be converted.
+type EventCallback = ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, true>;
+
+/// Feeds events to JavaScript. Holding the threadsafe function keeps Node running, as an open
+/// socket does; it is dropped after the final `closed` event so that Node can exit.
+struct JsSink {
+    callback: Mutex<Option<Arc<EventCallback>>>,
+}
+
+impl EventSink for JsSink {
+    fn emit(&self, event: Event) {
+        let last = matches!(event, Event::Closed);
+        let callback = match self.callback.lock() {
+            Ok(mut guard) => {
+                if last {
+                    guard.take()
+                } else {
+                    guard.clone()
+                }
+            }
+            Err(_) => None,
+        };
+        if let Some(cb) = callback {
+            cb.call(Ok(event.into()), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+/// One consumer connection.
+#[napi]
+pub struct NativeConnection {
+    handle: ConsumerHandle,
+}
+
+#[napi]
+impl NativeConnection {
+    /// Starts connecting at once; events arrive through `callback(err, event)`.
+    #[napi(
+        factory,
+        catch_unwind,
+        ts_args_type = "options: NativeOptions, receiver: NativeReceiverOptions | undefined | null, callback: (err: Error | null, event: NativeEvent) => void"
+    )]
+    pub fn connect(
+        options: NativeOptions,
+        receiver: Option<NativeReceiverOptions>,
+        callback: EventCallback,
+    ) -> napi::Result<Self> {
+        let cfg = Config::try_from(options)?;
+        let sink = Arc::new(JsSink {
+            callback: Mutex::new(Some(Arc::new(callback))),
+        });
+        let handle = supervisor::spawn(runtime()?.handle(), cfg, receiver.map(Into::into), sink)
+            .map_err(|e| invalid(e.description()))?;
+        Ok(NativeConnection { handle })
+    }
+
+    /// Attaches the receiver (now, and again after every reconnect).
+    #[napi(catch_unwind)]
+    pub fn open_receiver(&self, options: NativeReceiverOptions) -> bool {
+        self.handle.send(Command::OpenReceiver(options.into()))
+    }
+
+    /// Detaches the receiver; it is not re-attached after a reconnect.
+    #[napi(catch_unwind)]
+    pub fn close_receiver(&self) -> bool {
+        self.handle.send(Command::CloseReceiver)
+    }
+
+    /// Settles deliveries of connection `epoch`: `codes[i]` is a `SettleCode`.
+    #[napi(catch_unwind)]
+    pub fn settle(&self, epoch: u32, ids: Uint32Array, codes: Uint8Array) -> napi::Result<bool> {
+        if ids.len() != codes.len() {
+            return Err(invalid("ids and codes differ in length"));
+        }
+        let settles = ids
+            .iter()
+            .zip(codes.iter())
+            .map(|(id, code)| Ok((*id, SettleCode::outcome(*code)?)))
+            .collect::<napi::Result<Vec<_>>>()?;
+        Ok(self.handle.send(Command::Settle {
+            epoch: epoch as u64,
+            settles,
+        }))
+    }
+
+    /// Settles one delivery with a parameterised outcome.
+    #[napi(catch_unwind)]
+    pub fn settle_with(&self, epoch: u32, id: u32, outcome: NativeOutcome) -> bool {
+        self.handle.send(Command::Settle {
+            epoch: epoch as u64,
+            settles: vec![(id, outcome.into())],
+        })
+    }
+
+    /// Changes how many deliveries may be outstanding; 0 stops the flow.
+    #[napi(catch_unwind)]
+    pub fn set_credit_window(&self, credit_window: u32) -> bool {
+        self.handle.send(Command::SetCreditWindow(credit_window))
+    }
+
+    /// Answers `credentials_needed` for attempt `epoch`: a username and password, or an error.
+    #[napi(catch_unwind)]
+    pub fn provide_credentials(
+        &self,
+        epoch: u32,
+        username: Option<String>,
+        password: Option<String>,
+        error: Option<String>,
+    ) -> bool {
+        let result = match (username, password, error) {
+            (Some(username), Some(password), None) => Ok(Credentials {
+                username,
+                password: Secret::new(password),
+            }),
+            (_, _, Some(e)) => Err(e),
+            _ => Err("no username and password given".to_string()),
+        };
+        self.handle.send(Command::Credentials {
+            epoch: epoch as u64,
+            result,
+        })
+    }
+
+    /// Closes the connection (bounded by `close_timeout`) and stops reconnecting.
+    #[napi(catch_unwind)]
+    pub fn close(&self) -> bool {
+        self.handle.send(Command::Close)
+    }
+}

@@ -1,0 +1,143 @@
+//! What JavaScript receives: each core event as one typed object, `{type, epoch, ...}`, built by
+//! `From`. A batch of messages is converted by `batch.rs`, the hot path.
+
+use napi_derive::napi;
+
+use super::batch::Batch;
+use crate::error::Error;
+use crate::model::{Event, RemoteOpen};
+
+/// An error reported by the core: `condition` is the AMQP error condition.
+#[napi(object, object_from_js = false)]
+pub struct NativeError {
+    pub condition: String,
+    pub description: String,
+}
+
+impl From<Error> for NativeError {
+    fn from(e: Error) -> Self {
+        NativeError {
+            condition: e.condition().to_string(),
+            description: e.description().to_string(),
+        }
+    }
+}
+
+/// The server's Open.
+#[napi(object, object_from_js = false)]
+pub struct NativeRemoteOpen {
+    pub container_id: String,
+    pub hostname: Option<String>,
+    pub idle_time_out: Option<u32>,
+    pub max_frame_size: u32,
+}
+
+impl From<RemoteOpen> for NativeRemoteOpen {
+    fn from(r: RemoteOpen) -> Self {
+        NativeRemoteOpen {
+            container_id: r.container_id,
+            hostname: r.hostname,
+            idle_time_out: r.idle_time_out,
+            max_frame_size: r.max_frame_size,
+        }
+    }
+}
+
+/// One event of a connection. `epoch` numbers its transport connections (attempts), from 1.
+#[napi(discriminant_case = "snake_case", object_from_js = false)]
+pub enum NativeEvent {
+    ConnectionOpen {
+        epoch: u32,
+        remote: NativeRemoteOpen,
+    },
+    ReceiverOpen {
+        epoch: u32,
+        /// The source address in the server's attach reply; absent if it sent none.
+        remote_source: Option<String>,
+    },
+    Messages {
+        epoch: u32,
+        #[napi(
+            ts_type = "Array<{ id: number; tag: Buffer; format: number; settled: boolean; section: boolean; message: Record<string, unknown> }>"
+        )]
+        deliveries: Batch,
+    },
+    ReceiverClose {
+        epoch: u32,
+        error: Option<NativeError>,
+    },
+    ConnectionError {
+        epoch: u32,
+        error: NativeError,
+    },
+    ConnectionClose {
+        epoch: u32,
+    },
+    Disconnected {
+        epoch: u32,
+        error: Option<NativeError>,
+        reconnecting: bool,
+        /// Milliseconds until the next attempt.
+        delay: f64,
+    },
+    CredentialsNeeded {
+        epoch: u32,
+    },
+    /// The connection is finished: no event follows.
+    Closed {
+        epoch: u32,
+    },
+}
+
+fn epoch(e: u64) -> u32 {
+    u32::try_from(e).unwrap_or(u32::MAX)
+}
+
+impl From<Event> for NativeEvent {
+    fn from(ev: Event) -> Self {
+        match ev {
+            Event::ConnectionOpen { epoch: e, remote } => NativeEvent::ConnectionOpen {
+                epoch: epoch(e),
+                remote: remote.into(),
+            },
+            Event::ReceiverOpen {
+                epoch: e,
+                remote_source,
+            } => NativeEvent::ReceiverOpen {
+                epoch: epoch(e),
+                remote_source,
+            },
+            Event::Messages {
+                epoch: e,
+                deliveries,
+            } => NativeEvent::Messages {
+                epoch: epoch(e),
+                deliveries: Batch(deliveries),
+            },
+            Event::ReceiverClose { epoch: e, error } => NativeEvent::ReceiverClose {
+                epoch: epoch(e),
+                error: error.map(Into::into),
+            },
+            Event::ConnectionError { epoch: e, error } => NativeEvent::ConnectionError {
+                epoch: epoch(e),
+                error: error.into(),
+            },
+            Event::ConnectionClose { epoch: e } => NativeEvent::ConnectionClose { epoch: epoch(e) },
+            Event::Disconnected {
+                epoch: e,
+                error,
+                reconnecting,
+                delay,
+            } => NativeEvent::Disconnected {
+                epoch: epoch(e),
+                error: error.map(Into::into),
+                reconnecting,
+                delay: delay.as_millis() as f64,
+            },
+            Event::CredentialsNeeded { epoch: e } => {
+                NativeEvent::CredentialsNeeded { epoch: epoch(e) }
+            }
+            Event::Closed => NativeEvent::Closed { epoch: 0 },
+        }
+    }
+}

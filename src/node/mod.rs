@@ -1,0 +1,41 @@
+//! The N-API bindings (cargo feature `node`): one file per JavaScript-facing thing. Options and
+//! outcomes arrive here already checked by the JavaScript layer (which throws `TypeError`s naming
+//! the option); they are checked again on the way into the core, so a direct caller gets an
+//! error, never a panic.
+
+mod batch;
+pub mod conditions;
+pub mod connection;
+pub mod events;
+mod graveyard;
+pub mod options;
+mod raw;
+pub mod settle;
+pub mod sign;
+
+use std::sync::OnceLock;
+
+use napi::{Error, Status};
+
+/// A napi error for a bad argument.
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(Status::InvalidArg, msg.into())
+}
+
+/// The runtime all connections share: a small one, the work is I/O.
+fn runtime() -> napi::Result<&'static tokio::runtime::Runtime> {
+    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RT.get_or_init(|| {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get().min(2))
+            .unwrap_or(1);
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("aliyun-iot-amqp")
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| Error::new(Status::GenericFailure, format!("cannot start runtime: {e}")))
+}

@@ -1,0 +1,141 @@
+//! Connection and receiver options: their JavaScript shape, and their conversion into the core's
+//! `Config`.
+
+use std::time::Duration;
+
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+
+use super::invalid;
+use super::sign::{sign_params, SignOptions};
+use crate::config::{self, Config, CredentialSource, ReceiverConfig, Reconnect};
+use crate::secret::Secret;
+
+/// How the socket is carried (`'ssl'` is rhea's other name for TLS).
+#[napi(string_enum = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Tls,
+    Ssl,
+}
+
+/// Connection options, already validated and defaulted by the JavaScript layer (lib/options.js);
+/// checked once more by `Config::validate` on the way in.
+#[napi(object)]
+pub struct NativeOptions {
+    pub host: String,
+    pub port: u32,
+    pub transport: Transport,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub sign: Option<SignOptions>,
+    /// Ask for credentials at every attempt (`credentials_needed` event → `provideCredentials`).
+    pub external_credentials: Option<bool>,
+    pub idle_time_out: Option<f64>,
+    pub container_id: String,
+    pub hostname: Option<String>,
+    pub sasl_init_hostname: Option<String>,
+    pub reconnect: bool,
+    pub initial_reconnect_delay: f64,
+    pub max_reconnect_delay: f64,
+    pub reconnect_limit: Option<u32>,
+    pub reconnect_on_auth_failure: bool,
+    pub servername: Option<String>,
+    pub ca: Vec<Buffer>,
+    pub reject_unauthorized: bool,
+    pub node_extra_ca_certs: Option<String>,
+    pub max_frame_size: u32,
+    pub max_message_size: f64,
+    pub connect_timeout: f64,
+    pub close_timeout: f64,
+    /// Print frames to stderr (DEBUG=aliyun-iot-amqp:frames), secrets redacted.
+    pub debug_frames: Option<bool>,
+}
+
+/// The receiver to attach (now, and again after every reconnect).
+#[napi(object)]
+pub struct NativeReceiverOptions {
+    pub name: String,
+    pub source: Option<String>,
+    pub credit_window: u32,
+}
+
+impl From<NativeReceiverOptions> for ReceiverConfig {
+    fn from(o: NativeReceiverOptions) -> Self {
+        ReceiverConfig {
+            name: o.name,
+            source: o.source,
+            credit_window: o.credit_window,
+        }
+    }
+}
+
+fn ms(v: f64, name: &str) -> napi::Result<Duration> {
+    if v.is_finite() && (0.0..=1e12).contains(&v) {
+        Ok(Duration::from_secs_f64(v / 1000.0))
+    } else {
+        Err(invalid(format!(
+            "{name} must be a non-negative number of milliseconds"
+        )))
+    }
+}
+
+impl TryFrom<NativeOptions> for Config {
+    type Error = napi::Error;
+
+    fn try_from(o: NativeOptions) -> napi::Result<Config> {
+        let transport = match o.transport {
+            Transport::Tcp => config::Transport::Tcp,
+            Transport::Tls | Transport::Ssl => config::Transport::Tls,
+        };
+        let port = u16::try_from(o.port)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| invalid("port must be between 1 and 65535"))?;
+        let mut cfg = Config::new(o.host, port, transport);
+        cfg.credentials = match (o.sign, o.username, o.password) {
+            _ if o.external_credentials == Some(true) => CredentialSource::External,
+            (Some(s), _, _) => CredentialSource::Signed(sign_params(s)),
+            (None, Some(username), Some(password)) => CredentialSource::Plain {
+                username,
+                password: Secret::new(password),
+            },
+            (None, None, None) => CredentialSource::None,
+            _ => return Err(invalid("username and password must be given together")),
+        };
+        cfg.idle_time_out = match o.idle_time_out {
+            Some(v) if v > 0.0 => Some(ms(v, "idle_time_out")?),
+            Some(v) => {
+                ms(v, "idle_time_out")?;
+                None
+            }
+            None => None,
+        };
+        cfg.container_id = o.container_id;
+        cfg.hostname = o.hostname;
+        cfg.sasl_init_hostname = o.sasl_init_hostname;
+        cfg.reconnect = Reconnect {
+            enabled: o.reconnect,
+            initial: ms(o.initial_reconnect_delay, "initial_reconnect_delay")?,
+            max: ms(o.max_reconnect_delay, "max_reconnect_delay")?,
+            limit: o.reconnect_limit,
+            on_auth_failure: o.reconnect_on_auth_failure,
+        };
+        cfg.tls.servername = o.servername;
+        cfg.tls.ca = o.ca.iter().map(|b| b.to_vec()).collect();
+        cfg.tls.reject_unauthorized = o.reject_unauthorized;
+        cfg.tls.node_extra_ca_certs = o.node_extra_ca_certs;
+        cfg.max_frame_size = o.max_frame_size;
+        if !(o.max_message_size.is_finite() && o.max_message_size >= 1.0) {
+            return Err(invalid(
+                "max_message_size must be a positive number of bytes",
+            ));
+        }
+        cfg.max_message_size = o.max_message_size as u64;
+        cfg.connect_timeout = ms(o.connect_timeout, "connect_timeout")?;
+        cfg.close_timeout = ms(o.close_timeout, "close_timeout")?;
+        cfg.debug_frames = o.debug_frames.unwrap_or(false);
+        cfg.validate().map_err(|e| invalid(e.description()))?;
+        Ok(cfg)
+    }
+}

@@ -1,0 +1,78 @@
+//! The read side of a connection: bytes from the socket into one buffer, cut into protocol
+//! headers and frames there. Everything read goes through that buffer, so a server that sends
+//! its header and its first frames in one packet is read exactly as one that sends them apart.
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, ReadHalf};
+
+use crate::codec::{self, RawFrame};
+use crate::error::Error;
+use crate::transport::Io;
+
+/// Spare room kept in the read buffer before each read: one read (one batch, one hand-over to
+/// the owner, one settle round trip) per 256 KiB rather than per 64 KiB.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Reads frames from the socket.
+pub struct FrameReader {
+    rd: ReadHalf<Box<dyn Io>>,
+    buf: BytesMut,
+    max_frame_size: u32,
+}
+
+pub fn io_error(e: std::io::Error) -> Error {
+    Error::Io(format!("connection lost: {e}"))
+}
+
+pub fn eof_error() -> Error {
+    Error::Io("connection closed by the server".into())
+}
+
+impl FrameReader {
+    pub fn new(rd: ReadHalf<Box<dyn Io>>, max_frame_size: u32) -> Self {
+        FrameReader {
+            rd,
+            buf: BytesMut::with_capacity(64 * 1024),
+            max_frame_size,
+        }
+    }
+
+    /// Reads more bytes into the buffer; `Ok(false)` at the end of the stream.
+    pub async fn fill(&mut self) -> Result<bool, Error> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        let n = self.rd.read_buf(&mut self.buf).await.map_err(io_error)?;
+        Ok(n > 0)
+    }
+
+    /// The 8-byte protocol header the server sends at the start of a layer.
+    pub async fn read_header(&mut self) -> Result<[u8; 8], Error> {
+        while self.buf.len() < 8 {
+            if !self.fill().await? {
+                return Err(eof_error());
+            }
+        }
+        let bytes = self.buf.split_to(8);
+        let mut header = [0u8; 8];
+        header.copy_from_slice(&bytes);
+        Ok(header)
+    }
+
+    /// The next complete frame, reading as needed.
+    pub async fn read_frame(&mut self) -> Result<RawFrame, Error> {
+        loop {
+            if let Some(f) = self.take_frame()? {
+                return Ok(f);
+            }
+            if !self.fill().await? {
+                return Err(eof_error());
+            }
+        }
+    }
+
+    /// The next complete frame already buffered, if there is one.
+    pub fn take_frame(&mut self) -> Result<Option<RawFrame>, Error> {
+        codec::take_frame(&mut self.buf, self.max_frame_size).map_err(codec::to_error)
+    }
+}

@@ -1,0 +1,249 @@
+//! The consumer's supervisor: starts the connection task, reconnects with backoff (rhea's
+//! defaults, plus jitter) after every failure but a refused login, and turns a panic anywhere in
+//! the task into events instead of an abort.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+use tokio_rustls::rustls::ClientConfig;
+
+use crate::config::{Config, ReceiverConfig, Transport};
+use crate::error::Error;
+use crate::model::{Command, Event, EventSink};
+use crate::session::{Ending, Session};
+use crate::transport;
+
+/// The owner's end: send commands; dropping it closes the consumer.
+#[derive(Debug, Clone)]
+pub struct ConsumerHandle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl ConsumerHandle {
+    /// Queues a command; `false` when the consumer has finished.
+    pub fn send(&self, cmd: Command) -> bool {
+        self.tx.send(cmd).is_ok()
+    }
+}
+
+/// Starts a consumer on the given runtime, with a configuration checked by `Config::validate`.
+/// A panic anywhere in it ends in `Disconnected` (with the panic as error) and `Closed`, never in
+/// an abort.
+pub fn spawn(
+    rt: &tokio::runtime::Handle,
+    cfg: Config,
+    receiver: Option<ReceiverConfig>,
+    sink: Arc<dyn EventSink>,
+) -> Result<ConsumerHandle, Error> {
+    let tls = match cfg.transport {
+        Transport::Tls => Some(transport::tls_config(&cfg.tls)?),
+        Transport::Tcp => None,
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    guarded(rt, run(cfg, tls, receiver, sink.clone(), rx), sink);
+    Ok(ConsumerHandle { tx })
+}
+
+/// Runs `task`, and reports its panic (or cancellation) as a final `Disconnected` + `Closed`.
+fn guarded(
+    rt: &tokio::runtime::Handle,
+    task: impl Future<Output = ()> + Send + 'static,
+    sink: Arc<dyn EventSink>,
+) {
+    let task = rt.spawn(task);
+    rt.spawn(async move {
+        if let Err(e) = task.await {
+            let description = if e.is_panic() {
+                panic_message(e.into_panic())
+            } else {
+                "connection task cancelled".to_string()
+            };
+            sink.emit(Event::Disconnected {
+                epoch: 0,
+                error: Some(Error::Internal(description)),
+                reconnecting: false,
+                delay: Duration::ZERO,
+            });
+            sink.emit(Event::Closed);
+        }
+    });
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    let text = if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    };
+    format!("internal error (panic): {text}")
+}
+
+/// A tiny xorshift for backoff jitter: no need for a cryptographic source here.
+struct Jitter(u64);
+
+impl Jitter {
+    fn new() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+        Jitter(seed | 1)
+    }
+
+    /// A factor in [0.5, 1.0).
+    fn factor(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        0.5 + (self.0 >> 11) as f64 / (1u64 << 53) as f64 / 2.0
+    }
+}
+
+/// Fault injection for the test suite (cargo feature `fault-injection`, never in a release
+/// build): proves that a panic in the connection task ends in an error event, not in an abort.
+#[cfg(feature = "fault-injection")]
+fn inject_faults() {
+    if std::env::var_os("ALIYUN_IOT_AMQP_INJECT_PANIC").is_some() {
+        panic!("injected panic (ALIYUN_IOT_AMQP_INJECT_PANIC is set)");
+    }
+}
+
+#[cfg(not(feature = "fault-injection"))]
+fn inject_faults() {}
+
+async fn run(
+    cfg: Config,
+    tls: Option<Arc<ClientConfig>>,
+    mut receiver: Option<ReceiverConfig>,
+    sink: Arc<dyn EventSink>,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut epoch = 0u64;
+    let mut failures = 0u32;
+    let mut delay = cfg.reconnect.initial;
+    let mut jitter = Jitter::new();
+    'outer: loop {
+        epoch += 1;
+        inject_faults();
+        let end = {
+            let mut session = Session::new(&cfg, epoch, receiver.take(), sink.as_ref());
+            let end = session.run(tls.as_ref(), &mut rx).await;
+            receiver = session.link.map(|l| l.config);
+            end
+        };
+        let (error, was_open) = match end {
+            Ending::Closed => break,
+            Ending::Failed { error, was_open } => (error, was_open),
+        };
+        if was_open {
+            failures = 0;
+            delay = cfg.reconnect.initial;
+        }
+        failures += 1;
+        let auth_failed = error.as_ref().is_some_and(Error::is_auth_failure);
+        let reconnecting = cfg.reconnect.enabled
+            && (!auth_failed || cfg.reconnect.on_auth_failure)
+            && cfg.reconnect.limit.is_none_or(|limit| failures <= limit);
+        let wait = if reconnecting {
+            delay.mul_f64(jitter.factor())
+        } else {
+            Duration::ZERO
+        };
+        sink.emit(Event::Disconnected {
+            epoch,
+            error,
+            reconnecting,
+            delay: wait,
+        });
+        if !reconnecting {
+            break;
+        }
+        delay = (delay * 2).min(cfg.reconnect.max);
+        let until = Instant::now() + wait;
+        loop {
+            tokio::select! {
+                _ = sleep_until(until) => break,
+                cmd = rx.recv() => match cmd {
+                    None | Some(Command::Close) => break 'outer,
+                    Some(Command::OpenReceiver(rc)) => receiver = Some(rc),
+                    Some(Command::CloseReceiver) => receiver = None,
+                    Some(Command::SetCreditWindow(n)) => {
+                        if let Some(r) = receiver.as_mut() {
+                            r.credit_window = n;
+                        }
+                    }
+                    // Deliveries of a gone connection come again; nothing to send.
+                    Some(Command::Settle { .. } | Command::Credentials { .. }) => {}
+                },
+            }
+        }
+    }
+    sink.emit(Event::Closed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Event>>);
+
+    impl EventSink for Recorder {
+        fn emit(&self, event: Event) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(event);
+            }
+        }
+    }
+
+    #[test]
+    fn jitter_stays_between_half_and_one() {
+        let mut j = Jitter::new();
+        for _ in 0..10_000 {
+            let f = j.factor();
+            assert!((0.5..1.0).contains(&f), "{f}");
+        }
+    }
+
+    #[test]
+    fn a_panicking_task_ends_in_an_error_event_and_closed() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sink = Arc::new(Recorder::default());
+        let events = rt.block_on(async {
+            guarded(
+                &tokio::runtime::Handle::current(),
+                async { panic!("boom") },
+                sink.clone(),
+            );
+            for _ in 0..100 {
+                if sink.0.lock().map(|v| v.len() >= 2).unwrap_or(false) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            sink.0.lock().map(|v| v.clone()).unwrap_or_default()
+        });
+        assert_eq!(events.len(), 2, "{events:?}");
+        match &events[0] {
+            Event::Disconnected {
+                error: Some(e),
+                reconnecting: false,
+                ..
+            } => {
+                assert_eq!(e.condition(), "aliyun-iot-amqp:internal");
+                assert!(e.description().contains("boom"), "{e}");
+            }
+            other => panic!("expected Disconnected, got {other:?}"),
+        }
+        assert!(matches!(events[1], Event::Closed));
+    }
+}
