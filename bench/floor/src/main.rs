@@ -1,6 +1,6 @@
 //! The floor: what this package's core costs with no JavaScript at all.
 //!
-//! A pure-Rust consumer on `aliyun_iot_amqp::consumer::spawn` (same runtime shape as the addon: a
+//! A pure-Rust consumer on `aliyun_iot_amqp::supervisor::spawn` (same runtime shape as the addon: a
 //! multi-thread tokio runtime with at most 2 workers) whose `EventSink` does the doc script's
 //! work for each message (topic, message id, the content as a UTF-8 string) and accepts, one
 //! `Command::Settle` per batch. `--null` skips the reading: a null consumer that only accepts.
@@ -14,10 +14,11 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aliyun_iot_amqp::config::{Config, CredentialSource, ReceiverConfig, Transport};
-use aliyun_iot_amqp::consumer::{self, Command, ConsumerHandle, Event, EventSink};
-use aliyun_iot_amqp::delivery::Outcome;
 use aliyun_iot_amqp::message::Value;
+use aliyun_iot_amqp::model::{Command, Event, EventSink};
 use aliyun_iot_amqp::secret::Secret;
+use aliyun_iot_amqp::settle::Outcome;
+use aliyun_iot_amqp::supervisor::{self, ConsumerHandle};
 
 struct Opts {
     host: String,
@@ -255,7 +256,7 @@ fn main() {
         source: None,
         credit_window: opts.credit,
     };
-    let handle = consumer::spawn(rt.handle(), cfg, Some(receiver), sink.clone())
+    let handle = supervisor::spawn(rt.handle(), cfg, Some(receiver), sink.clone())
         .unwrap_or_else(|e| panic!("spawn: {e}"));
     let _ = sink.handle.set(handle);
     let closed = rx.recv_timeout(Duration::from_secs(600)).is_ok();
