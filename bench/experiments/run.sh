@@ -4,12 +4,15 @@
 # builds the addon there (release), and A/Bs it against bench/build's addon (built by bench/run.js)
 # with bench/tools/ab.sh, alternating the two, RUNS times each.
 #
-#   bench/experiments/run.sh read-chunk [SIZE] [COUNT] [RUNS]   # consumer.rs: 256 KiB reads
-#   bench/experiments/run.sh batch-api  [SIZE] [COUNT] [RUNS]   # js.rs + index.js: receiver 'batch' events
+#   bench/experiments/run.sh batch-api  [SIZE] [COUNT] [RUNS]   # receiver 'batch' events
+#
+# batch-api.patch was made against the tree before the core was split into rooms (git cfe9ca7:
+# src/js.rs, index.js); apply it to a checkout of that commit. (read-chunk, the other proposal,
+# is applied: src/reader.rs.)
 #
 # Defaults: SIZE 4096, COUNT 30000, RUNS 5. Needs `node bench/run.js` to have built bench/build first.
 set -euo pipefail
-NAME=${1:?read-chunk or batch-api}
+NAME=${1:?batch-api}
 SIZE=${2:-4096}
 COUNT=${3:-30000}
 RUNS=${4:-5}
