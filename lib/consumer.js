@@ -1,14 +1,15 @@
 'use strict';
 // The platform-native API: createConsumer(options) → a Consumer of one consumer group over one or
 // more connections, with messages as the platform describes them (topic, messageId, generateTime,
-// content) and an explicit, documented settlement discipline. Built on the rhea-shaped layer of
-// index.js (each connection signs its credentials afresh at every attempt, in Rust); it never
-// loads rhea.
+// content) and an explicit, documented settlement discipline. Built on the rhea-shaped container
+// of lib/container.js (each connection signs its credentials afresh at every attempt, in Rust); it
+// never loads rhea.
 
 const { EventEmitter } = require('node:events');
 const os = require('node:os');
 const util = require('node:util');
 
+const { Container } = require('./container.js');
 const { fail } = require('./options.js');
 const { parseTopic } = require('./topic.js');
 
@@ -435,7 +436,6 @@ class Consumer extends EventEmitter {
   constructor(options) {
     super();
     const cfg = consumerOptions(options);
-    const amqp = require('../index.js'); // at call time: index.js requires this module at its end
 
     this.host = cfg.host;
     this.port = cfg.port;
@@ -489,7 +489,7 @@ class Consumer extends EventEmitter {
         });
     };
 
-    const container = amqp.create_container({ id: cfg.clientId });
+    const container = new Container({ id: cfg.clientId });
     this._container = container;
     try {
       for (const [index, clientId] of cfg.clientIds.entries()) {

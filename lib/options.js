@@ -230,4 +230,11 @@ function receiverOptions(arg, connGet, makeName) {
   };
 }
 
-module.exports = { DEFAULTS, SECRET_OPTIONS, connectionOptions, receiverOptions, signOptions, fail, describe };
+/** Masks the secrets of an options object (in place; nested `credentials` in a copy); returns it. */
+function redact(options) {
+  for (const k of SECRET_OPTIONS) if (options[k] !== undefined) options[k] = '[redacted]';
+  if (options.credentials && typeof options.credentials === 'object') options.credentials = redact(Object.assign({}, options.credentials));
+  return options;
+}
+
+module.exports = { DEFAULTS, SECRET_OPTIONS, connectionOptions, receiverOptions, signOptions, redact, fail, describe };
