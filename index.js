@@ -12,7 +12,7 @@ const { Delivery } = require('./lib/delivery.js');
 const { Message, Section } = require('./lib/message.js');
 const { ConnectionError } = require('./lib/errors.js');
 const { sign } = require('./lib/sign.js');
-const { createConsumer, Consumer, ConsumerMessage } = require('./lib/consumer.js');
+const { createConsumer, Consumer, ConsumerMessage } = require('./lib/consumer/index.js');
 const { parseTopic, topicMatcher } = require('./lib/topic.js');
 
 const container = new Container();
