@@ -10,8 +10,7 @@ const util = require('node:util');
 
 const { Container } = require('../container.js');
 const { rethrowLater } = require('../events.js');
-const { fail } = require('../options.js');
-const { consumerOptions, DEFAULTS } = require('./options.js');
+const { consumerOptions, closeOptions } = require('./options.js');
 const { ConsumerMessage } = require('./message.js');
 const { MessageIterator } = require('./iterator.js');
 
@@ -175,14 +174,7 @@ class Consumer extends EventEmitter {
    */
   close(options) {
     if (this._closePromise) return this._closePromise;
-    let timeout = DEFAULTS.closeTimeout;
-    if (options !== undefined) {
-      if (options === null || typeof options !== 'object') throw fail('close options', 'an object', options);
-      if (options.timeout !== undefined) {
-        if (typeof options.timeout !== 'number' || !(options.timeout >= 0)) throw fail('timeout', 'a number of ms, 0 or more', options.timeout);
-        timeout = options.timeout;
-      }
-    }
+    const timeout = closeOptions(options);
     this._closing = true;
     for (const link of this._links) link.receiver.pause();
     const buffered = this._buffer;

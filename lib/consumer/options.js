@@ -6,18 +6,12 @@
 
 const os = require('node:os');
 
-const { fail } = require('../options.js');
+const {
+  DEFAULTS: TABLE, MAX_CLIENT_ID, SIGN_METHODS, AUTH_MODES, fail, string, number, port: portNumber, oneOf, maxChars,
+} = require('../options.js');
 
-const DEFAULTS = Object.freeze({
-  port: 5671,
-  transport: 'tls',
-  signMethod: 'hmacsha256',
-  connections: 1,
-  credit: 100,
-  concurrency: 10,
-  dedupeSize: 10000,
-  closeTimeout: 30000,
-});
+/** createConsumer()'s defaults: its part of the one table in lib/options.js. */
+const DEFAULTS = TABLE.consumer;
 
 const MAX_CONNECTIONS = 128;
 
@@ -46,16 +40,9 @@ function unknownOption(name) {
   return err;
 }
 
-function nonEmptyString(name, v) {
-  if (typeof v !== 'string' || v === '') throw fail(name, 'a non-empty string', v);
-  return v;
-}
-
+/** An integer from `min` to `max`. */
 function integer(name, v, min, max) {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw fail(name, `an integer from ${min} to ${max}`, v);
-  }
-  return v;
+  return number(name, v, { min, max, integer: true });
 }
 
 /** The default client id: the host name and the process id (unique per process on a machine). */
@@ -74,7 +61,7 @@ function address(o) {
   let port;
   let transport;
   if (o.endpoint !== undefined) {
-    nonEmptyString('endpoint', o.endpoint);
+    string('endpoint', o.endpoint);
     if (o.endpoint.includes('://')) {
       let url;
       try {
@@ -94,14 +81,12 @@ function address(o) {
     }
   }
   if (host === undefined) throw fail('host', 'a non-empty string (the AMQP endpoint), or give endpoint', host);
-  nonEmptyString('host', host);
+  string('host', host);
   if (o.transport !== undefined) transport = o.transport;
   if (transport === undefined) transport = DEFAULTS.transport;
   if (o.port !== undefined) port = o.port;
-  if (port === undefined) port = transport === 'tcp' ? 5672 : DEFAULTS.port;
-  if (typeof port === 'string' && /^\d+$/.test(port)) port = Number(port);
-  integer('port', port, 1, 65535);
-  return { host, port, transport };
+  if (port === undefined) port = transport === 'tcp' ? TABLE.ports.tcp : DEFAULTS.port;
+  return { host, port: portNumber(port), transport };
 }
 
 /**
@@ -120,21 +105,18 @@ function consumerOptions(options, env = process.env) {
   const connections = o.connections === undefined ? DEFAULTS.connections : integer('connections', o.connections, 1, MAX_CONNECTIONS);
   // With several connections, client ids are clientId-0 ... clientId-(n-1); with one, clientId itself.
   const suffixLength = connections > 1 ? 1 + String(connections - 1).length : 0;
-  const room = 64 - suffixLength;
+  const room = MAX_CLIENT_ID - suffixLength;
   let clientId = o.clientId;
   if (clientId === undefined) clientId = defaultClientId(room);
-  nonEmptyString('clientId', clientId);
+  string('clientId', clientId);
   if (clientId.includes('|')) throw fail('clientId', "free of '|' (it delimits the platform's username)", clientId);
-  if (clientId.length > room) {
-    throw fail('clientId', `at most ${room} characters${suffixLength ? ` (64 less the '-N' suffix of ${connections} connections)` : ''}`, clientId);
-  }
+  maxChars('clientId', clientId, room, suffixLength ? ` (${MAX_CLIENT_ID} less the '-N' suffix of ${connections} connections)` : '');
   const clientIds = connections === 1 ? [clientId] : Array.from({ length: connections }, (_, i) => `${clientId}-${i}`);
 
-  const consumerGroupId = nonEmptyString('consumerGroupId', o.consumerGroupId);
-  if (o.iotInstanceId !== undefined && typeof o.iotInstanceId !== 'string') throw fail('iotInstanceId', 'a string', o.iotInstanceId);
-  const signMethod = o.signMethod === undefined ? DEFAULTS.signMethod : o.signMethod;
-  if (!['hmacmd5', 'hmacsha1', 'hmacsha256'].includes(signMethod)) throw fail('signMethod', "'hmacmd5', 'hmacsha1' or 'hmacsha256'", signMethod);
-  if (o.authMode !== undefined && !['aksign', 'ststoken'].includes(o.authMode)) throw fail('authMode', "'aksign' or 'ststoken'", o.authMode);
+  const consumerGroupId = string('consumerGroupId', o.consumerGroupId);
+  if (o.iotInstanceId !== undefined) string('iotInstanceId', o.iotInstanceId, { empty: true });
+  const signMethod = oneOf('signMethod', o.signMethod === undefined ? DEFAULTS.signMethod : o.signMethod, SIGN_METHODS);
+  if (o.authMode !== undefined) oneOf('authMode', o.authMode, AUTH_MODES);
 
   // Credentials: a function, the options, or the environment (as the platform's guide reads them).
   let credentials;
@@ -155,9 +137,7 @@ function consumerOptions(options, env = process.env) {
         throw fail(name, `a non-empty string (or set ${ENV[name]}, or give credentials)`, source[name]);
       }
     }
-    if (source.securityToken !== undefined && (typeof source.securityToken !== 'string' || source.securityToken === '')) {
-      throw fail('securityToken', 'a non-empty string', source.securityToken);
-    }
+    if (source.securityToken !== undefined) string('securityToken', source.securityToken);
     const authMode = o.authMode !== undefined ? o.authMode : source.securityToken ? 'ststoken' : 'aksign';
     if (authMode === 'ststoken' && !source.securityToken) {
       throw fail('securityToken', `a non-empty string when authMode is 'ststoken' (or set ${ENV.securityToken})`, source.securityToken);
@@ -196,4 +176,13 @@ function consumerOptions(options, env = process.env) {
   };
 }
 
-module.exports = { consumerOptions, DEFAULTS };
+/** Consumer.close() options: `{timeout}` in ms (0 or more, Infinity allowed). Returns the timeout. */
+function closeOptions(o) {
+  if (o === undefined) return DEFAULTS.closeTimeout;
+  if (o === null || typeof o !== 'object') throw fail('close options', 'an object', o);
+  if (o.timeout === undefined) return DEFAULTS.closeTimeout;
+  if (typeof o.timeout !== 'number' || !(o.timeout >= 0)) throw fail('timeout', 'a number of ms, 0 or more', o.timeout);
+  return o.timeout;
+}
+
+module.exports = { consumerOptions, closeOptions, DEFAULTS };
