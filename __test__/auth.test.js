@@ -80,6 +80,24 @@ test('sign() without iotInstanceId leaves the field empty, and the timestamp def
   assert.match(out.username, /,iotInstanceId=,/);
 });
 
+test('sign() without signMethod signs with hmacsha256', () => {
+  const p = { accessKeyId: 'LTAI5tExampleKeyId', accessKeySecret: 'ExampleSecret/With+Symbols=', consumerGroupId: 'DEFAULT_GROUP', clientId: 'c1', timestamp: 1573489088171 };
+  const out = amqp.sign(p);
+  assert.match(out.username, /,signMethod=hmacsha256,/);
+  const data = `authId=${p.accessKeyId}&timestamp=${p.timestamp}`;
+  assert.equal(out.password, crypto.createHmac('sha256', p.accessKeySecret).update(data).digest('base64'));
+  assert.deepEqual(out, expected({ ...p, authMode: 'aksign', signMethod: 'hmacsha256' }));
+});
+
+test('sign(): clientId is at most 64 characters counted as code points (astral characters count once)', () => {
+  const base = { accessKeyId: 'a', accessKeySecret: 's', consumerGroupId: 'g', timestamp: 1 };
+  const clientId = '\u{1F600}'.repeat(64);
+  assert.equal(clientId.length, 128, '128 UTF-16 code units');
+  assert.ok(amqp.sign({ ...base, clientId }).username.startsWith(`${clientId}|`));
+  assert.throws(() => amqp.sign({ ...base, clientId: clientId + '\u{1F600}' }),
+    (e) => e instanceof TypeError && e.option === 'clientId' && /at most 64 characters/.test(e.message));
+});
+
 test('sign() refuses bad input with a TypeError naming the option', () => {
   const ok = { accessKeyId: 'a', accessKeySecret: 's', consumerGroupId: 'g', clientId: 'c' };
   const cases = [
@@ -175,6 +193,27 @@ test('credentials option signs afresh at every connection attempt', async () => 
     const [a, b] = emu.authAttempts.map((x) => Number(x.timestamp));
     assert.ok(b > a, `second attempt signed with a newer timestamp (${a} → ${b})`);
     assert.equal(emu.authAttempts[1].signMethod, 'hmacsha256');
+  } finally {
+    await closed(c);
+    await emu.close();
+  }
+});
+
+test('credentials without signMethod sign with hmacsha256, and a clientId of 64 astral characters logs in', async () => {
+  const emu = await startEmulator({});
+  const { accessKeyId, accessKeySecret } = emu.credentials();
+  const clientId = '\u{1F600}'.repeat(64);
+  const c = amqp.create_container().connect({
+    host: emu.hostname, port: emu.port, transport: 'tls', ca: emu.ca,
+    credentials: { accessKeyId, accessKeySecret, consumerGroupId: 'g', clientId },
+  });
+  c.open_receiver();
+  try {
+    await emu.waitFor(() => emu.attaches.length === 1, 10000, 'attach');
+    const [attempt] = emu.authAttempts;
+    assert.equal(attempt.ok, true, attempt.reason);
+    assert.equal(attempt.signMethod, 'hmacsha256');
+    assert.equal(attempt.clientId, clientId);
   } finally {
     await closed(c);
     await emu.close();

@@ -493,6 +493,18 @@ test('bad options throw a TypeError naming the option', () => {
   });
 });
 
+test('clientId is at most 64 characters counted as code points, less the suffix of several connections', () => {
+  const { consumerOptions } = require('../lib/consumer/index.js');
+  const base = { host: 'localhost', consumerGroupId: 'g', accessKeyId: 'id', accessKeySecret: 'secret' };
+  const smiley = '\u{1F600}';
+  assert.deepEqual(consumerOptions({ ...base, clientId: smiley.repeat(64) }).clientIds, [smiley.repeat(64)]);
+  assert.deepEqual(consumerOptions({ ...base, clientId: smiley.repeat(62), connections: 2 }).clientIds,
+    [`${smiley.repeat(62)}-0`, `${smiley.repeat(62)}-1`]);
+  for (const options of [{ ...base, clientId: smiley.repeat(65) }, { ...base, clientId: smiley.repeat(63), connections: 2 }]) {
+    assert.throws(() => createConsumer(options), (e) => e instanceof TypeError && e.option === 'clientId' && /at most 6\d characters/.test(e.message));
+  }
+});
+
 test('endpoint: a host name, host:port, or an amqps:// URL', async (t) => {
   const { emu, track } = await setup(t);
   const { accessKeyId, accessKeySecret } = emu.credentials();

@@ -4,6 +4,11 @@
 // One table of defaults (DEFAULTS) and one set of validators serve connect() and open_receiver()
 // (here), sign() and the `credentials` option (here), and createConsumer() (lib/consumer/options.js).
 
+/** The default sign method, everywhere (sign(), the `credentials` option, createConsumer()). */
+const SIGN_METHOD = 'hmacsha256';
+/** The AMQP ports, by whether the transport is TLS. */
+const PORTS = Object.freeze({ tcp: 5672, tls: 5671 });
+
 const DEFAULTS = Object.freeze({
   /** connect() and create_container() (rhea's options), and open_receiver(). */
   connect: Object.freeze({
@@ -24,22 +29,25 @@ const DEFAULTS = Object.freeze({
     close_timeout: 5000,
     reconnect_on_auth_failure: false,
   }),
+  /** sign() and the `credentials` option of connect(). */
+  sign: Object.freeze({
+    signMethod: SIGN_METHOD,
+  }),
   /** createConsumer() (the options it hands on to its connections default as connect()'s). */
   consumer: Object.freeze({
-    port: 5671,
+    port: PORTS.tls,
     transport: 'tls',
-    signMethod: 'hmacsha256',
+    signMethod: SIGN_METHOD,
     connections: 1,
     credit: 100,
     concurrency: 10,
     dedupeSize: 10000,
     closeTimeout: 30000,
   }),
-  /** The AMQP ports, by whether the transport is TLS. */
-  ports: Object.freeze({ tcp: 5672, tls: 5671 }),
+  ports: PORTS,
 });
 
-/** The platform's limit on a client id, in characters. */
+/** The platform's limit on a client id, in characters (Unicode code points, as Rust's `chars()`). */
 const MAX_CLIENT_ID = 64;
 const SIGN_METHODS = Object.freeze(['hmacmd5', 'hmacsha1', 'hmacsha256']);
 const AUTH_MODES = Object.freeze(['aksign', 'ststoken']);
@@ -103,12 +111,14 @@ function oneOf(name, v, values) {
   return v;
 }
 
-/** The length of a string, in UTF-16 code units. */
+/** The length of a string in Unicode code points (the characters Rust's `chars()` counts). */
 function charLength(s) {
-  return s.length;
+  let n = 0;
+  for (const _ of s) n += 1;
+  return n;
 }
 
-/** A string of at most `max` characters; `note` explains the limit. */
+/** A string of at most `max` characters (code points); `note` explains the limit. */
 function maxChars(name, v, max, note = '') {
   if (charLength(v) > max) throw fail(name, `at most ${max} characters${note}`, v);
   return v;
@@ -140,7 +150,7 @@ function signOptions(o, prefix = '') {
   }
   maxChars(prefix + 'clientId', o.clientId, MAX_CLIENT_ID);
   if (o.authMode !== undefined) oneOf(prefix + 'authMode', o.authMode, AUTH_MODES);
-  const signMethod = o.signMethod === undefined ? undefined : oneOf(prefix + 'signMethod', o.signMethod, SIGN_METHODS);
+  const signMethod = o.signMethod === undefined ? DEFAULTS.sign.signMethod : oneOf(prefix + 'signMethod', o.signMethod, SIGN_METHODS);
   if (o.authMode === 'ststoken' && !o.securityToken) {
     throw fail(prefix + 'securityToken', "a non-empty string when authMode is 'ststoken'", o.securityToken);
   }
@@ -154,6 +164,7 @@ function signOptions(o, prefix = '') {
     clientId: o.clientId,
     iotInstanceId: o.iotInstanceId,
     authMode: o.authMode,
+    // Always explicit, so that the native side never picks a default of its own.
     signMethod,
     securityToken: o.securityToken,
     timestamp: o.timestamp,

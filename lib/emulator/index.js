@@ -611,7 +611,7 @@ class Emulator extends EventEmitter {
 
     const o = this.options;
     if (clientId === '') return 'empty clientId';
-    if (clientId.length > 64) return 'clientId longer than 64 characters';
+    if ([...clientId].length > 64) return 'clientId longer than 64 characters';
     if (!AUTH_MODES.includes(authMode)) return `unknown authMode "${authMode}"`;
     if (!Object.hasOwn(SIGN_METHODS, signMethod)) return `unknown signMethod "${signMethod}"`;
     if (!/^\d+$/.test(timestamp || '')) return `bad timestamp "${timestamp}"`;
