@@ -19,8 +19,8 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const rhea = require('rhea');
 
-const amqp = require('../index.js');
-const { startEmulator } = require('./support/emulator');
+const amqp = require('../../index.js');
+const { startEmulator } = require('../support/emulator');
 
 const T = rhea.types;
 const M = rhea.message;

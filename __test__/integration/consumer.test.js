@@ -1,38 +1,19 @@
 'use strict';
 // The platform-native API: createConsumer() against the emulator. Iteration and handler
 // settlement rules, concurrency, pause/resume, close(), dedupe, stats, several connections, and
-// that the consumer never loads rhea.
+// that the consumer never loads rhea. (Its options: unit/consumer-options.test.js; its messages:
+// unit/consumer-message.test.js; its types: integration/types.test.js.)
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const util = require('node:util');
 
-const { startEmulator } = require('./support/emulator');
-const { amqp, PACKAGE_ROOT } = require('./support/client');
+const { startEmulator } = require('../support/emulator');
+const { amqp, PACKAGE_ROOT } = require('../support/client');
+const { withEnv, noEnv } = require('../support/env');
 
 const { createConsumer } = amqp;
-const ENV_KEYS = ['ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'ALIBABA_CLOUD_SECURITY_TOKEN'];
-
-/** Runs fn with the given environment variables (undefined: unset), restoring them afterwards. */
-function withEnv(vars, fn) {
-  const saved = {};
-  for (const k of Object.keys(vars)) {
-    saved[k] = process.env[k];
-    if (vars[k] === undefined) delete process.env[k];
-    else process.env[k] = vars[k];
-  }
-  try {
-    return fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
-
-const noEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, undefined]));
 
 /** An emulator, closed after the test (after the consumers registered with `track`). */
 async function setup(t, emuOptions) {
@@ -448,63 +429,6 @@ test('close() while a loop holds a message waits for the loop to finish it', asy
   assert.equal(consumer.stats().connections, 0);
 });
 
-test('bad options throw a TypeError naming the option', () => {
-  const base = { host: 'localhost', consumerGroupId: 'g', accessKeyId: 'id', accessKeySecret: 'secret', clientId: 'c' };
-  const cases = [
-    [{ ...base, host: undefined }, 'host'],
-    [{ ...base, host: '' }, 'host'],
-    [{ ...base, endpoint: 'x' }, 'endpoint'],
-    [{ ...base, host: undefined, endpoint: 'http://x' }, 'endpoint'],
-    [{ ...base, port: 70000 }, 'port'],
-    [{ ...base, consumerGroupId: undefined }, 'consumerGroupId'],
-    [{ ...base, accessKeyId: undefined }, 'accessKeyId'],
-    [{ ...base, accessKeySecret: 3 }, 'accessKeySecret'],
-    [{ ...base, accessKeyId: undefined, accessKeySecret: undefined }, 'accessKeyId'],
-    [{ ...base, authMode: 'ststoken' }, 'securityToken'],
-    [{ ...base, authMode: 'token' }, 'authMode'],
-    [{ ...base, signMethod: 'sha1' }, 'signMethod'],
-    [{ ...base, iotInstanceId: 5 }, 'iotInstanceId'],
-    [{ ...base, clientId: 'a|b' }, 'clientId'],
-    [{ ...base, clientId: 'x'.repeat(65) }, 'clientId'],
-    [{ ...base, clientId: 'x'.repeat(63), connections: 2 }, 'clientId'],
-    [{ ...base, connections: 0 }, 'connections'],
-    [{ ...base, connections: 1.5 }, 'connections'],
-    [{ ...base, credit: 'many' }, 'credit'],
-    [{ ...base, concurrency: 0 }, 'concurrency'],
-    [{ ...base, dedupe: 'yes' }, 'dedupe'],
-    [{ ...base, dedupe: { size: 0 } }, 'dedupe.size'],
-    [{ ...base, credentials: { accessKeyId: 'x' } }, 'credentials'],
-    [{ ...base, accessKeyId: undefined, accessKeySecret: undefined, credentials: () => ({}), securityToken: 't' }, 'securityToken'],
-    [{ ...base, consumerGroup: 'g' }, 'consumerGroup'],
-    [{ ...base, rejectUnauthorized: 'no' }, 'rejectUnauthorized'],
-    [{ ...base, transport: 'udp' }, 'transport'],
-    [{ ...base, idle_time_out: -1 }, 'idle_time_out'],
-  ];
-  withEnv(noEnv, () => {
-    for (const [options, option] of cases) {
-      assert.throws(() => createConsumer(options), (err) => {
-        assert.ok(err instanceof TypeError, `${option}: ${err}`);
-        assert.equal(err.option, option, `${JSON.stringify(options)} → ${err.message}`);
-        assert.ok(!err.message.includes('secret'), 'no secret in the message');
-        return true;
-      });
-    }
-    assert.throws(() => createConsumer(null), TypeError);
-  });
-});
-
-test('clientId is at most 64 characters counted as code points, less the suffix of several connections', () => {
-  const { consumerOptions } = require('../lib/consumer/index.js');
-  const base = { host: 'localhost', consumerGroupId: 'g', accessKeyId: 'id', accessKeySecret: 'secret' };
-  const smiley = '\u{1F600}';
-  assert.deepEqual(consumerOptions({ ...base, clientId: smiley.repeat(64) }).clientIds, [smiley.repeat(64)]);
-  assert.deepEqual(consumerOptions({ ...base, clientId: smiley.repeat(62), connections: 2 }).clientIds,
-    [`${smiley.repeat(62)}-0`, `${smiley.repeat(62)}-1`]);
-  for (const options of [{ ...base, clientId: smiley.repeat(65) }, { ...base, clientId: smiley.repeat(63), connections: 2 }]) {
-    assert.throws(() => createConsumer(options), (e) => e instanceof TypeError && e.option === 'clientId' && /at most 6\d characters/.test(e.message));
-  }
-});
-
 test('endpoint: a host name, host:port, or an amqps:// URL', async (t) => {
   const { emu, track } = await setup(t);
   const { accessKeyId, accessKeySecret } = emu.credentials();
@@ -561,82 +485,4 @@ test('requiring the package and consuming does not load rhea', async (t) => {
   assert.deepEqual(result.body, { hello: 'world' });
   assert.deepEqual(result.loaded, [], 'neither rhea nor the emulator was loaded');
   await emu.waitForAccepted(1);
-});
-
-test('index.d.ts: the consumer API type-checks with tsc --strict as a user would write it', { timeout: 120000 }, () => {
-  const fs = require('node:fs');
-  const os = require('node:os');
-  const path = require('node:path');
-  const { spawnSync } = require('node:child_process');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp-types-'));
-  const file = path.join(dir, 'consumer-usage.ts');
-  fs.writeFileSync(file, `
-import amqp = require(${JSON.stringify(path.join(PACKAGE_ROOT, 'index.js'))});
-
-async function main(): Promise<void> {
-  const consumer: amqp.Consumer = amqp.createConsumer({
-    host: 'iot-cn-x.amqp.iothub.aliyuncs.com', consumerGroupId: 'DEFAULT_GROUP', iotInstanceId: 'iot-cn-x',
-    connections: 4, credit: 50, concurrency: 8, dedupe: { size: 1000 }, signMethod: 'hmacsha1', reconnect: true, idle_time_out: 60000,
-  });
-  const viaFn = amqp.createConsumer({
-    endpoint: 'amqps://localhost:5671', consumerGroupId: 'g', clientId: 'c', ca: Buffer.from(''), rejectUnauthorized: true,
-    credentials: async () => ({ accessKeyId: 'id', accessKeySecret: 's', securityToken: 't' }),
-  });
-  // @ts-expect-error consumerGroupId is required
-  amqp.createConsumer({ host: 'h' });
-  // @ts-expect-error unknown options are refused
-  amqp.createConsumer({ host: 'h', consumerGroupId: 'g', consumerGroup: 'g' });
-  const ids: string[] = consumer.clientIds;
-  for await (const msg of consumer) {
-    const topic: string | undefined = msg.topic;
-    const id: string | undefined = msg.messageId;
-    const when: number | undefined = msg.generateTime;
-    const bytes: Buffer = msg.content;
-    const text: string = msg.text();
-    const body = msg.json<{ items: Record<string, { value: number }> }>();
-    const info: amqp.TopicInfo = msg.topicInfo;
-    const kind: amqp.TopicKind = info.kind;
-    const raw: amqp.Message = msg.raw;
-    const ok: boolean = msg.accept() || msg.release() || msg.reject('bad') || msg.reject({ condition: 'amqp:decode-error' });
-    void [topic, id, when, bytes, text, body.items, kind, raw, ok, ids, info.productKey, info.deviceName, info.identifier];
-    break;
-  }
-  viaFn.on('message', async (msg) => {
-    if (msg.topicInfo.kind === 'status') msg.accept();
-  });
-  viaFn.on('error', (err: Error, msg?: amqp.ConsumerMessage) => void [err.message, msg && msg.messageId]);
-  viaFn.on('connected', ({ clientId, reconnect }) => void [clientId, reconnect]);
-  viaFn.on('disconnected', ({ clientId, error, reconnecting }) => void [clientId, error && error.condition, reconnecting]);
-  viaFn.on('duplicate', (msg) => void msg.messageId);
-  // @ts-expect-error no such event
-  viaFn.on('mesage', () => {});
-  viaFn.pause();
-  viaFn.resume();
-  const paused: boolean = viaFn.isPaused();
-  const s: amqp.ConsumerStats = viaFn.stats();
-  const counts: number[] = [s.received, s.accepted, s.released, s.rejected, s.duplicates, s.reconnects, s.inFlight, s.buffered, s.connections];
-  const last: string | null = s.lastError;
-  await viaFn.close({ timeout: 1000 });
-  await consumer.close();
-  void [paused, counts, last];
-
-  const info: amqp.TopicInfo = amqp.parseTopic('/as/mqtt/status/pk/dn');
-  const match: (t: string | undefined) => boolean = amqp.topicMatcher('/pk/+/thing/#');
-  const emu: amqp.Emulator = await amqp.startEmulator({ port: 0, certDir: '/tmp/x' });
-  const id: string = emu.publish({ topic: '/pk/dn/user/x', body: { a: 1 } });
-  const many: string[] = emu.publishMany(3, (i) => ({ messageId: 'm' + i }));
-  const attempt: amqp.EmulatorAuthAttempt | undefined = emu.authAttempts[0];
-  await emu.waitForAccepted(1);
-  const n: number = emu.accepted.get(id) || 0;
-  await emu.close();
-  void [info, match, many, attempt, n, emu.caFile, emu.port, emu.hostname];
-}
-void main;
-`);
-  const TSC = require.resolve('typescript/bin/tsc', { paths: [PACKAGE_ROOT] });
-  const r = spawnSync(process.execPath, [TSC, '--noEmit', '--strict', '--pretty', 'false', '--module', 'nodenext',
-    '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', path.join(PACKAGE_ROOT, 'node_modules', '@types'), file],
-  { cwd: PACKAGE_ROOT, encoding: 'utf8' });
-  fs.rmSync(dir, { recursive: true, force: true });
-  assert.equal(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
 });

@@ -1,41 +1,12 @@
 'use strict';
 // The command line: `demo`, `emulator` + `consume` in separate processes, output formats, filters,
-// --no-ack, errors.
+// --no-ack, errors (usage errors, --help and --version: unit/cli.test.js).
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
-const path = require('node:path');
 
-const BIN = path.resolve(__dirname, '..', 'bin', 'aliyun-iot-amqp.js');
-
-/** The parent's environment without credentials or CLI settings that could leak into a child. */
-function cleanEnv(extra = {}) {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) {
-    if (/^(ALIBABA_CLOUD_|ALIYUN_IOT_AMQP_)/.test(k) || k === 'NODE_EXTRA_CA_CERTS' || k === 'DEBUG') delete env[k];
-  }
-  return { ...env, ...extra };
-}
-
-/** Runs the CLI to completion: {code, signal, stdout, stderr, lines}. */
-function run(args, { env = cleanEnv(), timeout = 20000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`aliyun-iot-amqp ${args.join(' ')} did not exit within ${timeout} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeout);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, lines: stdout.split('\n').filter(Boolean) });
-    });
-  });
-}
+const { BIN, cleanEnv, run } = require('../support/cli');
 
 /** Starts `aliyun-iot-amqp emulator --port 0 --json --file -`; resolves with its settings and stdin. */
 function startEmulatorProcess(t, extraArgs = []) {
@@ -170,23 +141,4 @@ test('emulator --rate generates messages; a wrong secret makes consume fail with
   assert.match(r.stderr, /authentication failed/);
   assert.ok(!r.stderr.includes('wrong-secret'));
   assert.equal(r.stdout, '');
-});
-
-test('usage errors exit with code 2; --help and --version', async () => {
-  let r = await run(['consume', '--consumer-group', 'g']);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /--host is required/);
-  r = await run(['consume', '--host', 'localhost', '--consumer-group', 'g']);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /option 'accessKeyId'.*ALIBABA_CLOUD_ACCESS_KEY_ID/);
-  r = await run(['consume', '--bogus']);
-  assert.equal(r.code, 2);
-  r = await run(['nonsense']);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /unknown command "nonsense"/);
-  r = await run(['--help']);
-  assert.equal(r.code, 0);
-  assert.match(r.stdout, /^Usage: aliyun-iot-amqp <command>/);
-  r = await run(['--version']);
-  assert.equal(r.stdout.trim(), require('../package.json').version);
 });

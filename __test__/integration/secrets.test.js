@@ -40,7 +40,7 @@ function leaksIn(text, list) {
 // Child
 
 async function runChild(scenario) {
-  const amqp = require(path.resolve(__dirname, '..'));
+  const amqp = require(path.resolve(__dirname, '..', '..'));
   const env = process.env;
   const objects = [];
   const errors = [];
@@ -213,7 +213,7 @@ async function runChild(scenario) {
       expectError('sign-aksign-with-token', () => amqp.sign({ ...p, securityToken: TOKEN }));
       expectError('sign-unicode-secret', () => amqp.sign({ ...p, accessKeySecret: `${SECRET}\u0000\ud800` }));
       // The native binding called directly, bypassing the JS checks.
-      const native = require(path.resolve(__dirname, '..', 'native.js'));
+      const native = require(path.resolve(__dirname, '..', '..', 'native.js'));
       expectError('native-sign-bad-mode', () => native.sign({ ...p, authMode: 'bogus' }));
       expectError('native-sign-bad-ts', () => native.sign({ ...p, timestamp: -5 }));
       expectError('native-connect-bad', () => native.NativeConnection.connect({ host: '', port: 0, transport: 'x', password: PASSWORD, username: 'u', containerId: 'c', reconnect: false, initialReconnectDelay: 0, maxReconnectDelay: 0, rejectUnauthorized: true, ca: [], maxFrameSize: 1, maxMessageSize: 1, connectTimeout: 1, closeTimeout: 1, reconnectOnAuthFailure: false }, undefined, () => {}));
@@ -264,8 +264,9 @@ function defineTests() {
   const crypto = require('node:crypto');
   const net = require('node:net');
   const { spawn } = require('node:child_process');
-  const { startEmulator } = require('./support/emulator');
-  const { startHostileServer, frame, perf } = require('./support/hostile-server');
+  const { startEmulator } = require('../support/emulator');
+  const { startHostileServer } = require('../support/hostile-server');
+  const { frame, perf } = require('../support/amqp-wire');
 
   let emu;
   let hostile;

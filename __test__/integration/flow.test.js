@@ -6,8 +6,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const util = require('node:util');
 
-const { startEmulator } = require('./support/emulator');
-const { amqp, optionsFor, closed } = require('./support/client');
+const { startEmulator } = require('../support/emulator');
+const { amqp, optionsFor, closed } = require('../support/client');
 
 test('pause() stops the flow of messages and resume() restarts it; nothing is lost', async () => {
   const emu = await startEmulator({});
@@ -96,20 +96,6 @@ test('a credentials function that fails is reported and retried', async () => {
   } finally {
     await closed(c);
     await emu.close();
-  }
-});
-
-test('credentials given as an object are masked in connection.options', () => {
-  const c = amqp.create_container().connect({
-    host: '127.0.0.1', port: 1, reconnect: false,
-    credentials: { accessKeyId: 'id', accessKeySecret: 'VERY-SECRET', consumerGroupId: 'g', clientId: 'c' },
-  });
-  c.on('disconnected', () => {});
-  try {
-    assert.equal(c.options.credentials.accessKeySecret, '[redacted]');
-    assert.ok(!JSON.stringify(c.options).includes('VERY-SECRET'));
-  } finally {
-    c.close();
   }
 });
 

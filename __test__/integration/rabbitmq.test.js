@@ -74,7 +74,7 @@ if (SKIP) {
 function declareTests() {
   const amqplib = require('amqplib');
   const rhea = require('rhea');
-  const amqp = require('../index.js');
+  const amqp = require('../../index.js');
 
   let admin; // amqplib connection
   let channel;

@@ -7,10 +7,10 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 
-const { startEmulator } = require('./support/emulator');
-const { startProxy } = require('./support/fault-proxy');
-const { amqp, PACKAGE_ROOT, credentialsFor } = require('./support/client');
-const { runFaultSuite, summaryLine } = require('../scripts/fault-suite');
+const { startEmulator } = require('../support/emulator');
+const { startProxy } = require('../support/fault-proxy');
+const { amqp, PACKAGE_ROOT, credentialsFor } = require('../support/client');
+const { runFaultSuite, summaryLine } = require('../../scripts/fault-suite');
 
 const IDLE = 600; // the client's idle_time_out in these tests: a dead peer is declared after 1 200 ms
 const SLACK = 200; // timer and event-delivery latency allowed on top of a bound (2 busy cores)

@@ -1,23 +1,13 @@
 'use strict';
 // DEBUG=aliyun-iot-amqp* logs frames, events and reconnects to stderr, secrets redacted; silent
-// otherwise.
+// otherwise (the DEBUG patterns themselves: unit/debug.test.js).
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const { startEmulator } = require('./support/emulator');
-const { runDocScript } = require('./support/doc-script');
-const { PACKAGE_ROOT } = require('./support/client');
-const debug = require('../lib/debug.js');
-
-test('DEBUG patterns select categories as the debug package does', () => {
-  assert.equal(debug.enabled('aliyun-iot-amqp:frames', 'aliyun-iot-amqp*'), true);
-  assert.equal(debug.enabled('aliyun-iot-amqp:frames', 'aliyun-iot-amqp:reconnect'), false);
-  assert.equal(debug.enabled('aliyun-iot-amqp:frames', '*,-aliyun-iot-amqp:frames'), false);
-  assert.equal(debug.enabled('aliyun-iot-amqp:events', 'express:*, aliyun-iot-amqp:*'), true);
-  assert.equal(debug.enabled('aliyun-iot-amqp:events', ''), false);
-  assert.equal(debug.enabled('aliyun-iot-amqp:events', undefined), false);
-});
+const { startEmulator } = require('../support/emulator');
+const { runDocScript } = require('../support/doc-script');
+const { PACKAGE_ROOT } = require('../support/client');
 
 async function docRun(env) {
   const emu = await startEmulator({});

@@ -4,8 +4,8 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const { parseTopic, topicMatcher } = require('../lib/topic.js');
-const amqp = require('../index.js');
+const { parseTopic, topicMatcher } = require('../../lib/topic.js');
+const amqp = require('../../index.js');
 
 const info = (productKey, deviceName, kind, identifier) => ({ productKey, deviceName, kind, identifier });
 

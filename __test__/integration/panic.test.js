@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 
-const { PACKAGE_ROOT } = require('./support/client');
+const { PACKAGE_ROOT } = require('../support/client');
 
 const CHILD = `
 const amqp = require(${JSON.stringify(PACKAGE_ROOT)});

@@ -2,21 +2,22 @@
 // index.d.ts against its users and against index.js:
 // 1. __test__/types/usage.ts, which uses every export, option, event and listener argument the
 //    declarations offer (and checks with @ts-expect-error that wrong uses are refused), compiles
-//    with `tsc --noEmit --strict`; index.d.ts itself is type-checked on the way.
+//    with `tsc --noEmit --strict`; index.d.ts itself is type-checked on the way. So does the
+//    consumer API as a user would write it. (tsc runs as a child process, several seconds each.)
 // 2. The members the declarations give each object exist on the real objects (a message received
-//    from the emulator, its delivery and context, the receiver, session, connection, container),
-//    and those objects carry no public member the declarations leave out.
+//    from the emulator, its delivery and context, the receiver, session, connection, container;
+//    the consumer, its messages and stats; the emulator), and those objects carry no public member
+//    the declarations leave out.
+// (That usage.ts uses every declared member: unit/types.test.js.)
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
-const { EventEmitter } = require('node:events');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
-const ROOT = path.resolve(__dirname, '..');
-const TSC = require.resolve('typescript/bin/tsc', { paths: [ROOT] });
-const USAGE = path.join(__dirname, 'types', 'usage.ts');
+const { ROOT, TSC, USAGE, moduleLevel, membersOf, publicMembers, compare } = require('../support/declarations');
 
 test('usage.ts compiles with tsc --noEmit --strict against index.d.ts', { timeout: 120000 }, () => {
   const args = [TSC, '--noEmit', '--strict', '--pretty', 'false',
@@ -27,99 +28,10 @@ test('usage.ts compiles with tsc --noEmit --strict against index.d.ts', { timeou
   assert.equal(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
 });
 
-// ---------------------------------------------------------------------------------------------
-// Declared members, read from index.d.ts with the TypeScript compiler API
-
-const ts = require(require.resolve('typescript', { paths: [ROOT] }));
-
-/** {interfaceName: {members: Map<name, optional>, extends: [names]}} of the aliyunIotAmqp namespace. */
-function declaredInterfaces() {
-  const file = path.join(ROOT, 'index.d.ts');
-  const sf = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
-  const out = {};
-  let moduleLevel = null;
-  const visit = (node) => {
-    if (ts.isInterfaceDeclaration(node)) {
-      const members = new Map();
-      // Computed names ([Symbol.asyncIterator]) are checked by hand below.
-      for (const m of node.members) if (m.name && !ts.isComputedPropertyName(m.name)) members.set(m.name.getText(sf), Boolean(m.questionToken));
-      const ext = [];
-      for (const clause of node.heritageClauses || []) for (const t of clause.types) ext.push(t.expression.getText(sf));
-      out[node.name.text] = { members, extends: ext };
-    }
-    if (ts.isVariableDeclaration(node) && node.name.getText(sf) === 'aliyunIotAmqp' && node.type && ts.isIntersectionTypeNode(node.type)) {
-      const literal = node.type.types.find(ts.isTypeLiteralNode);
-      moduleLevel = literal ? literal.members.map((m) => m.name.getText(sf)) : [];
-    }
-    ts.forEachChild(node, visit);
-  };
-  visit(sf);
-  return { interfaces: out, moduleLevel };
-}
-
-const { interfaces, moduleLevel } = declaredInterfaces();
-
-// Public runtime members index.d.ts does not declare, known and reported; drop an entry once
-// index.d.ts declares the member (or index.js hides it).
-const KNOWN_UNDECLARED = {
-  Emulator: ['options'],
-};
-
-/** Every member of an interface, with those it inherits from interfaces in the same file. */
-function membersOf(name) {
-  const decl = interfaces[name];
-  assert.ok(decl, `index.d.ts declares interface ${name}`);
-  const all = new Map();
-  for (const parent of decl.extends) if (interfaces[parent]) for (const [k, v] of membersOf(parent)) all.set(k, v);
-  for (const [k, v] of decl.members) all.set(k, v);
-  return all;
-}
-
-const EMITTER_MEMBERS = new Set([
-  ...Object.getOwnPropertyNames(EventEmitter.prototype),
-  ...Object.keys(new EventEmitter()),
-]);
-
-/** Public members the object has: own enumerable keys and its classes' methods (not those of Object, EventEmitter or Error), not `_`-prefixed. */
-function publicMembers(obj) {
-  const names = new Set(Object.keys(obj));
-  const builtIn = [Object.prototype, EventEmitter.prototype, Error.prototype];
-  for (let p = Object.getPrototypeOf(obj); p && !builtIn.includes(p); p = Object.getPrototypeOf(p)) {
-    for (const k of Object.getOwnPropertyNames(p)) if (k !== 'constructor') names.add(k);
-  }
-  return [...names].filter((k) => !k.startsWith('_') && !EMITTER_MEMBERS.has(k)).sort();
-}
-
-/** Declared-but-missing and present-but-undeclared members of obj against interface `name`. */
-function compare(name, obj, { ignoreExtra = [] } = {}) {
-  const declared = membersOf(name);
-  const missing = [...declared].filter(([k, optional]) => !optional && !(k in obj)).map(([k]) => k);
-  const known = KNOWN_UNDECLARED[name] || [];
-  const extra = publicMembers(obj).filter((k) => !declared.has(k) && !ignoreExtra.includes(k) && !known.includes(k));
-  return { missing, extra };
-}
-
-test('usage.ts uses every member of every interface index.d.ts declares', () => {
-  const sf = ts.createSourceFile(USAGE, fs.readFileSync(USAGE, 'utf8'), ts.ScriptTarget.Latest, true);
-  const used = new Set();
-  const visit = (node) => {
-    if (ts.isIdentifier(node) || ts.isStringLiteral(node)) used.add(node.text);
-    ts.forEachChild(node, visit);
-  };
-  visit(sf);
-  const unused = [];
-  for (const [name, decl] of Object.entries(interfaces)) {
-    if (!used.has(name)) unused.push(name);
-    for (const member of decl.members.keys()) if (!used.has(member.replace(/^['"]|['"]$/g, ''))) unused.push(`${name}.${member}`);
-  }
-  for (const k of moduleLevel) if (!used.has(k)) unused.push(`module export ${k}`);
-  assert.deepEqual(unused, [], 'declared in index.d.ts but not used in __test__/types/usage.ts: add a use there');
-});
-
 test('every member index.d.ts declares is on the real objects, and nothing public is left undeclared', { timeout: 60000 }, async () => {
-  const amqp = require('../index.js');
-  const { startEmulator } = require('./support/emulator');
-  const { optionsFor } = require('./support/client');
+  const amqp = require('../../index.js');
+  const { startEmulator } = require('../support/emulator');
+  const { optionsFor } = require('../support/client');
 
   // The module itself.
   for (const k of moduleLevel) assert.ok(k in amqp, `index.d.ts declares module export ${k}, index.js has none`);
@@ -197,7 +109,7 @@ test('every member index.d.ts declares is on the real objects, and nothing publi
 });
 
 test('the consumer API and the emulator match their declarations too', { timeout: 60000 }, async () => {
-  const amqp = require('../index.js');
+  const amqp = require('../../index.js');
   const emu = await amqp.startEmulator({ tls: false });
   let consumer;
   const problems = [];
@@ -230,4 +142,77 @@ test('the consumer API and the emulator match their declarations too', { timeout
     if (consumer) await consumer.close({ timeout: 5000 });
     await emu.close();
   }
+});
+
+test('index.d.ts: the consumer API type-checks with tsc --strict as a user would write it', { timeout: 120000 }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp-types-'));
+  const file = path.join(dir, 'consumer-usage.ts');
+  fs.writeFileSync(file, `
+import amqp = require(${JSON.stringify(path.join(ROOT, 'index.js'))});
+
+async function main(): Promise<void> {
+  const consumer: amqp.Consumer = amqp.createConsumer({
+    host: 'iot-cn-x.amqp.iothub.aliyuncs.com', consumerGroupId: 'DEFAULT_GROUP', iotInstanceId: 'iot-cn-x',
+    connections: 4, credit: 50, concurrency: 8, dedupe: { size: 1000 }, signMethod: 'hmacsha1', reconnect: true, idle_time_out: 60000,
+  });
+  const viaFn = amqp.createConsumer({
+    endpoint: 'amqps://localhost:5671', consumerGroupId: 'g', clientId: 'c', ca: Buffer.from(''), rejectUnauthorized: true,
+    credentials: async () => ({ accessKeyId: 'id', accessKeySecret: 's', securityToken: 't' }),
+  });
+  // @ts-expect-error consumerGroupId is required
+  amqp.createConsumer({ host: 'h' });
+  // @ts-expect-error unknown options are refused
+  amqp.createConsumer({ host: 'h', consumerGroupId: 'g', consumerGroup: 'g' });
+  const ids: string[] = consumer.clientIds;
+  for await (const msg of consumer) {
+    const topic: string | undefined = msg.topic;
+    const id: string | undefined = msg.messageId;
+    const when: number | undefined = msg.generateTime;
+    const bytes: Buffer = msg.content;
+    const text: string = msg.text();
+    const body = msg.json<{ items: Record<string, { value: number }> }>();
+    const info: amqp.TopicInfo = msg.topicInfo;
+    const kind: amqp.TopicKind = info.kind;
+    const raw: amqp.Message = msg.raw;
+    const ok: boolean = msg.accept() || msg.release() || msg.reject('bad') || msg.reject({ condition: 'amqp:decode-error' });
+    void [topic, id, when, bytes, text, body.items, kind, raw, ok, ids, info.productKey, info.deviceName, info.identifier];
+    break;
+  }
+  viaFn.on('message', async (msg) => {
+    if (msg.topicInfo.kind === 'status') msg.accept();
+  });
+  viaFn.on('error', (err: Error, msg?: amqp.ConsumerMessage) => void [err.message, msg && msg.messageId]);
+  viaFn.on('connected', ({ clientId, reconnect }) => void [clientId, reconnect]);
+  viaFn.on('disconnected', ({ clientId, error, reconnecting }) => void [clientId, error && error.condition, reconnecting]);
+  viaFn.on('duplicate', (msg) => void msg.messageId);
+  // @ts-expect-error no such event
+  viaFn.on('mesage', () => {});
+  viaFn.pause();
+  viaFn.resume();
+  const paused: boolean = viaFn.isPaused();
+  const s: amqp.ConsumerStats = viaFn.stats();
+  const counts: number[] = [s.received, s.accepted, s.released, s.rejected, s.duplicates, s.reconnects, s.inFlight, s.buffered, s.connections];
+  const last: string | null = s.lastError;
+  await viaFn.close({ timeout: 1000 });
+  await consumer.close();
+  void [paused, counts, last];
+
+  const info: amqp.TopicInfo = amqp.parseTopic('/as/mqtt/status/pk/dn');
+  const match: (t: string | undefined) => boolean = amqp.topicMatcher('/pk/+/thing/#');
+  const emu: amqp.Emulator = await amqp.startEmulator({ port: 0, certDir: '/tmp/x' });
+  const id: string = emu.publish({ topic: '/pk/dn/user/x', body: { a: 1 } });
+  const many: string[] = emu.publishMany(3, (i) => ({ messageId: 'm' + i }));
+  const attempt: amqp.EmulatorAuthAttempt | undefined = emu.authAttempts[0];
+  await emu.waitForAccepted(1);
+  const n: number = emu.accepted.get(id) || 0;
+  await emu.close();
+  void [info, match, many, attempt, n, emu.caFile, emu.port, emu.hostname];
+}
+void main;
+`);
+  const r = spawnSync(process.execPath, [TSC, '--noEmit', '--strict', '--pretty', 'false', '--module', 'nodenext',
+    '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), file],
+  { cwd: ROOT, encoding: 'utf8' });
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
 });

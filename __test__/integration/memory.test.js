@@ -5,11 +5,11 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const { startEmulator } = require('./support/emulator');
-const { amqp, optionsFor, closed } = require('./support/client');
-const { startProxy } = require('./support/fault-proxy');
-const { AmqpTap } = require('./support/hostile-server');
-const { startRemoteEmulator } = require('../scripts/soak');
+const { startEmulator } = require('../support/emulator');
+const { amqp, optionsFor, closed } = require('../support/client');
+const { startProxy } = require('../support/fault-proxy');
+const { AmqpTap } = require('../support/amqp-wire');
+const { startRemoteEmulator } = require('../../scripts/soak');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -7,12 +7,12 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 
-const { startEmulator } = require('./support/emulator');
-const { PACKAGE_ROOT, credentialsFor } = require('./support/client');
+const { startEmulator } = require('../support/emulator');
+const { PACKAGE_ROOT, credentialsFor } = require('../support/client');
 
 function runChild(emu, env) {
   const creds = credentialsFor(emu);
-  const child = spawn(process.execPath, [path.join(__dirname, 'support', 'lifecycle-child.js')], {
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'support', 'lifecycle-child.js')], {
     env: {
       ...process.env, PACKAGE_ROOT, AMQP_PORT: String(emu.port), AMQP_CA: emu.ca,
       AMQP_USERNAME: creds.username, AMQP_PASSWORD: creds.password, ...env,

@@ -5,8 +5,8 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const { startEmulator } = require('./support/emulator');
-const { amqp, optionsFor, closed } = require('./support/client');
+const { startEmulator } = require('../support/emulator');
+const { amqp, optionsFor, closed } = require('../support/client');
 
 test('after a drop the receiver re-attaches and unaccepted messages come again', async () => {
   const emu = await startEmulator({});

@@ -22,8 +22,8 @@ const assert = require('node:assert/strict');
 const rhea = require('rhea');
 const RheaSession = require('rhea/lib/session.js');
 
-const amqp = require('../index.js');
-const { startEmulator } = require('./support/emulator');
+const amqp = require('../../index.js');
+const { startEmulator } = require('../support/emulator');
 
 // ---------------------------------------------------------------------------------------------
 // Wiretap: every disposition and flow frame the emulator receives from clients

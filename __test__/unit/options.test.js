@@ -1,12 +1,13 @@
 'use strict';
 // Wrong options throw a TypeError that names the option, synchronously, before anything connects;
-// secrets never appear in what we throw or print.
+// secrets never appear in what we throw or print. Every connection here is closed in the tick it
+// is made in, so none dials.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const util = require('node:util');
 
-const { amqp } = require('./support/client');
+const { amqp } = require('../support/client');
 
 const base = { host: '127.0.0.1', port: 1, reconnect: false };
 
@@ -53,9 +54,13 @@ for (const [name, opts] of BAD) {
     assert.throws(
       () => {
         const c = container.connect({ ...base, ...opts });
-        // Receiver options are checked by open_receiver().
-        c.open_receiver();
-        c.close();
+        try {
+          // Receiver options are checked by open_receiver().
+          c.open_receiver();
+        } finally {
+          // Closed in the tick it was made in, a connection never dials: no socket in a unit test.
+          c.close();
+        }
       },
       (err) => err instanceof TypeError && err.message.includes(`'${name}'`) && err.option === name,
     );
@@ -113,4 +118,18 @@ test('the package is a ready container with rhea\'s entry points', () => {
   assert.notEqual(other, amqp);
   assert.equal(other.id, 'my-container');
   assert.equal(typeof amqp.id, 'string');
+});
+
+test('credentials given as an object are masked in connection.options', () => {
+  const c = amqp.create_container().connect({
+    host: '127.0.0.1', port: 1, reconnect: false,
+    credentials: { accessKeyId: 'id', accessKeySecret: 'VERY-SECRET', consumerGroupId: 'g', clientId: 'c' },
+  });
+  c.on('disconnected', () => {});
+  try {
+    assert.equal(c.options.credentials.accessKeySecret, '[redacted]');
+    assert.ok(!JSON.stringify(c.options).includes('VERY-SECRET'));
+  } finally {
+    c.close();
+  }
 });

@@ -10,7 +10,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 
-const { runPackTest, builtAddon, hostPlatformArchABI } = require('../scripts/pack-test.js');
+const { runPackTest, builtAddon, hostPlatformArchABI } = require('../../scripts/pack-test.js');
 
 const PLATFORM = hostPlatformArchABI();
 const ADDON = builtAddon(PLATFORM);

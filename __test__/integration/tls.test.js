@@ -5,8 +5,8 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const { startEmulator } = require('./support/emulator');
-const { amqp, optionsFor, closed } = require('./support/client');
+const { startEmulator } = require('../support/emulator');
+const { amqp, optionsFor, closed } = require('../support/client');
 
 async function firstOutcome(c) {
   return new Promise((resolve) => {

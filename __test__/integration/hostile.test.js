@@ -22,8 +22,9 @@ if (process.env.HOSTILE_CHILD) {
 // Child: the fuzz loop
 
 async function runChild() {
-  const amqp = require(path.resolve(__dirname, '..'));
-  const { startHostileServer, generateCase, prng } = require('./support/hostile-server');
+  const amqp = require(path.resolve(__dirname, '..', '..'));
+  const { startHostileServer } = require('../support/hostile-server');
+  const { generateCase, prng } = require('../support/hostile-cases');
 
   const total = Number(process.env.HOSTILE_CASES || 10000);
   const seed = Number(process.env.HOSTILE_SEED || 1);
@@ -166,8 +167,9 @@ function defineTests() {
   const test = require('node:test');
   const assert = require('node:assert/strict');
   const { spawn } = require('node:child_process');
-  const { amqp } = require('./support/client');
-  const { startHostileServer, enc, perf, frame, platformMessage, AMQP_HEADER } = require('./support/hostile-server');
+  const { amqp } = require('../support/client');
+  const { startHostileServer } = require('../support/hostile-server');
+  const { enc, perf, frame, platformMessage, AMQP_HEADER } = require('../support/amqp-wire');
 
   function runFuzz(env, timeoutMs) {
     return new Promise((resolve) => {
