@@ -1,5 +1,5 @@
-// Type definitions for aliyun-iot-amqp. Hand-written to match index.js exactly; the generated
-// native.d.ts describes the internal binding only.
+// Type definitions for aliyun-iot-amqp. Hand-written to match index.js and lib/ exactly; the
+// generated native.d.ts describes the internal binding only.
 
 /// <reference types="node" />
 

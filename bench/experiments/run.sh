@@ -5,7 +5,7 @@
 # with bench/tools/ab.sh, alternating the two, RUNS times each.
 #
 #   bench/experiments/run.sh read-chunk [SIZE] [COUNT] [RUNS]   # consumer.rs: 256 KiB reads
-#   bench/experiments/run.sh batch-api  [SIZE] [COUNT] [RUNS]   # js.rs + index.js: receiver 'batch' events
+#   bench/experiments/run.sh batch-api  [SIZE] [COUNT] [RUNS]   # js.rs + lib/connection.js: receiver 'batch' events
 #
 # Defaults: SIZE 4096, COUNT 30000, RUNS 5. Needs `node bench/run.js` to have built bench/build first.
 set -euo pipefail
