@@ -304,5 +304,4 @@ module.exports = {
   port,
   oneOf,
   maxChars,
-  charLength,
 };
