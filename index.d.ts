@@ -1,5 +1,5 @@
-// Type definitions for aliyun-iot-amqp. Hand-written to match index.js exactly; the generated
-// native.d.ts describes the internal binding only.
+// Type definitions for aliyun-iot-amqp. Hand-written to match index.js and lib/ exactly; the
+// generated native.d.ts describes the internal binding only.
 
 /// <reference types="node" />
 
@@ -97,12 +97,12 @@ declare namespace aliyunIotAmqp {
     accessKeyId: string;
     accessKeySecret: string;
     consumerGroupId: string;
-    /** At most 64 characters; shown in the console. */
+    /** At most 64 characters (Unicode code points); shown in the console. */
     clientId: string;
     iotInstanceId?: string;
     /** Default `'aksign'`. */
     authMode?: 'aksign' | 'ststoken';
-    /** Default `'hmacsha1'`. */
+    /** Default `'hmacsha256'` (as `createConsumer()`'s). */
     signMethod?: 'hmacmd5' | 'hmacsha1' | 'hmacsha256';
     /** Required with `authMode: 'ststoken'`. */
     securityToken?: string;
@@ -346,7 +346,7 @@ declare namespace aliyunIotAmqp {
     /**
      * Default: the host name and the process id. With one connection it is used as it is; with
      * `connections: n > 1` the connections are `clientId-0` … `clientId-(n-1)`. At most 64
-     * characters in all, no `|`.
+     * characters (Unicode code points) in all, no `|`.
      */
     clientId?: string;
     /** Default `'hmacsha256'`. */

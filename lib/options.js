@@ -1,25 +1,57 @@
 'use strict';
-// Connection and receiver options, checked the way a user needs: a wrong type or value throws a
+// Every option of the package, checked the way a user needs: a wrong type or value throws a
 // TypeError that names the option. Secrets never appear in these messages (only their type).
+// One table of defaults (DEFAULTS) and one set of validators serve connect() and open_receiver()
+// (here), sign() and the `credentials` option (here), and createConsumer() (lib/consumer/options.js).
+
+/** The default sign method, everywhere (sign(), the `credentials` option, createConsumer()). */
+const SIGN_METHOD = 'hmacsha256';
+/** The AMQP ports, by whether the transport is TLS. */
+const PORTS = Object.freeze({ tcp: 5672, tls: 5671 });
 
 const DEFAULTS = Object.freeze({
-  host: 'localhost',
-  transport: 'tcp',
-  // The platform accepts 30 000 - 300 000 ms and closes connections that do not advertise one it
-  // accepts; rhea advertises none unless told. 60 s is what the platform's own sample uses.
-  idle_time_out: 60000,
-  reconnect: true,
-  initial_reconnect_delay: 100,
-  max_reconnect_delay: 60000,
-  credit_window: 1000,
-  autoaccept: true,
-  rejectUnauthorized: true,
-  max_frame_size: 1048576,
-  max_message_size: 16 * 1048576,
-  connect_timeout: 30000,
-  close_timeout: 5000,
-  reconnect_on_auth_failure: false,
+  /** connect() and create_container() (rhea's options), and open_receiver(). */
+  connect: Object.freeze({
+    host: 'localhost',
+    transport: 'tcp',
+    // The platform accepts 30 000 - 300 000 ms and closes connections that do not advertise one it
+    // accepts; rhea advertises none unless told. 60 s is what the platform's own sample uses.
+    idle_time_out: 60000,
+    reconnect: true,
+    initial_reconnect_delay: 100,
+    max_reconnect_delay: 60000,
+    credit_window: 1000,
+    autoaccept: true,
+    rejectUnauthorized: true,
+    max_frame_size: 1048576,
+    max_message_size: 16 * 1048576,
+    connect_timeout: 30000,
+    close_timeout: 5000,
+    reconnect_on_auth_failure: false,
+  }),
+  /** sign() and the `credentials` option of connect(). */
+  sign: Object.freeze({
+    signMethod: SIGN_METHOD,
+  }),
+  /** createConsumer() (the options it hands on to its connections default as connect()'s). */
+  consumer: Object.freeze({
+    port: PORTS.tls,
+    transport: 'tls',
+    signMethod: SIGN_METHOD,
+    connections: 1,
+    credit: 100,
+    concurrency: 10,
+    dedupeSize: 10000,
+    closeTimeout: 30000,
+  }),
+  ports: PORTS,
 });
+
+/** The platform's limit on a client id, in characters (Unicode code points, as Rust's `chars()`). */
+const MAX_CLIENT_ID = 64;
+const SIGN_METHODS = Object.freeze(['hmacmd5', 'hmacsha1', 'hmacsha256']);
+const AUTH_MODES = Object.freeze(['aksign', 'ststoken']);
+const TRANSPORTS = Object.freeze(['tcp', 'tls', 'ssl']);
 
 /** Option names whose values are secrets: never quoted in errors, masked wherever options are shown. */
 const SECRET_OPTIONS = new Set(['password', 'accessKeySecret', 'securityToken', 'key', 'pfx', 'passphrase']);
@@ -70,6 +102,28 @@ function number(name, v, { min = 0, max = Number.MAX_SAFE_INTEGER, integer = fal
   return v;
 }
 
+/** One of `values`, e.g. "'aksign' or 'ststoken'". */
+function oneOf(name, v, values) {
+  if (!values.includes(v)) {
+    const quoted = values.map((x) => `'${x}'`);
+    throw fail(name, `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`, v);
+  }
+  return v;
+}
+
+/** The length of a string in Unicode code points (the characters Rust's `chars()` counts). */
+function charLength(s) {
+  let n = 0;
+  for (const _ of s) n += 1;
+  return n;
+}
+
+/** A string of at most `max` characters (code points); `note` explains the limit. */
+function maxChars(name, v, max, note = '') {
+  if (charLength(v) > max) throw fail(name, `at most ${max} characters${note}`, v);
+  return v;
+}
+
 function port(v) {
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
   return number('port', n, { min: 1, max: 65535, integer: true });
@@ -90,19 +144,13 @@ function caList(v) {
  */
 function signOptions(o, prefix = '') {
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw fail(prefix ? prefix.slice(0, -1) : 'options', 'an object', o);
-  for (const name of ['accessKeyId', 'accessKeySecret', 'consumerGroupId', 'clientId']) {
-    if (typeof o[name] !== 'string' || o[name] === '') throw fail(prefix + name, 'a non-empty string', o[name]);
-  }
+  for (const name of ['accessKeyId', 'accessKeySecret', 'consumerGroupId', 'clientId']) string(prefix + name, o[name]);
   for (const name of ['iotInstanceId', 'securityToken']) {
-    if (o[name] !== undefined && typeof o[name] !== 'string') throw fail(prefix + name, 'a string', o[name]);
+    if (o[name] !== undefined) string(prefix + name, o[name], { empty: true });
   }
-  if (o.clientId.length > 64) throw fail(prefix + 'clientId', 'at most 64 characters', o.clientId);
-  if (o.authMode !== undefined && !['aksign', 'ststoken'].includes(o.authMode)) {
-    throw fail(prefix + 'authMode', "'aksign' or 'ststoken'", o.authMode);
-  }
-  if (o.signMethod !== undefined && !['hmacmd5', 'hmacsha1', 'hmacsha256'].includes(o.signMethod)) {
-    throw fail(prefix + 'signMethod', "'hmacmd5', 'hmacsha1' or 'hmacsha256'", o.signMethod);
-  }
+  maxChars(prefix + 'clientId', o.clientId, MAX_CLIENT_ID);
+  if (o.authMode !== undefined) oneOf(prefix + 'authMode', o.authMode, AUTH_MODES);
+  const signMethod = o.signMethod === undefined ? DEFAULTS.sign.signMethod : oneOf(prefix + 'signMethod', o.signMethod, SIGN_METHODS);
   if (o.authMode === 'ststoken' && !o.securityToken) {
     throw fail(prefix + 'securityToken', "a non-empty string when authMode is 'ststoken'", o.securityToken);
   }
@@ -116,7 +164,8 @@ function signOptions(o, prefix = '') {
     clientId: o.clientId,
     iotInstanceId: o.iotInstanceId,
     authMode: o.authMode,
-    signMethod: o.signMethod,
+    // Always explicit, so that the native side never picks a default of its own.
+    signMethod,
     securityToken: o.securityToken,
     timestamp: o.timestamp,
   };
@@ -134,22 +183,21 @@ function connectionOptions(own, inherited, defaults) {
     if (has(name)) throw fail(name, 'left unset (not supported by aliyun-iot-amqp)', get(name));
   }
 
-  const transport = get('transport', DEFAULTS.transport);
-  if (!['tcp', 'tls', 'ssl'].includes(transport)) throw fail('transport', "'tcp', 'tls' or 'ssl'", transport);
+  const transport = oneOf('transport', get('transport', DEFAULTS.connect.transport), TRANSPORTS);
   const tls = transport !== 'tcp';
 
   const out = {
-    host: string('host', get('host', DEFAULTS.host)),
-    port: port(get('port', tls ? 5671 : 5672)),
+    host: string('host', get('host', DEFAULTS.connect.host)),
+    port: port(get('port', tls ? DEFAULTS.ports.tls : DEFAULTS.ports.tcp)),
     transport,
     containerId: string('container_id', get('container_id', defaults.container_id)),
-    reconnectOnAuthFailure: bool('reconnect_on_auth_failure', get('reconnect_on_auth_failure', DEFAULTS.reconnect_on_auth_failure)),
-    rejectUnauthorized: bool('rejectUnauthorized', get('rejectUnauthorized', DEFAULTS.rejectUnauthorized)),
+    reconnectOnAuthFailure: bool('reconnect_on_auth_failure', get('reconnect_on_auth_failure', DEFAULTS.connect.reconnect_on_auth_failure)),
+    rejectUnauthorized: bool('rejectUnauthorized', get('rejectUnauthorized', DEFAULTS.connect.rejectUnauthorized)),
     ca: has('ca') ? caList(get('ca')) : [],
-    maxFrameSize: number('max_frame_size', get('max_frame_size', DEFAULTS.max_frame_size), { min: 512, max: 4294967295, integer: true }),
-    maxMessageSize: number('max_message_size', get('max_message_size', DEFAULTS.max_message_size), { min: 1, integer: true }),
-    connectTimeout: number('connect_timeout', get('connect_timeout', DEFAULTS.connect_timeout), { min: 1, max: 1e9 }),
-    closeTimeout: number('close_timeout', get('close_timeout', DEFAULTS.close_timeout), { min: 0, max: 1e9 }),
+    maxFrameSize: number('max_frame_size', get('max_frame_size', DEFAULTS.connect.max_frame_size), { min: 512, max: 4294967295, integer: true }),
+    maxMessageSize: number('max_message_size', get('max_message_size', DEFAULTS.connect.max_message_size), { min: 1, integer: true }),
+    connectTimeout: number('connect_timeout', get('connect_timeout', DEFAULTS.connect.connect_timeout), { min: 1, max: 1e9 }),
+    closeTimeout: number('close_timeout', get('close_timeout', DEFAULTS.connect.close_timeout), { min: 0, max: 1e9 }),
   };
 
   const username = get('username');
@@ -176,16 +224,16 @@ function connectionOptions(own, inherited, defaults) {
 }
 
 function finish(out, get, has, tls) {
-  const idle = get('idle_time_out', DEFAULTS.idle_time_out);
+  const idle = get('idle_time_out', DEFAULTS.connect.idle_time_out);
   if (idle !== null) out.idleTimeOut = number('idle_time_out', idle, { max: 4294967295 });
 
   for (const [name, key] of [['hostname', 'hostname'], ['servername', 'servername'], ['sasl_init_hostname', 'saslInitHostname']]) {
     if (has(name)) out[key] = string(name, get(name));
   }
 
-  const reconnect = get('reconnect', DEFAULTS.reconnect);
-  const initial = number('initial_reconnect_delay', get('initial_reconnect_delay', DEFAULTS.initial_reconnect_delay), { max: 1e9 });
-  const max = number('max_reconnect_delay', get('max_reconnect_delay', DEFAULTS.max_reconnect_delay), { max: 1e9 });
+  const reconnect = get('reconnect', DEFAULTS.connect.reconnect);
+  const initial = number('initial_reconnect_delay', get('initial_reconnect_delay', DEFAULTS.connect.initial_reconnect_delay), { max: 1e9 });
+  const max = number('max_reconnect_delay', get('max_reconnect_delay', DEFAULTS.connect.max_reconnect_delay), { max: 1e9 });
   if (typeof reconnect === 'boolean') {
     out.reconnect = reconnect;
     out.initialReconnectDelay = initial;
@@ -219,9 +267,9 @@ function receiverOptions(arg, connGet, makeName) {
     if (source !== undefined && source !== null) string('source', source, { empty: true });
   }
   const name = opts.name === undefined ? makeName() : string('name', opts.name);
-  const cw = opts.credit_window !== undefined ? opts.credit_window : connGet('credit_window', DEFAULTS.credit_window);
+  const cw = opts.credit_window !== undefined ? opts.credit_window : connGet('credit_window', DEFAULTS.connect.credit_window);
   const creditWindow = number('credit_window', cw, { min: 1, max: 2147483647, integer: true });
-  const aa = opts.autoaccept !== undefined ? opts.autoaccept : connGet('autoaccept', DEFAULTS.autoaccept);
+  const aa = opts.autoaccept !== undefined ? opts.autoaccept : connGet('autoaccept', DEFAULTS.connect.autoaccept);
   return {
     native: { name, source: source === null ? undefined : source, creditWindow },
     autoaccept: bool('autoaccept', aa),
@@ -230,4 +278,30 @@ function receiverOptions(arg, connGet, makeName) {
   };
 }
 
-module.exports = { DEFAULTS, SECRET_OPTIONS, connectionOptions, receiverOptions, signOptions, fail, describe };
+/** Masks the secrets of an options object (in place; nested `credentials` in a copy); returns it. */
+function redact(options) {
+  for (const k of SECRET_OPTIONS) if (options[k] !== undefined) options[k] = '[redacted]';
+  if (options.credentials && typeof options.credentials === 'object') options.credentials = redact(Object.assign({}, options.credentials));
+  return options;
+}
+
+module.exports = {
+  DEFAULTS,
+  MAX_CLIENT_ID,
+  SIGN_METHODS,
+  AUTH_MODES,
+  SECRET_OPTIONS,
+  connectionOptions,
+  receiverOptions,
+  signOptions,
+  redact,
+  // The validators, shared with lib/consumer/options.js.
+  fail,
+  describe,
+  string,
+  bool,
+  number,
+  port,
+  oneOf,
+  maxChars,
+};

@@ -20,7 +20,7 @@ const ROOT = path.resolve(__dirname, '..');
 const { startEmulator } = require(path.join(ROOT, '__test__', 'support', 'emulator.js'));
 const { startProxy } = require(path.join(ROOT, '__test__', 'support', 'fault-proxy.js'));
 const { amqp, credentialsFor } = require(path.join(ROOT, '__test__', 'support', 'client.js'));
-const { prng } = require(path.join(ROOT, '__test__', 'support', 'hostile-server.js'));
+const { prng } = require(path.join(ROOT, '__test__', 'support', 'hostile-cases.js'));
 
 const KINDS = Object.freeze(['reset', 'blackhole', 'stall', 'throttle', 'cut-toClient', 'cut-toServer']);
 

@@ -1,6 +1,6 @@
-// Compiled (never run) by __test__/types.test.js with `tsc --noEmit --strict`: uses every export,
-// option, event name and listener argument that index.d.ts declares, as a user's code would, and
-// checks with @ts-expect-error that wrong uses are refused (so nothing is silently `any`).
+// Compiled (never run) by __test__/integration/types.test.js with `tsc --noEmit --strict`: uses
+// every export, option, event name and listener argument that index.d.ts declares, as a user's code
+// would, and checks with @ts-expect-error that wrong uses are refused (so nothing is silently `any`).
 
 import amqp = require('../../index.js');
 

@@ -1,0 +1,144 @@
+'use strict';
+// The command line: `demo`, `emulator` + `consume` in separate processes, output formats, filters,
+// --no-ack, errors (usage errors, --help and --version: unit/cli.test.js).
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+
+const { BIN, cleanEnv, run } = require('../support/cli');
+
+/** Starts `aliyun-iot-amqp emulator --port 0 --json --file -`; resolves with its settings and stdin. */
+function startEmulatorProcess(t, extraArgs = []) {
+  const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', '--json', '--file', '-', ...extraArgs], {
+    env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve({ settings: JSON.parse(out.slice(0, nl)), child, exited, stderr: () => stderr });
+    });
+    child.on('error', reject);
+    exited.then(({ code }) => reject(new Error(`emulator exited early (${code}): ${stderr}`)));
+  });
+}
+
+const publish = (child, ...messages) => {
+  for (const m of messages) child.stdin.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`);
+};
+
+test('demo: messages flow from the emulator to the consumer and it exits after --count', async () => {
+  const r = await run(['demo', '--count', '5', '--rate', '100']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.lines.length, 5, r.stdout);
+  for (const line of r.lines) {
+    assert.match(line, /^\d{4}-\d\d-\d\dT\S+Z \/\S+ \[[a-z-]+(:\S+)?\] \d+ \S/, line);
+  }
+  assert.match(r.lines[0], /\/a1DemoProduct\/thermostat-1\/thing\/event\/property\/post \[property\]/);
+  assert.match(r.stderr, /emulator: amqps:\/\/localhost:\d+/);
+  assert.match(r.stderr, /consumer: received 5, accepted 5/);
+  assert.match(r.stderr, /emulator: 5 message\(s\) accepted/);
+});
+
+test('demo --json: one parseable JSON object per line, several topic families', async () => {
+  const r = await run(['demo', '--count', '8', '--rate', '200', '--json', '--connections', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  const messages = r.lines.map((line) => JSON.parse(line));
+  assert.equal(messages.length, 8);
+  for (const m of messages) {
+    assert.equal(typeof m.topic, 'string');
+    assert.match(m.messageId, /^\d+$/);
+    assert.equal(typeof m.generateTime, 'number');
+    assert.ok(['demo-0', 'demo-1'].includes(m.clientId));
+    assert.ok('payload' in m || 'text' in m, JSON.stringify(m));
+  }
+  const kinds = new Set(messages.map((m) => m.topicInfo.kind));
+  for (const kind of ['property', 'event', 'status', 'service-reply']) assert.ok(kinds.has(kind), `${kind} in ${[...kinds]}`);
+  const event = messages.find((m) => m.topicInfo.kind === 'event');
+  assert.deepEqual(event.topicInfo, { kind: 'event', productKey: 'a1DemoProduct', deviceName: event.topicInfo.deviceName, identifier: 'alarm' });
+});
+
+test('emulator and consume in two processes: settings, JSON lines, readable lines, --topic, --no-ack', async (t) => {
+  const emu = await startEmulatorProcess(t);
+  const { settings } = emu;
+  assert.equal(settings.host, 'localhost');
+  assert.ok(settings.port > 0);
+  assert.match(settings.accessKeyId, /^LTAI\w+$/);
+  assert.ok(settings.accessKeySecret.length >= 20);
+  assert.deepEqual(Object.keys(settings.env).sort(), ['ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
+    'ALIYUN_IOT_AMQP_CONSUMER_GROUP', 'ALIYUN_IOT_AMQP_HOST', 'ALIYUN_IOT_AMQP_PORT', 'NODE_EXTRA_CA_CERTS']);
+  // The consumer gets everything from the environment the emulator printed.
+  const env = cleanEnv(settings.env);
+
+  publish(emu.child,
+    { topic: '/pk/dev/thing/event/property/post', messageId: 'p-1', generateTime: 1700000000000, payload: { items: { t: { value: 1 } } } },
+    { topic: '/pk/dev/user/raw', messageId: 'b-1', base64: Buffer.from([0xff, 0x00, 0xfe]).toString('base64') },
+    { topic: '/pk/dev/user/text', messageId: 't-1', payload: 'hello' });
+  let r = await run(['consume', '--json', '--count', '3', '--client-id', 'cli-json'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const got = r.lines.map((line) => JSON.parse(line));
+  assert.deepEqual(got.map((m) => m.messageId), ['p-1', 'b-1', 't-1']);
+  assert.deepEqual(got[0], {
+    topic: '/pk/dev/thing/event/property/post', messageId: 'p-1', generateTime: 1700000000000,
+    topicInfo: { kind: 'property', productKey: 'pk', deviceName: 'dev' }, clientId: 'cli-json', payload: { items: { t: { value: 1 } } },
+  });
+  assert.equal(got[1].base64, Buffer.from([0xff, 0x00, 0xfe]).toString('base64'));
+  assert.equal(got[2].text, 'hello');
+  assert.match(r.stderr, /connected: cli-json/);
+  assert.match(r.stderr, /received 3, accepted 3/);
+
+  // --topic: only matching messages are printed; the others are settled all the same.
+  publish(emu.child,
+    { topic: '/as/mqtt/status/pk/dev', messageId: 's-1', payload: { status: 'online' } },
+    { topic: '/pk/dev/thing/event/property/post', messageId: 'p-2', payload: {} },
+    { topic: '/as/mqtt/status/pk/dev', messageId: 's-2', payload: { status: 'offline' } });
+  r = await run(['consume', '--json', '--count', '2', '--topic', '/as/mqtt/status/#'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.lines.map((line) => JSON.parse(line).messageId), ['s-1', 's-2']);
+  assert.match(r.stderr, /accepted 3/);
+
+  // --no-ack: released, so the same message comes again.
+  publish(emu.child, { topic: '/pk/dev/user/update', messageId: 'n-1', payload: 'again and again' });
+  r = await run(['consume', '--json', '--count', '3', '--no-ack'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.lines.map((line) => JSON.parse(line).messageId), ['n-1', 'n-1', 'n-1']);
+  assert.match(r.stderr, /accepted 0, released 3/);
+
+  // Readable lines (and the message is still there to accept).
+  r = await run(['consume', '--count', '1'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.lines.length, 1);
+  assert.match(r.lines[0], /^\S+Z \/pk\/dev\/user\/update \[custom\] n-1 "again and again"$/);
+
+  emu.child.kill('SIGINT');
+  const end = await emu.exited;
+  assert.equal(end.code, 0, end.stderr);
+  assert.match(end.stderr, /login: cli-json \(aksign, hmacsha256, group DEFAULT_GROUP\)/);
+  assert.match(end.stderr, /released: n-1/);
+  assert.match(end.stderr, /emulator closed: .* 7 message\(s\) accepted, 0 pending/);
+});
+
+test('emulator --rate generates messages; a wrong secret makes consume fail with exit code 1', async (t) => {
+  const emu = await startEmulatorProcess(t, ['--rate', '50', '--count', '4']);
+  const env = cleanEnv(emu.settings.env);
+  let r = await run(['consume', '--json', '--count', '4'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.lines.length, 4);
+
+  r = await run(['consume', '--count', '1'], { env: { ...env, ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'wrong-secret' } });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /authentication failed/);
+  assert.ok(!r.stderr.includes('wrong-secret'));
+  assert.equal(r.stdout, '');
+});

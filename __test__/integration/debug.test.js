@@ -1,0 +1,42 @@
+'use strict';
+// DEBUG=aliyun-iot-amqp* logs frames, events and reconnects to stderr, secrets redacted; silent
+// otherwise (the DEBUG patterns themselves: unit/debug.test.js).
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+
+const { startEmulator } = require('../support/emulator');
+const { runDocScript } = require('../support/doc-script');
+const { PACKAGE_ROOT } = require('../support/client');
+
+async function docRun(env) {
+  const emu = await startEmulator({});
+  try {
+    const ids = emu.publishMany(3);
+    const result = await runDocScript({
+      moduleName: PACKAGE_ROOT, emu, env, untilLines: 3,
+      beforeKill: () => emu.waitFor(() => ids.every((id) => emu.acceptedOnce.has(id))),
+    });
+    return { result, secret: emu.credentials().accessKeySecret };
+  } finally {
+    await emu.close();
+  }
+}
+
+test('with DEBUG set, frames, events and reconnects go to stderr without secrets', async () => {
+  const { result, secret } = await docRun({ DEBUG: 'aliyun-iot-amqp*' });
+  assert.equal(result.lines.length, 3);
+  for (const category of ['frames', 'events', 'reconnect']) {
+    assert.match(result.stderr, new RegExp(`aliyun-iot-amqp:${category} `), category);
+  }
+  assert.match(result.stderr, /sasl-init PLAIN \(credentials \[redacted\]\)/);
+  assert.ok(!result.stderr.includes(secret));
+  // The password is a base64 HMAC; make sure no SASL response or password-looking field shows.
+  assert.ok(!/password/i.test(result.stderr));
+});
+
+test('without DEBUG nothing is logged', async () => {
+  const { result } = await docRun({ DEBUG: undefined });
+  assert.equal(result.lines.length, 3);
+  assert.equal(result.stderr, '');
+});

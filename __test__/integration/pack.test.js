@@ -1,0 +1,87 @@
+'use strict';
+// The package as npm delivers it: the root tarball and this machine's platform package installed
+// into a fresh project without Rust on PATH, then the platform's doc script run on it against the
+// emulator (scripts/pack-test.js does the work; this file asserts on what it saw).
+//
+// Uses whatever addon the repository has built (debug or release). Without one, the test is
+// skipped, except under CI (env CI set), where a missing addon is a failure.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+
+const { runPackTest, builtAddon, hostPlatformArchABI } = require('../../scripts/pack-test.js');
+
+const PLATFORM = hostPlatformArchABI();
+const ADDON = builtAddon(PLATFORM);
+const EXPECTED_PLATFORM_PACKAGES = [
+  'aliyun-iot-amqp-darwin-arm64',
+  'aliyun-iot-amqp-darwin-x64',
+  'aliyun-iot-amqp-linux-arm64-gnu',
+  'aliyun-iot-amqp-linux-arm64-musl',
+  'aliyun-iot-amqp-linux-x64-gnu',
+  'aliyun-iot-amqp-linux-x64-musl',
+  'aliyun-iot-amqp-win32-x64-msvc',
+];
+
+let skip = false;
+if (!ADDON) {
+  const reason = `no built addon aliyun-iot-amqp.${PLATFORM}.node in the repository root (run \`npm run build\` or \`npm run build:debug\` first)`;
+  if (process.env.CI) {
+    test('pack test has an addon to ship', () => assert.fail(`${reason}; under CI the pack test must run`));
+  }
+  skip = reason;
+}
+
+test('the packed packages install without Rust and run the doc script', { skip, timeout: 240000 }, async () => {
+  const r = await runPackTest({ addon: ADDON });
+
+  // The root tarball: what index.js needs, nothing built, no sources or tests.
+  for (const f of ['package.json', 'index.js', 'index.d.ts', 'native.js', 'lib/options.js', 'lib/message.js', 'README.md', 'LICENSE']) {
+    assert.ok(r.rootFiles.includes(f), `root tarball lacks ${f}: ${r.rootFiles.join(', ')}`);
+  }
+  const stray = r.rootFiles.filter((f) => /\.node$|^src\/|^__test__\/|^target\/|^npm\/|Cargo\./.test(f));
+  assert.deepEqual(stray, [], 'root tarball holds files it should not');
+
+  // Every platform package napi-rs would publish, with the fields npm selects on.
+  assert.deepEqual(r.platformPackages.map((p) => p.name).sort(), EXPECTED_PLATFORM_PACKAGES);
+  for (const p of r.platformPackages) {
+    assert.equal(p.main, `aliyun-iot-amqp.${p.dir}.node`);
+    assert.ok(Array.isArray(p.os) && Array.isArray(p.cpu), `${p.name}: os/cpu`);
+    if (p.dir.startsWith('linux-')) assert.deepEqual(p.libc, [p.dir.endsWith('-musl') ? 'musl' : 'glibc'], `${p.name}: libc`);
+  }
+  assert.deepEqual(r.platformFiles, ['README.md', `aliyun-iot-amqp.${PLATFORM}.node`, 'package.json']);
+
+  // No Rust toolchain where it was installed and run.
+  assert.equal(r.probe.cargo, 'ENOENT', 'cargo must not be found on the install PATH');
+  assert.equal(r.probe.rustc, 'ENOENT', 'rustc must not be found on the install PATH');
+
+  // require('aliyun-iot-amqp') loads the addon from the platform package.
+  assert.ok(r.installed.includes('aliyun-iot-amqp') && r.installed.includes(`aliyun-iot-amqp-${PLATFORM}`), `installed: ${r.installed}`);
+  assert.deepEqual(r.installed.filter((d) => d.startsWith('aliyun-iot-amqp-')), [`aliyun-iot-amqp-${PLATFORM}`], 'no other platform package installed');
+  assert.equal(r.probe.loaded, true, `require failed: ${r.probe.error}`);
+  assert.equal(r.probe.resolved, path.join(r.tmp, 'app', 'node_modules', 'aliyun-iot-amqp', 'index.js'));
+  assert.deepEqual(r.probe.addons, [path.join(r.tmp, 'app', 'node_modules', `aliyun-iot-amqp-${PLATFORM}`, `aliyun-iot-amqp.${PLATFORM}.node`)]);
+  assert.equal(typeof r.probe.signed.password, 'string');
+
+  // Without its platform package, the loader says so and names the package it looked for.
+  assert.equal(r.bareProbe.loaded, false);
+  assert.match(r.bareProbe.error, /Cannot find native binding/);
+  assert.ok(r.bareProbe.causes.some((c) => c.includes(`'aliyun-iot-amqp-${PLATFORM}'`)),
+    `the error's causes should name aliyun-iot-amqp-${PLATFORM}: ${JSON.stringify(r.bareProbe.causes)}`);
+
+  // `npx aliyun-iot-amqp demo` ran from the installed project and showed messages flowing.
+  assert.equal(r.demo.status, 0, `demo exited ${r.demo.status} ${r.demo.signal}; stderr: ${r.demo.stderr}`);
+  const demoMessages = r.demo.stdout.split('\n').filter((l) => l.includes('/thing/') || l.includes('/as/mqtt/') || l.includes('/ota/'));
+  assert.ok(demoMessages.length >= 3, `demo printed no messages:\n${r.demo.stdout}`);
+
+  // The doc script ran on the installed copy: every message printed, accepted once, none left.
+  assert.equal(r.doc.timedOut, false, `doc script timed out; stderr: ${r.doc.stderr}`);
+  assert.equal(r.doc.stderr, '');
+  assert.deepEqual(r.doc.lines, r.expectedLines);
+  assert.ok(r.acceptedPerMessage.every((n) => n === 1), `accepts per message: ${r.acceptedPerMessage}`);
+  assert.equal(r.pending, 0);
+  const appModules = path.join(r.tmp, 'app', 'node_modules');
+  assert.ok(r.docLoaded && r.docLoaded.length > 0, 'the doc script recorded what it loaded');
+  assert.deepEqual(r.docLoaded.filter((f) => !f.startsWith(appModules)), [], 'the doc script loaded the package from outside the installed project');
+});

@@ -1,0 +1,68 @@
+'use strict';
+// createConsumer() options: a bad one throws a TypeError naming it, before anything connects; the
+// client id's length. (The consumer at work: integration/consumer.test.js.)
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+
+const { amqp } = require('../support/client');
+const { withEnv, noEnv } = require('../support/env');
+const { consumerOptions } = require('../../lib/consumer/index.js');
+
+const { createConsumer } = amqp;
+
+test('bad options throw a TypeError naming the option', () => {
+  const base = { host: 'localhost', consumerGroupId: 'g', accessKeyId: 'id', accessKeySecret: 'secret', clientId: 'c' };
+  const cases = [
+    [{ ...base, host: undefined }, 'host'],
+    [{ ...base, host: '' }, 'host'],
+    [{ ...base, endpoint: 'x' }, 'endpoint'],
+    [{ ...base, host: undefined, endpoint: 'http://x' }, 'endpoint'],
+    [{ ...base, port: 70000 }, 'port'],
+    [{ ...base, consumerGroupId: undefined }, 'consumerGroupId'],
+    [{ ...base, accessKeyId: undefined }, 'accessKeyId'],
+    [{ ...base, accessKeySecret: 3 }, 'accessKeySecret'],
+    [{ ...base, accessKeyId: undefined, accessKeySecret: undefined }, 'accessKeyId'],
+    [{ ...base, authMode: 'ststoken' }, 'securityToken'],
+    [{ ...base, authMode: 'token' }, 'authMode'],
+    [{ ...base, signMethod: 'sha1' }, 'signMethod'],
+    [{ ...base, iotInstanceId: 5 }, 'iotInstanceId'],
+    [{ ...base, clientId: 'a|b' }, 'clientId'],
+    [{ ...base, clientId: 'x'.repeat(65) }, 'clientId'],
+    [{ ...base, clientId: 'x'.repeat(63), connections: 2 }, 'clientId'],
+    [{ ...base, connections: 0 }, 'connections'],
+    [{ ...base, connections: 1.5 }, 'connections'],
+    [{ ...base, credit: 'many' }, 'credit'],
+    [{ ...base, concurrency: 0 }, 'concurrency'],
+    [{ ...base, dedupe: 'yes' }, 'dedupe'],
+    [{ ...base, dedupe: { size: 0 } }, 'dedupe.size'],
+    [{ ...base, credentials: { accessKeyId: 'x' } }, 'credentials'],
+    [{ ...base, accessKeyId: undefined, accessKeySecret: undefined, credentials: () => ({}), securityToken: 't' }, 'securityToken'],
+    [{ ...base, consumerGroup: 'g' }, 'consumerGroup'],
+    [{ ...base, rejectUnauthorized: 'no' }, 'rejectUnauthorized'],
+    [{ ...base, transport: 'udp' }, 'transport'],
+    [{ ...base, idle_time_out: -1 }, 'idle_time_out'],
+  ];
+  withEnv(noEnv, () => {
+    for (const [options, option] of cases) {
+      assert.throws(() => createConsumer(options), (err) => {
+        assert.ok(err instanceof TypeError, `${option}: ${err}`);
+        assert.equal(err.option, option, `${JSON.stringify(options)} → ${err.message}`);
+        assert.ok(!err.message.includes('secret'), 'no secret in the message');
+        return true;
+      });
+    }
+    assert.throws(() => createConsumer(null), TypeError);
+  });
+});
+
+test('clientId is at most 64 characters counted as code points, less the suffix of several connections', () => {
+  const base = { host: 'localhost', consumerGroupId: 'g', accessKeyId: 'id', accessKeySecret: 'secret' };
+  const smiley = '\u{1F600}';
+  assert.deepEqual(consumerOptions({ ...base, clientId: smiley.repeat(64) }).clientIds, [smiley.repeat(64)]);
+  assert.deepEqual(consumerOptions({ ...base, clientId: smiley.repeat(62), connections: 2 }).clientIds,
+    [`${smiley.repeat(62)}-0`, `${smiley.repeat(62)}-1`]);
+  for (const options of [{ ...base, clientId: smiley.repeat(65) }, { ...base, clientId: smiley.repeat(63), connections: 2 }]) {
+    assert.throws(() => createConsumer(options), (e) => e instanceof TypeError && e.option === 'clientId' && /at most 6\d characters/.test(e.message));
+  }
+});

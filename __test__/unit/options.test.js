@@ -1,0 +1,135 @@
+'use strict';
+// Wrong options throw a TypeError that names the option, synchronously, before anything connects;
+// secrets never appear in what we throw or print. Every connection here is closed in the tick it
+// is made in, so none dials.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const util = require('node:util');
+
+const { amqp } = require('../support/client');
+
+const base = { host: '127.0.0.1', port: 1, reconnect: false };
+
+const BAD = [
+  ['host', { host: '' }],
+  ['host', { host: 42 }],
+  ['port', { port: 0 }],
+  ['port', { port: 70000 }],
+  ['port', { port: 'http' }],
+  ['port', { port: 1.5 }],
+  ['transport', { transport: 'quic' }],
+  ['username', { username: 1, password: 'x' }],
+  ['password', { username: 'u', password: null }],
+  ['username', { password: 'only-a-password' }],
+  ['idle_time_out', { idle_time_out: -1 }],
+  ['idle_time_out', { idle_time_out: '60000' }],
+  ['reconnect', { reconnect: 'yes' }],
+  ['reconnect', { reconnect: -5 }],
+  ['initial_reconnect_delay', { initial_reconnect_delay: NaN }],
+  ['max_reconnect_delay', { max_reconnect_delay: Infinity }],
+  ['reconnect_limit', { reconnect_limit: 1.2 }],
+  ['container_id', { container_id: 7 }],
+  ['hostname', { hostname: false }],
+  ['servername', { servername: 1 }],
+  ['ca', { ca: 123 }],
+  ['rejectUnauthorized', { rejectUnauthorized: 'false' }],
+  ['credit_window', { credit_window: 0 }],
+  ['credit_window', { credit_window: 2.5 }],
+  ['autoaccept', { autoaccept: 'no' }],
+  ['max_frame_size', { max_frame_size: 100 }],
+  ['max_message_size', { max_message_size: 0 }],
+  ['connect_timeout', { connect_timeout: 0 }],
+  ['cert', { cert: 'PEM' }],
+  ['checkServerIdentity', { checkServerIdentity: () => undefined }],
+  ['credentials', { credentials: 'x' }],
+  ['credentials.accessKeyId', { credentials: { accessKeySecret: 's', consumerGroupId: 'g', clientId: 'c' } }],
+  ['credentials.signMethod', { credentials: { accessKeyId: 'a', accessKeySecret: 's', consumerGroupId: 'g', clientId: 'c', signMethod: 'sha1' } }],
+  ['credentials', { username: 'u', password: 'p', credentials: { accessKeyId: 'a', accessKeySecret: 's', consumerGroupId: 'g', clientId: 'c' } }],
+];
+
+for (const [name, opts] of BAD) {
+  test(`connect() throws a TypeError naming '${name}' for ${util.inspect(opts)}`, () => {
+    const container = amqp.create_container();
+    assert.throws(
+      () => {
+        const c = container.connect({ ...base, ...opts });
+        try {
+          // Receiver options are checked by open_receiver().
+          c.open_receiver();
+        } finally {
+          // Closed in the tick it was made in, a connection never dials: no socket in a unit test.
+          c.close();
+        }
+      },
+      (err) => err instanceof TypeError && err.message.includes(`'${name}'`) && err.option === name,
+    );
+  });
+}
+
+test('open_receiver() checks its argument', () => {
+  const c = amqp.create_container().connect(base);
+  try {
+    assert.throws(() => c.open_receiver(42), TypeError);
+    assert.throws(() => c.open_receiver({ name: '' }), /'name'/);
+    assert.throws(() => c.open_receiver({ source: 5 }), /'source'/);
+    const r = c.open_receiver({ source: 'queue-a', credit_window: 10, autoaccept: false });
+    assert.deepEqual(r.source, { address: 'queue-a' });
+    assert.equal(r.credit_window, 10);
+    assert.equal(r.autoaccept, false);
+    // One receiver per connection, as the platform allows.
+    assert.throws(() => c.open_receiver(), /one receiver/);
+  } finally {
+    c.close();
+  }
+});
+
+test('options may come from the container, as in rhea', () => {
+  const container = amqp.create_container({ port: 'bad' });
+  assert.throws(() => container.connect({ host: 'x' }), /'port'/);
+  const ok = amqp.create_container({ credit_window: 7, reconnect: false, port: 1, host: '127.0.0.1' });
+  const c = ok.connect({});
+  assert.equal(c.open_receiver().credit_window, 7);
+  c.close();
+});
+
+test('secrets never show in errors or inspect output', () => {
+  const secret = 'S3cr3t-Passw0rd-Value';
+  assert.throws(() => amqp.connect({ ...base, username: 'u', password: secret, port: 'bad' }), (e) => !e.message.includes(secret));
+  assert.throws(() => amqp.connect({ ...base, username: 'u', password: 12345 }), (e) => !e.message.includes('12345'));
+  const c = amqp.create_container({ password: secret }).connect({ ...base, username: 'u', password: secret });
+  try {
+    for (const shown of [util.inspect(c), util.inspect(c, { depth: 5, showHidden: true }), util.inspect(c.options),
+      JSON.stringify(c.options), util.inspect(c.container), util.inspect(c.open_receiver())]) {
+      assert.ok(!shown.includes(secret), shown);
+    }
+  } finally {
+    c.close();
+  }
+});
+
+test('the package is a ready container with rhea\'s entry points', () => {
+  assert.equal(typeof amqp.connect, 'function');
+  assert.equal(typeof amqp.on, 'function');
+  assert.equal(typeof amqp.once, 'function');
+  assert.equal(typeof amqp.off, 'function');
+  assert.equal(typeof amqp.create_container, 'function');
+  const other = amqp.create_container({ id: 'my-container' });
+  assert.notEqual(other, amqp);
+  assert.equal(other.id, 'my-container');
+  assert.equal(typeof amqp.id, 'string');
+});
+
+test('credentials given as an object are masked in connection.options', () => {
+  const c = amqp.create_container().connect({
+    host: '127.0.0.1', port: 1, reconnect: false,
+    credentials: { accessKeyId: 'id', accessKeySecret: 'VERY-SECRET', consumerGroupId: 'g', clientId: 'c' },
+  });
+  c.on('disconnected', () => {});
+  try {
+    assert.equal(c.options.credentials.accessKeySecret, '[redacted]');
+    assert.ok(!JSON.stringify(c.options).includes('VERY-SECRET'));
+  } finally {
+    c.close();
+  }
+});

@@ -1,0 +1,257 @@
+'use strict';
+// The connection of the rhea-shaped API: checks its options (lib/options.js), starts the native
+// connection (lib/native.js) and turns its events into rhea's, carrying the one receiver the
+// platform allows per connection; batches the acknowledgements of its deliveries into ranged
+// settle calls; signs the credentials of a `credentials` function before every attempt.
+
+const { EventEmitter } = require('node:events');
+const crypto = require('node:crypto');
+const util = require('node:util');
+
+const native = require('./native.js');
+const { connectionOptions, receiverOptions, signOptions, fail, redact } = require('./options.js');
+const debug = require('./debug.js');
+const { ConnectionError, toError, AUTH_CONDITION } = require('./errors.js');
+const { dispatch, rethrowLater, reportError } = require('./events.js');
+const { Session } = require('./session.js');
+const { Receiver } = require('./receiver.js');
+
+// Options on their way to the native layer, kept out of the objects users can inspect (they hold
+// the password); dropped once the native connection has them.
+const pendingOptions = new WeakMap();
+
+/** The server's open in rhea's shape (`connection.remote.open`). */
+function remoteOpen(r) {
+  return { container_id: r.containerId, hostname: r.hostname ?? null, idle_time_out: r.idleTimeOut ?? null, max_frame_size: r.maxFrameSize };
+}
+
+class Connection extends EventEmitter {
+  /** `inherited`: the container's options as given (lib/container.js keeps them out of reach). */
+  constructor(container, options, inherited = {}) {
+    super();
+    if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+      throw fail('options', 'an object', options);
+    }
+    const own = options || {};
+    this.container = container;
+    this._parent = container;
+    const resolved = connectionOptions(own, inherited, { container_id: container.id });
+    resolved.debugFrames = debug.enabled(`${debug.PREFIX}:frames`);
+    this._logEvents = debug.logger('events');
+    this._logReconnect = debug.logger('reconnect');
+    this._credentialsProvider = resolved.credentialsProvider;
+    pendingOptions.set(this, resolved);
+    this._address = { host: resolved.host, port: resolved.port, transport: resolved.transport, container_id: resolved.containerId };
+    // Kept for users who read connection.options; secrets are masked.
+    this.options = redact(Object.assign({}, inherited, own));
+    this.remote = {};
+    this.error = undefined;
+    this._session = new Session(this);
+    this._receiver = undefined;
+    this._native = undefined;
+    this._epoch = 0;
+    this._liveEpoch = 0;
+    this._open = false;
+    this._closeRequested = false;
+    this._closeSent = false;
+    this._closed = false;
+    this._settleEpoch = 0;
+    this._settleIds = [];
+    this._settleCodes = [];
+    this._settleScheduled = false;
+    this._flushSettles = this._flushSettles.bind(this);
+    // Start on the next tick, so that open_receiver() called right after connect() is part of the
+    // first attempt (the doc's script does exactly that).
+    process.nextTick(() => this._start());
+  }
+
+  _start() {
+    if (this._closeRequested || this._native) {
+      pendingOptions.delete(this);
+      return;
+    }
+    const receiver = this._receiver && !this._receiver._closed ? this._receiver._native : undefined;
+    const options = pendingOptions.get(this);
+    pendingOptions.delete(this);
+    try {
+      this._native = native.NativeConnection.connect(options, receiver, (err, ev) => this._onEvent(err, ev));
+    } catch (err) {
+      this._closed = true;
+      reportError(this, new ConnectionError(err.message, native.CONDITION_CONFIG, this));
+    }
+  }
+
+  /** Opens the one receiver this connection carries (the platform allows one per connection). */
+  open_receiver(options) {
+    if (this._receiver && !this._receiver._closed) {
+      throw new Error('aliyun-iot-amqp: a connection carries one receiver (the platform allows one per connection); open another connection for another receiver');
+    }
+    if (this._closeRequested) throw new Error('aliyun-iot-amqp: the connection is closed');
+    const opts = receiverOptions(options, (name, def) => (this.options[name] === undefined ? def : this.options[name]),
+      () => `receiver-${crypto.randomUUID()}`);
+    const receiver = new Receiver(this, opts);
+    this._receiver = receiver;
+    if (this._native) this._native.openReceiver(opts.native);
+    return receiver;
+  }
+
+  /** Closes the connection: flushes acknowledgements, says goodbye (bounded), stops reconnecting. */
+  close() {
+    if (this._closeRequested) return;
+    this._closeRequested = true;
+    // Deliveries settled in the same tick (a handler that closes, then returns to autoaccept) still
+    // go out before the goodbye.
+    process.nextTick(() => {
+      this._flushSettles();
+      this._closeSent = true;
+      if (this._native) this._native.close();
+      else this._closed = true;
+    });
+  }
+
+  is_open() {
+    return this._open;
+  }
+
+  is_closed() {
+    return this._closed;
+  }
+
+  _context(extra) {
+    return Object.assign({ connection: this, container: this.container }, extra);
+  }
+
+  _isLive(epoch) {
+    return !this._closeSent && epoch === this._liveEpoch;
+  }
+
+  _queueSettle(epoch, id, code) {
+    if (epoch !== this._settleEpoch && this._settleIds.length) this._flushSettles();
+    this._settleEpoch = epoch;
+    this._settleIds.push(id);
+    this._settleCodes.push(code);
+    if (!this._settleScheduled) {
+      this._settleScheduled = true;
+      queueMicrotask(this._flushSettles);
+    }
+  }
+
+  _flushSettles() {
+    this._settleScheduled = false;
+    if (!this._settleIds.length || !this._native) return;
+    const ids = Uint32Array.from(this._settleIds);
+    const codes = Uint8Array.from(this._settleCodes);
+    this._settleIds = [];
+    this._settleCodes = [];
+    this._native.settle(this._settleEpoch, ids, codes);
+  }
+
+  _onEvent(err, ev) {
+    try {
+      // Only an event the native layer could not convert comes as an error (a bug of ours).
+      if (err) reportError(this, new ConnectionError(err.message, native.CONDITION_INTERNAL, this));
+      else this._handle(ev);
+    } catch (err) {
+      rethrowLater(err);
+    }
+  }
+
+  _handle(ev) {
+    const receiver = this._receiver;
+    if (this._logEvents) {
+      const extra = ev.type === 'messages' ? ` (${ev.deliveries.length} deliveries)` : ev.error ? ` ${ev.error.condition}: ${ev.error.description}` : '';
+      this._logEvents(`[${this._address.container_id}] ${ev.type} epoch=${ev.epoch}${extra}`);
+    }
+    if (this._logReconnect && (ev.type === 'disconnected' || ev.type === 'connection_open')) {
+      this._logReconnect(ev.type === 'disconnected'
+        ? `[${this._address.container_id}] disconnected (${ev.error ? ev.error.description : 'no error'}); ${ev.reconnecting ? `reconnecting in ${ev.delay} ms` : 'not reconnecting'}`
+        : `[${this._address.container_id}] connected to ${this._address.host}:${this._address.port} (attempt ${ev.epoch})`);
+    }
+    switch (ev.type) {
+      case 'connection_open':
+        this._epoch = ev.epoch;
+        this._liveEpoch = ev.epoch;
+        this._open = true;
+        this.error = undefined;
+        this.remote = { open: remoteOpen(ev.remote) };
+        dispatch(this, 'connection_open', this._context());
+        break;
+      case 'receiver_open':
+        if (!receiver) break;
+        receiver._open = true;
+        receiver.remote = { attach: { source: ev.remoteSource === undefined ? null : { address: ev.remoteSource } } };
+        dispatch(receiver, 'receiver_open', receiver._context());
+        break;
+      case 'messages':
+        if (receiver) receiver._onMessages(ev.deliveries, ev.epoch);
+        break;
+      case 'receiver_close': {
+        if (!receiver) break;
+        receiver._open = false;
+        const error = toError(ev.error, this);
+        receiver.error = error;
+        if (error) dispatch(receiver, 'receiver_error', receiver._context({ error }));
+        dispatch(receiver, 'receiver_close', receiver._context(error ? { error } : undefined));
+        if (receiver._closed) this._receiver = undefined;
+        break;
+      }
+      case 'connection_error': {
+        const error = toError(ev.error, this);
+        this.error = error;
+        let handled = dispatch(this, 'connection_error', this._context({ error }));
+        handled = dispatch(this, 'connection_close', this._context({ error })) || handled;
+        // A refused login is fatal (no reconnect storm); unheard, it surfaces as 'error' (rhea).
+        if (!handled && error.condition === AUTH_CONDITION) dispatch(this, 'error', error);
+        break;
+      }
+      case 'connection_close':
+        this._open = false;
+        dispatch(this, 'connection_close', this._context());
+        break;
+      case 'disconnected': {
+        this._open = false;
+        if (this._liveEpoch === ev.epoch) this._liveEpoch = 0;
+        if (receiver) receiver._open = false;
+        const error = toError(ev.error, this);
+        if (error) this.error = error;
+        const ctx = this._context({ reconnecting: ev.reconnecting });
+        if (error) ctx.error = error;
+        if (!dispatch(this, 'disconnected', ctx)) {
+          // rhea's habit: an unheard disconnect is still worth a line on stderr.
+          console.warn(`[${this._address.container_id}] disconnected${error ? ' ' + error.message : ''}`);
+        }
+        break;
+      }
+      case 'credentials_needed':
+        this._provideCredentials(ev.epoch);
+        break;
+      case 'closed':
+        this._open = false;
+        this._closed = true;
+        this._liveEpoch = 0;
+        break;
+      default:
+        break;
+    }
+  }
+
+  _provideCredentials(epoch) {
+    Promise.resolve()
+      .then(() => this._credentialsProvider())
+      .then((creds) => {
+        const signed = native.sign(signOptions(creds, 'credentials().'));
+        if (this._native) this._native.provideCredentials(epoch, signed.username, signed.password, null);
+      })
+      .catch((err) => {
+        const why = err instanceof Error ? err.message : String(err);
+        if (this._native) this._native.provideCredentials(epoch, null, null, why);
+      });
+  }
+
+  [util.inspect.custom]() {
+    const a = this._address;
+    return `Connection { host: ${JSON.stringify(a.host)}, port: ${a.port}, transport: ${JSON.stringify(a.transport)}, container_id: ${JSON.stringify(a.container_id)}, open: ${this._open}, closed: ${this._closed} }`;
+  }
+}
+
+module.exports = { Connection };

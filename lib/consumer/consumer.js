@@ -1,0 +1,385 @@
+'use strict';
+// The Consumer: one consumer group's server-side subscription over one or more connections of a
+// rhea-shaped container (lib/container.js; each connection signs its credentials afresh at every
+// attempt, in Rust), their messages merged into one stream handed to a for-await loop
+// (./iterator.js) or to 'message' handlers, within `concurrency`; settlement as the handler's
+// outcome says, dedupe, pause/resume, stats and a bounded close(). It never loads rhea.
+
+const { EventEmitter } = require('node:events');
+const util = require('node:util');
+
+const { Container } = require('../container.js');
+const { rethrowLater } = require('../events.js');
+const { consumerOptions, closeOptions } = require('./options.js');
+const { ConsumerMessage } = require('./message.js');
+const { MessageIterator } = require('./iterator.js');
+
+function asError(err) {
+  return err instanceof Error ? err : new Error(typeof err === 'string' ? err : `handler failed: ${util.inspect(err)}`);
+}
+
+/**
+ * A consumer of one consumer group's server-side subscription over `connections` connections,
+ * their messages merged into one stream. Events: 'message' (see below), 'error', 'connected'
+ * ({clientId, reconnect}), 'disconnected' ({clientId, error, reconnecting}), 'duplicate' (msg),
+ * 'close'.
+ */
+class Consumer extends EventEmitter {
+  constructor(options) {
+    super();
+    const cfg = consumerOptions(options);
+
+    this.host = cfg.host;
+    this.port = cfg.port;
+    this.consumerGroupId = cfg.consumerGroupId;
+    /** The client id of each connection. */
+    this.clientIds = cfg.clientIds;
+    Object.defineProperties(this, {
+      _concurrency: { value: cfg.concurrency, writable: true },
+      _dedupeSize: { value: cfg.dedupe },
+      _window: { value: cfg.dedupe ? new Map() : null },
+      _links: { value: [] },
+      _byConnection: { value: new Map() },
+      _buffer: { value: [], writable: true },
+      _handed: { value: new Set() },
+      _idleWaiters: { value: [], writable: true },
+      _stats: {
+        value: { received: 0, accepted: 0, released: 0, rejected: 0, duplicates: 0, reconnects: 0, lastError: null },
+      },
+    });
+    this._iterator = null;
+    this._paused = false;
+    this._closing = false;
+    this._closed = false;
+    this._closePromise = null;
+    this._failure = null;
+    this._draining = false;
+
+    // Secrets live in this closure only, never on the consumer.
+    const { keys, credentials: fetch, consumerGroupId, iotInstanceId, signMethod, authMode } = cfg;
+    const credentialsFor = (clientId) => {
+      if (keys) {
+        return () => ({ ...keys, consumerGroupId, clientId, iotInstanceId, signMethod });
+      }
+      return () => Promise.resolve()
+        .then(() => fetch())
+        .then((c) => {
+          if (c === null || typeof c !== 'object') {
+            throw new TypeError('aliyun-iot-amqp: credentials() must return (a promise of) {accessKeyId, accessKeySecret, securityToken?}');
+          }
+          const mode = authMode !== undefined ? authMode : c.securityToken ? 'ststoken' : 'aksign';
+          return {
+            accessKeyId: c.accessKeyId,
+            accessKeySecret: c.accessKeySecret,
+            securityToken: mode === 'ststoken' ? c.securityToken : undefined,
+            authMode: mode,
+            consumerGroupId,
+            clientId,
+            iotInstanceId,
+            signMethod,
+          };
+        });
+    };
+
+    const container = new Container({ id: cfg.clientId });
+    this._container = container;
+    try {
+      for (const [index, clientId] of cfg.clientIds.entries()) {
+        const connection = container.connect({
+          ...cfg.transportOptions,
+          host: cfg.host,
+          port: cfg.port,
+          container_id: clientId,
+          credentials: credentialsFor(clientId),
+        });
+        const link = { index, clientId, connection, receiver: null, opens: 0, open: false, stopped: false };
+        link.receiver = connection.open_receiver({ credit_window: cfg.credit, autoaccept: false });
+        this._links.push(link);
+        this._byConnection.set(connection, link);
+      }
+    } catch (err) {
+      for (const link of this._links) link.connection.close();
+      throw err;
+    }
+
+    container.on('message', (ctx) => this._onDelivery(ctx));
+    container.on('connection_open', (ctx) => this._onOpen(ctx));
+    container.on('disconnected', (ctx) => this._onDisconnected(ctx));
+    container.on('connection_error', (ctx) => this._noteError(ctx.error));
+    container.on('receiver_error', (ctx) => this._noteError(ctx.error));
+    container.on('error', (err) => this._noteError(err));
+
+    // A 'message' listener added later starts the flow of what is already buffered.
+    this.on('newListener', (name) => {
+      if (name !== 'message') return;
+      if (this._iterator) {
+        throw new Error("aliyun-iot-amqp: the consumer is being iterated (for await); use either a for-await loop or 'message' listeners");
+      }
+      queueMicrotask(() => this._drain());
+    });
+  }
+
+  /** Messages for a for-await loop (see the class comment of MessageIterator). One loop at a time. */
+  [Symbol.asyncIterator]() {
+    if (this._iterator) throw new Error('aliyun-iot-amqp: the consumer is already being iterated; one for-await loop at a time');
+    if (this.listenerCount('message') > 0) {
+      throw new Error("aliyun-iot-amqp: the consumer has 'message' listeners; use either a for-await loop or 'message' listeners");
+    }
+    this._iterator = new MessageIterator(this);
+    return this._iterator;
+  }
+
+  /** Stops handing out messages and stops the flow from the server (no credit); resume() restarts. */
+  pause() {
+    if (this._paused || this._closing) return;
+    this._paused = true;
+    for (const link of this._links) link.receiver.pause();
+  }
+
+  /** Restarts after pause(). */
+  resume() {
+    if (!this._paused || this._closing) return;
+    this._paused = false;
+    for (const link of this._links) link.receiver.resume();
+    this._drain();
+  }
+
+  isPaused() {
+    return this._paused;
+  }
+
+  /** Counters since the consumer was created. */
+  stats() {
+    const s = this._stats;
+    return {
+      received: s.received,
+      accepted: s.accepted,
+      released: s.released,
+      rejected: s.rejected,
+      duplicates: s.duplicates,
+      reconnects: s.reconnects,
+      inFlight: this._handed.size,
+      buffered: this._buffer.length,
+      connections: this._links.filter((l) => l.open).length,
+      lastError: s.lastError,
+    };
+  }
+
+  /**
+   * Closes the consumer: no more messages are handed out; those not handed out yet are released;
+   * then it waits for the 'message' handlers in flight (and the message a for-await loop holds) to
+   * finish, at most `timeout` ms (default 30000), settling each as its handler's outcome says;
+   * whatever is still unsettled then is released; then every connection is closed. Resolves when
+   * they are. Do not await it inside a handler or a loop body: it waits for them.
+   */
+  close(options) {
+    if (this._closePromise) return this._closePromise;
+    const timeout = closeOptions(options);
+    this._closing = true;
+    for (const link of this._links) link.receiver.pause();
+    const buffered = this._buffer;
+    this._buffer = [];
+    for (const msg of buffered) msg.release();
+    if (this._iterator && !this._iterator._held) this._iterator._end();
+    this._closePromise = this._finishClose(timeout);
+    return this._closePromise;
+  }
+
+  async _finishClose(timeout) {
+    await this._whenIdle(timeout);
+    for (const msg of this._handed) if (!msg.settled) msg.release();
+    for (const link of this._links) link.connection.close();
+    const closeTimeout = this._links.length ? this._links[0].connection.options.close_timeout : undefined;
+    const deadline = Date.now() + (typeof closeTimeout === 'number' ? closeTimeout : 5000) + 5000;
+    while (this._links.some((l) => !l.connection.is_closed()) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const link of this._links) link.open = false;
+    this._closed = true;
+    if (this._iterator) this._iterator._end();
+    this.emit('close');
+  }
+
+  /** Resolves once no handler runs and no loop holds an unsettled message (or after `timeout`). */
+  _whenIdle(timeout) {
+    if (this._isIdle()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = timeout === Infinity ? null : setTimeout(resolve, timeout);
+      this._idleWaiters.push(() => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  _isIdle() {
+    for (const msg of this._handed) if (!(msg._iterated && msg.settled)) return false;
+    return true;
+  }
+
+  _checkIdle() {
+    if (!this._idleWaiters.length || !this._isIdle()) return;
+    const waiters = this._idleWaiters;
+    this._idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connection events
+
+  _onOpen(ctx) {
+    const link = this._byConnection.get(ctx.connection);
+    if (!link) return;
+    link.opens += 1;
+    link.open = true;
+    if (link.opens > 1) this._stats.reconnects += 1;
+    this.emit('connected', { clientId: link.clientId, reconnect: link.opens > 1 });
+  }
+
+  _onDisconnected(ctx) {
+    const link = this._byConnection.get(ctx.connection);
+    if (!link) return;
+    link.open = false;
+    if (ctx.error) this._noteError(ctx.error);
+    // What that connection delivered and is not handed out yet cannot be settled any more: the
+    // platform delivers it again.
+    if (this._buffer.some((m) => m._link === link)) this._buffer = this._buffer.filter((m) => m._link !== link);
+    this.emit('disconnected', { clientId: link.clientId, error: ctx.error, reconnecting: ctx.reconnecting });
+    if (!ctx.reconnecting && !this._closing) {
+      link.stopped = true;
+      if (this._links.every((l) => l.stopped)) {
+        const err = ctx.error || new Error('aliyun-iot-amqp: every connection stopped');
+        this._fail(err);
+      }
+    }
+  }
+
+  _noteError(err) {
+    if (err) this._stats.lastError = err.message || String(err);
+  }
+
+  /** Every connection stopped for good (e.g. the credentials were refused): the consumer ends. */
+  _fail(err) {
+    if (this._failure) return;
+    this._failure = err;
+    this._noteError(err);
+    if (this._iterator) this._iterator._fail(err);
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    // Unheard, it is thrown where handlers run (as an EventEmitter's 'error' is); with no sink
+    // yet it waits for a loop: its first next() rejects with it.
+    else if (!this._iterator && this.listenerCount('message') > 0) rethrowLater(err);
+    this.close().catch(() => {});
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Messages
+
+  _onDelivery(ctx) {
+    const link = this._byConnection.get(ctx.connection);
+    if (!link) return;
+    this._stats.received += 1;
+    const msg = new ConsumerMessage(this, ctx, link);
+    if (this._closing) {
+      msg.release();
+      return;
+    }
+    if (this._isDuplicate(msg)) return;
+    this._buffer.push(msg);
+    this._drain();
+  }
+
+  /** A redelivery of a message accepted before: accepted again at once, not handed out. */
+  _isDuplicate(msg) {
+    const w = this._window;
+    if (!w || msg.messageId === undefined || !w.has(msg.messageId)) return false;
+    msg._duplicate = true;
+    this._stats.duplicates += 1;
+    msg.accept();
+    if (this.listenerCount('duplicate') > 0) this.emit('duplicate', msg);
+    return true;
+  }
+
+  _remember(id) {
+    const w = this._window;
+    if (w.has(id)) w.delete(id);
+    w.set(id, true);
+    if (w.size > this._dedupeSize) w.delete(w.keys().next().value);
+  }
+
+  _onSettled(msg, state, sent) {
+    if (msg._duplicate) return;
+    if (state === 'accepted' && this._window && msg.messageId !== undefined) this._remember(msg.messageId);
+    if (sent) this._stats[state] += 1;
+    if (msg._iterated) this._checkIdle();
+  }
+
+  /** Hands buffered messages to the loop or the handlers, as far as they take them. */
+  _drain() {
+    if (this._draining) return;
+    this._draining = true;
+    try {
+      while (this._buffer.length > 0 && !this._paused && !this._closing) {
+        const it = this._iterator;
+        if (it) {
+          if (!it._waiting) break;
+          const msg = this._buffer.shift();
+          if (this._isDuplicate(msg)) continue;
+          msg._iterated = true;
+          this._handed.add(msg);
+          it._hand(msg);
+          continue;
+        }
+        if (this.listenerCount('message') === 0 || this._handed.size >= this._concurrency) break;
+        const msg = this._buffer.shift();
+        if (this._isDuplicate(msg)) continue;
+        this._runHandlers(msg);
+      }
+    } finally {
+      this._draining = false;
+    }
+  }
+
+  _runHandlers(msg) {
+    this._handed.add(msg);
+    let result;
+    try {
+      const listeners = this.rawListeners('message');
+      result = listeners.length === 1 ? listeners[0].call(this, msg) : Promise.all(listeners.map((l) => l.call(this, msg)));
+    } catch (err) {
+      this._handlerDone(msg, err, true);
+      return;
+    }
+    if (result && typeof result.then === 'function') {
+      result.then(() => this._handlerDone(msg, undefined, false), (err) => this._handlerDone(msg, err, true));
+    } else {
+      this._handlerDone(msg, undefined, false);
+    }
+  }
+
+  /** A handler finished: resolved → accept, rejected/threw → release and 'error' (unless it settled). */
+  _handlerDone(msg, err, failed) {
+    if (failed) {
+      if (!msg.settled) msg.release();
+      const error = asError(err);
+      this._noteError(error);
+      if (this.listenerCount('error') > 0) this.emit('error', error, msg);
+      else rethrowLater(error);
+    } else if (!msg.settled) {
+      msg.accept();
+    }
+    this._finished(msg);
+  }
+
+  /** The app is done with a message it was handed. */
+  _finished(msg) {
+    this._handed.delete(msg);
+    this._checkIdle();
+    this._drain();
+  }
+
+  [util.inspect.custom]() {
+    return `Consumer { host: ${JSON.stringify(this.host)}, port: ${this.port}, consumerGroupId: ${JSON.stringify(this.consumerGroupId)}, clientIds: ${JSON.stringify(this.clientIds)}, stats: ${util.inspect(this.stats(), { breakLength: Infinity })} }`;
+  }
+}
+
+module.exports = { Consumer };

@@ -1,0 +1,188 @@
+'use strict';
+// createConsumer() options, checked the way a user needs (a TypeError naming the first bad option)
+// and completed: where to connect, the client ids of the connections, the credentials (given, from
+// a function, or from the environment), credit, concurrency and dedupe. The transport options are
+// handed on to every connection, which checks them (lib/options.js).
+
+const os = require('node:os');
+
+const {
+  DEFAULTS: TABLE, MAX_CLIENT_ID, SIGN_METHODS, AUTH_MODES, fail, string, number, port: portNumber, oneOf, maxChars,
+} = require('../options.js');
+
+/** createConsumer()'s defaults: its part of the one table in lib/options.js. */
+const DEFAULTS = TABLE.consumer;
+
+const MAX_CONNECTIONS = 128;
+
+/** Options handed as they are to every connection (checked there, by lib/options.js). */
+const PASS_THROUGH = Object.freeze(['transport', 'ca', 'rejectUnauthorized', 'servername', 'hostname',
+  'sasl_init_hostname', 'idle_time_out', 'reconnect', 'initial_reconnect_delay', 'max_reconnect_delay',
+  'reconnect_limit', 'reconnect_on_auth_failure', 'connect_timeout', 'close_timeout', 'max_frame_size',
+  'max_message_size']);
+
+const OWN = Object.freeze(['host', 'endpoint', 'port', 'accessKeyId', 'accessKeySecret', 'securityToken',
+  'credentials', 'consumerGroupId', 'iotInstanceId', 'clientId', 'signMethod', 'authMode', 'connections',
+  'credit', 'concurrency', 'dedupe']);
+
+const KNOWN = new Set([...OWN, ...PASS_THROUGH]);
+
+const ENV = Object.freeze({
+  accessKeyId: 'ALIBABA_CLOUD_ACCESS_KEY_ID',
+  accessKeySecret: 'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
+  securityToken: 'ALIBABA_CLOUD_SECURITY_TOKEN',
+});
+
+function unknownOption(name) {
+  const err = new TypeError(`aliyun-iot-amqp: unknown option '${name}' for createConsumer()`);
+  err.code = 'ERR_INVALID_ARG_VALUE';
+  err.option = name;
+  return err;
+}
+
+/** An integer from `min` to `max`. */
+function integer(name, v, min, max) {
+  return number(name, v, { min, max, integer: true });
+}
+
+/** The default client id: the host name and the process id (unique per process on a machine). */
+function defaultClientId(room) {
+  const suffix = `-${process.pid}`;
+  const host = (os.hostname() || 'node').replace(/[^A-Za-z0-9._:-]/g, '-');
+  return host.slice(0, Math.max(1, room - suffix.length)) + suffix;
+}
+
+/** Where to connect: `host`/`port`, or `endpoint` as a host name, `host:port` or an amqps:// URL. */
+function address(o) {
+  if (o.host !== undefined && o.endpoint !== undefined) {
+    throw fail('endpoint', 'left unset when host is given', o.endpoint);
+  }
+  let host = o.host;
+  let port;
+  let transport;
+  if (o.endpoint !== undefined) {
+    string('endpoint', o.endpoint);
+    if (o.endpoint.includes('://')) {
+      let url;
+      try {
+        url = new URL(o.endpoint);
+      } catch {
+        throw fail('endpoint', 'a host name or an amqps:// URL', o.endpoint);
+      }
+      if (url.protocol !== 'amqps:' && url.protocol !== 'amqp:') throw fail('endpoint', 'a host name or an amqps:// URL', o.endpoint);
+      host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+      if (url.port) port = Number(url.port);
+      transport = url.protocol === 'amqps:' ? 'tls' : 'tcp';
+    } else {
+      const m = /^([^:/]+)(?::(\d+))?$/.exec(o.endpoint);
+      if (!m) throw fail('endpoint', 'a host name or an amqps:// URL', o.endpoint);
+      host = m[1];
+      if (m[2]) port = Number(m[2]);
+    }
+  }
+  if (host === undefined) throw fail('host', 'a non-empty string (the AMQP endpoint), or give endpoint', host);
+  string('host', host);
+  if (o.transport !== undefined) transport = o.transport;
+  if (transport === undefined) transport = DEFAULTS.transport;
+  if (o.port !== undefined) port = o.port;
+  if (port === undefined) port = transport === 'tcp' ? TABLE.ports.tcp : DEFAULTS.port;
+  return { host, port: portNumber(port), transport };
+}
+
+/**
+ * Checks and completes createConsumer() options. Throws a TypeError naming the first bad option.
+ * Secrets stay in the returned object only; the Consumer keeps them in a closure.
+ */
+function consumerOptions(options, env = process.env) {
+  if (options === undefined) options = {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw fail('options', 'an object', options);
+  for (const name of Object.keys(options)) {
+    if (!KNOWN.has(name) && options[name] !== undefined) throw unknownOption(name);
+  }
+  const o = options;
+  const where = address(o);
+
+  const connections = o.connections === undefined ? DEFAULTS.connections : integer('connections', o.connections, 1, MAX_CONNECTIONS);
+  // With several connections, client ids are clientId-0 ... clientId-(n-1); with one, clientId itself.
+  const suffixLength = connections > 1 ? 1 + String(connections - 1).length : 0;
+  const room = MAX_CLIENT_ID - suffixLength;
+  let clientId = o.clientId;
+  if (clientId === undefined) clientId = defaultClientId(room);
+  string('clientId', clientId);
+  if (clientId.includes('|')) throw fail('clientId', "free of '|' (it delimits the platform's username)", clientId);
+  maxChars('clientId', clientId, room, suffixLength ? ` (${MAX_CLIENT_ID} less the '-N' suffix of ${connections} connections)` : '');
+  const clientIds = connections === 1 ? [clientId] : Array.from({ length: connections }, (_, i) => `${clientId}-${i}`);
+
+  const consumerGroupId = string('consumerGroupId', o.consumerGroupId);
+  if (o.iotInstanceId !== undefined) string('iotInstanceId', o.iotInstanceId, { empty: true });
+  const signMethod = oneOf('signMethod', o.signMethod === undefined ? DEFAULTS.signMethod : o.signMethod, SIGN_METHODS);
+  if (o.authMode !== undefined) oneOf('authMode', o.authMode, AUTH_MODES);
+
+  // Credentials: a function, the options, or the environment (as the platform's guide reads them).
+  let credentials;
+  let keys;
+  if (o.credentials !== undefined) {
+    if (typeof o.credentials !== 'function') throw fail('credentials', 'a function returning (a promise of) {accessKeyId, accessKeySecret, securityToken?}', o.credentials);
+    for (const name of ['accessKeyId', 'accessKeySecret', 'securityToken']) {
+      if (o[name] !== undefined) throw fail(name, 'left unset when credentials is a function', o[name]);
+    }
+    credentials = o.credentials;
+  } else {
+    const fromEnv = o.accessKeyId === undefined && o.accessKeySecret === undefined;
+    const source = fromEnv
+      ? { accessKeyId: env[ENV.accessKeyId], accessKeySecret: env[ENV.accessKeySecret], securityToken: o.securityToken !== undefined ? o.securityToken : env[ENV.securityToken] || undefined }
+      : { accessKeyId: o.accessKeyId, accessKeySecret: o.accessKeySecret, securityToken: o.securityToken };
+    for (const name of ['accessKeyId', 'accessKeySecret']) {
+      if (typeof source[name] !== 'string' || source[name] === '') {
+        throw fail(name, `a non-empty string (or set ${ENV[name]}, or give credentials)`, source[name]);
+      }
+    }
+    if (source.securityToken !== undefined) string('securityToken', source.securityToken);
+    const authMode = o.authMode !== undefined ? o.authMode : source.securityToken ? 'ststoken' : 'aksign';
+    if (authMode === 'ststoken' && !source.securityToken) {
+      throw fail('securityToken', `a non-empty string when authMode is 'ststoken' (or set ${ENV.securityToken})`, source.securityToken);
+    }
+    keys = { ...source, authMode, securityToken: authMode === 'ststoken' ? source.securityToken : undefined };
+  }
+
+  const credit = o.credit === undefined ? DEFAULTS.credit : integer('credit', o.credit, 1, 1000000);
+  const concurrency = o.concurrency === undefined ? DEFAULTS.concurrency : integer('concurrency', o.concurrency, 1, 1000000);
+  let dedupe = 0;
+  if (o.dedupe === true) dedupe = DEFAULTS.dedupeSize;
+  else if (o.dedupe !== undefined && o.dedupe !== false) {
+    if (o.dedupe === null || typeof o.dedupe !== 'object' || Array.isArray(o.dedupe)) throw fail('dedupe', 'a boolean or {size}', o.dedupe);
+    dedupe = o.dedupe.size === undefined ? DEFAULTS.dedupeSize : integer('dedupe.size', o.dedupe.size, 1, 100000000);
+  }
+
+  const transportOptions = {};
+  for (const name of PASS_THROUGH) if (o[name] !== undefined) transportOptions[name] = o[name];
+  transportOptions.transport = where.transport;
+
+  return {
+    host: where.host,
+    port: where.port,
+    transportOptions,
+    clientId,
+    clientIds,
+    consumerGroupId,
+    iotInstanceId: o.iotInstanceId,
+    signMethod,
+    authMode: o.authMode,
+    credentials,
+    keys,
+    credit,
+    concurrency,
+    dedupe,
+  };
+}
+
+/** Consumer.close() options: `{timeout}` in ms (0 or more, Infinity allowed). Returns the timeout. */
+function closeOptions(o) {
+  if (o === undefined) return DEFAULTS.closeTimeout;
+  if (o === null || typeof o !== 'object') throw fail('close options', 'an object', o);
+  if (o.timeout === undefined) return DEFAULTS.closeTimeout;
+  if (typeof o.timeout !== 'number' || !(o.timeout >= 0)) throw fail('timeout', 'a number of ms, 0 or more', o.timeout);
+  return o.timeout;
+}
+
+module.exports = { consumerOptions, closeOptions, DEFAULTS };

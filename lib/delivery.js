@@ -1,0 +1,98 @@
+'use strict';
+// A delivery of the rhea-shaped API (`context.delivery`): settles its message once, through the
+// connection it came on (acknowledgements in a row are batched there, see lib/connection.js).
+
+const util = require('node:util');
+
+const native = require('./native.js');
+
+/** Settlement codes of the native `settle()` batch (defined by the native layer). */
+const ACCEPT = native.SettleCode.Accept;
+const RELEASE = native.SettleCode.Release;
+
+class Delivery {
+  constructor(receiver, raw, epoch) {
+    this.id = raw.id;
+    this.tag = raw.tag;
+    this.format = raw.format;
+    this.remote_settled = raw.settled;
+    this.settled = raw.settled;
+    this.state = undefined;
+    this.link = receiver;
+    this._epoch = epoch;
+  }
+
+  /**
+   * Accepts the message. Returns true when the acknowledgement goes to the live connection; false
+   * when it cannot be sent (already settled, or the connection it came on is gone: the platform
+   * then delivers the message again).
+   */
+  accept() {
+    return this._settle(ACCEPT, 'accepted');
+  }
+
+  /** Releases the message (it is delivered again); with `{delivery_failed, undeliverable_here}` it is `modified`. */
+  release(params) {
+    if (params && (params.delivery_failed || params.undeliverable_here || params.message_annotations)) {
+      return this.modified(params);
+    }
+    return this._settle(RELEASE, 'released');
+  }
+
+  /** Rejects the message (the server drops or dead-letters it). `error` may be `{condition, description}`. */
+  reject(error) {
+    let condition = native.CONDITION_INTERNAL_ERROR;
+    let description;
+    if (typeof error === 'string') description = error;
+    else if (error && typeof error === 'object') {
+      if (typeof error.condition === 'string') condition = error.condition;
+      if (typeof error.description === 'string') description = error.description;
+      else if (typeof error.message === 'string') description = error.message;
+    }
+    return this._settleWith({ kind: 'rejected', condition, description }, 'rejected');
+  }
+
+  /** Settles as `modified` with `{delivery_failed, undeliverable_here, message_annotations}`. */
+  modified(params) {
+    const p = params || {};
+    const outcome = {
+      kind: 'modified',
+      deliveryFailed: Boolean(p.delivery_failed),
+      undeliverableHere: Boolean(p.undeliverable_here),
+    };
+    if (p.message_annotations && typeof p.message_annotations === 'object') {
+      outcome.annotationKeys = Object.keys(p.message_annotations);
+      outcome.annotationValues = outcome.annotationKeys.map((k) => {
+        const v = p.message_annotations[k];
+        return ['string', 'number', 'boolean'].includes(typeof v) ? v : null;
+      });
+    }
+    return this._settleWith(outcome, 'modified');
+  }
+
+  _claim(state) {
+    if (this.settled) return false;
+    this.settled = true;
+    this.state = state;
+    return this.link.connection._isLive(this._epoch);
+  }
+
+  _settle(code, state) {
+    if (!this._claim(state)) return false;
+    this.link.connection._queueSettle(this._epoch, this.id, code);
+    return true;
+  }
+
+  _settleWith(outcome, state) {
+    if (!this._claim(state)) return false;
+    // Keep the order of the calls: acknowledgements queued before this one go out first.
+    this.link.connection._flushSettles();
+    return this.link.connection._native.settleWith(this._epoch, this.id, outcome);
+  }
+
+  [util.inspect.custom]() {
+    return `Delivery { id: ${this.id}, settled: ${this.settled}, state: ${this.state} }`;
+  }
+}
+
+module.exports = { Delivery };
