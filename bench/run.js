@@ -83,7 +83,7 @@ const OURS = ['ours', 'consumer'];
 
 /** The paced rates (one message at a time, see loadgen/src/pace.rs) and how long each row runs. */
 const RATES = [100, 1000, 10000, 50000];
-const PACED_SECONDS = Q ? { 100: 4, 1000: 3, 10000: 1.5, 50000: 1 } : { 100: 20, 1000: 10, 10000: 4, 50000: 2 };
+const PACED_SECONDS = Q ? { 100: 3, 1000: 3, 10000: 1.5, 50000: 1 } : { 100: 15, 1000: 10, 10000: 3, 50000: 2 };
 const SIZES = [[256, '256'], [4096, '4k']];
 const rateId = (r) => (r >= 1000 ? `r${r / 1000}k` : `r${r}`);
 const rateText = (r) => (r ? `${r.toLocaleString('en-US').replace(/,/g, ' ')} msg/s` : 'unpaced');
@@ -95,10 +95,10 @@ for (const [size, sid] of SIZES) {
     SCENARIOS.push({ id: `${rateId(rate)}-${sid}`, title: `${rateText(rate)}, ${size === 256 ? '256 B' : '4 KiB'}`, count: Math.round(rate * PACED_SECONDS[rate]), size, rate });
   }
   // Unpaced: as fast as credit allows (saturation).
-  SCENARIOS.push({ id: `tput-${sid}`, title: `unpaced (saturation), ${size === 256 ? '256 B' : '4 KiB'}`, count: size === 256 ? (Q ? 60000 : 200000) : (Q ? 20000 : 50000), size, rate: 0 });
+  SCENARIOS.push({ id: `tput-${sid}`, title: `unpaced (saturation), ${size === 256 ? '256 B' : '4 KiB'}`, count: size === 256 ? (Q ? 40000 : 200000) : (Q ? 15000 : 50000), size, rate: 0 });
 }
 SCENARIOS.push(
-  { id: 'tput-256-tls', title: 'unpaced (saturation), 256 B, TLS', count: Q ? 60000 : 200000, size: 256, rate: 0, tls: true },
+  { id: 'tput-256-tls', title: 'unpaced (saturation), 256 B, TLS', count: Q ? 40000 : 200000, size: 256, rate: 0, tls: true },
   { id: 'connect-tls', title: 'connect() to first message, TLS', count: 200, size: 256, rate: 0, tls: true },
   // The loadgen's own capacity: the floor with no work (accepts only), once per round.
   { id: 'null', title: 'loadgen capacity (null consumer)', count: Q ? 200000 : 500000, size: 256, rate: 0, only: ['floor-null'] },
