@@ -142,6 +142,11 @@ impl Credit {
         None
     }
 
+    /// Whether the sender has a quarter of the window or less left while deliveries are held.
+    pub fn low(&self) -> bool {
+        self.unsettled > 0 && self.granted <= (self.window / 4).max(1)
+    }
+
     /// Changes the window; returns whether a flow must go out at once (pausing, or a sender
     /// that has no credit left).
     pub fn set_window(&mut self, window: u32) -> bool {

@@ -407,6 +407,12 @@ impl Link {
         self.credit.settled(n);
     }
 
+    /// Whether the sender runs low on credit (a quarter of the window or less left) while
+    /// deliveries are held: their settlements are what brings more.
+    pub fn credit_low(&self) -> bool {
+        self.is_attached() && self.credit.low()
+    }
+
     /// Changes the credit window; returns the flow to send at once, if any.
     pub fn set_window(&mut self, window: u32) -> Option<Grant> {
         self.config.credit_window = window;

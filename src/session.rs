@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_rustls::rustls::ClientConfig;
 
+use crate::acks::Acks;
 use crate::backoff::Backoff;
 use crate::codec::{self, Incoming};
 use crate::config::{Config, CredentialSource, ReceiverConfig};
@@ -49,6 +50,12 @@ pub enum Ending {
 /// connection is closed and made again.
 const MAX_FAILED_REATTACHES: u32 = 5;
 
+/// A read of fewer bytes than this, that brought deliveries less than `read_delay` after the read
+/// before, means data trickles in steadily: the next read waits `read_delay` so that it brings
+/// several messages at once (at the platform's ~1 000 msg/s, about one per millisecond). Slower
+/// than one delivery per `read_delay`, reads are not held back: nothing would be gained.
+const TRICKLE: usize = 32 * 1024;
+
 /// Whether to go on after a frame or a command.
 enum Step {
     Continue,
@@ -60,6 +67,17 @@ pub struct Session<'a> {
     cfg: &'a Config,
     epoch: u64,
     sink: &'a dyn EventSink,
+    /// Settlements from the owner (taken at `ack_flush_at`, or at once when needed).
+    acks: &'a Acks,
+    ack_flush_at: Option<Instant>,
+    /// Reading waits until then (data trickles in: `read_delay`).
+    read_resume_at: Option<Instant>,
+    /// When the last read that brought deliveries was.
+    delivered_read_at: Option<Instant>,
+    /// The coming read is the first after a pause of reading.
+    resumed: bool,
+    /// Deliveries handed over on this connection.
+    handed: u64,
     trace: Trace,
     pub link: Option<Link>,
     outbox: Outbox,
@@ -97,6 +115,7 @@ impl<'a> Session<'a> {
         epoch: u64,
         receiver: Option<ReceiverConfig>,
         sink: &'a dyn EventSink,
+        acks: &'a Acks,
         attach_seq: u32,
     ) -> Self {
         let trace = Trace::new(cfg.debug_frames, &cfg.container_id, epoch);
@@ -104,6 +123,12 @@ impl<'a> Session<'a> {
             cfg,
             epoch,
             sink,
+            acks,
+            ack_flush_at: None,
+            read_resume_at: None,
+            delivered_read_at: None,
+            resumed: false,
+            handed: 0,
             outbox: Outbox::new(trace.clone()),
             trace,
             link: receiver.map(Link::new),
@@ -159,6 +184,7 @@ impl<'a> Session<'a> {
     fn hand_over(&mut self) {
         if !self.batch.is_empty() {
             let deliveries = std::mem::take(&mut self.batch);
+            self.handed += deliveries.len() as u64;
             self.sink.emit(Event::Messages {
                 epoch: self.epoch,
                 attach: self.batch_attach,
@@ -366,23 +392,14 @@ impl<'a> Session<'a> {
     fn on_command(&mut self, cmd: Option<Command>) -> Result<Step, Error> {
         match cmd {
             None | Some(Command::Close) => {
-                self.flush_settles()?;
+                // What the owner settled before closing goes out first.
+                self.acks.set_urgent(true);
+                self.take_acks()?;
                 if let Some(link) = self.link.as_mut() {
                     // Closing the connection closes the link; forget it so no reconnect attaches it.
                     link.closing();
                 }
                 self.send_close(None)?;
-            }
-            Some(Command::Settle { attach, settles }) => {
-                // Settlements for an attachment that ended are dropped: those deliveries come
-                // again.
-                let current = self
-                    .link
-                    .as_ref()
-                    .is_some_and(|l| l.is_attached() && l.attach_id() == attach);
-                if current {
-                    self.pending_settles.extend(settles);
-                }
             }
             Some(Command::OpenReceiver(rc)) => {
                 if self.link.is_none() {
@@ -418,6 +435,7 @@ impl<'a> Session<'a> {
     ) -> Ending {
         self.last_read = Instant::now();
         let local_idle = self.cfg.idle_time_out;
+        let acks = self.acks;
         // The server's first frames may have come with its protocol header.
         let mut step = self.process_frames(reader);
         loop {
@@ -453,12 +471,17 @@ impl<'a> Session<'a> {
             let close_at = self.closing.unwrap_or(far);
             let reattach_at = self.reattach_at.unwrap_or(far);
             let attach_deadline = self.attach_deadline.unwrap_or(far);
+            let ack_at = self.ack_flush_at.unwrap_or(far);
+            let read_at = self.read_resume_at.unwrap_or(far);
+            let reading = self.read_resume_at.is_none();
             let next_timer = heartbeat_at
                 .min(dead_at)
                 .min(handshake_at)
                 .min(close_at)
                 .min(reattach_at)
-                .min(attach_deadline);
+                .min(attach_deadline)
+                .min(ack_at)
+                .min(read_at);
 
             step = tokio::select! {
                 biased;
@@ -470,12 +493,20 @@ impl<'a> Session<'a> {
                     }
                     r.and_then(|f| self.flush_settles().map(|_| f))
                 }
-                more = reader.fill() => match more {
-                    Ok(true) => {
+                _ = acks.notified() => self.on_acks_notified(),
+                more = reader.fill(), if reading => match more {
+                    Ok(0) => Err(eof_error()),
+                    Ok(n) => {
                         self.last_read = Instant::now();
-                        self.process_frames(reader)
+                        let handed = self.handed;
+                        let r = self.process_frames(reader);
+                        let resumed = std::mem::take(&mut self.resumed);
+                        if self.handed > handed {
+                            r.and_then(|s| self.pace_reads(reader, n, resumed).map(|_| s))
+                        } else {
+                            r
+                        }
                     }
-                    Ok(false) => Err(eof_error()),
                     Err(e) => Err(e),
                 },
                 _ = sleep_until(next_timer) => {
@@ -493,6 +524,13 @@ impl<'a> Session<'a> {
                             "no frame from the server for {} ms (twice the idle time-out): connection presumed dead",
                             self.last_read.elapsed().as_millis()
                         )))
+                    } else if now >= ack_at {
+                        self.take_acks().map(|_| Step::Continue)
+                    } else if now >= read_at {
+                        self.read_resume_at = None;
+                        self.resumed = true;
+                        reader.resume();
+                        Ok(Step::Continue)
                     } else if now >= heartbeat_at {
                         self.outbox.heartbeat();
                         self.outbox.flush().map(|_| Step::Continue)
@@ -501,6 +539,84 @@ impl<'a> Session<'a> {
                     }
                 }
             };
+        }
+    }
+
+    /// After a read of `n` bytes that brought deliveries: when they trickle in steadily (this
+    /// read was small, and came less than `read_delay` after the last one that brought any, or
+    /// right after a pause of reading), the next read waits `read_delay`, so that it brings
+    /// several at once, with one wake-up of this thread and one of Node's for all of them.
+    /// Settlements due before then go out now, in this wake-up.
+    fn pace_reads(
+        &mut self,
+        reader: &mut FrameReader,
+        n: usize,
+        resumed: bool,
+    ) -> Result<(), Error> {
+        let now = self.last_read;
+        let delay = self.cfg.read_delay;
+        let steady = resumed
+            || self
+                .delivered_read_at
+                .is_some_and(|at| now.duration_since(at) < delay);
+        self.delivered_read_at = Some(now);
+        if delay.is_zero() || n >= TRICKLE || !steady {
+            return Ok(());
+        }
+        self.read_resume_at = Some(now + delay);
+        reader.pause(TRICKLE as u32);
+        if self.ack_flush_at.is_some_and(|at| at <= now + delay) {
+            self.take_acks()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the sender runs low on credit: settlements are then needed at once to grant more.
+    fn credit_low(&self) -> bool {
+        self.link.as_ref().is_some_and(|l| l.credit_low())
+    }
+
+    /// The owner settled deliveries the task did not expect: take them at once when needed,
+    /// else at most `ack_delay` from now, with whatever else comes meanwhile.
+    fn on_acks_notified(&mut self) -> Result<Step, Error> {
+        if self.cfg.ack_delay.is_zero() || self.closing.is_some() || self.credit_low() {
+            self.take_acks()?;
+        } else if self.ack_flush_at.is_none() {
+            self.ack_flush_at = Some(Instant::now() + self.cfg.ack_delay);
+        }
+        Ok(Step::Continue)
+    }
+
+    /// Takes the owner's settlements and sends them (ranged dispositions, then more credit).
+    /// Those of an attachment that ended are dropped: the server delivers them again.
+    fn take_acks(&mut self) -> Result<(), Error> {
+        self.ack_flush_at = None;
+        let current = self
+            .link
+            .as_ref()
+            .filter(|l| l.is_attached())
+            .map(|l| l.attach_id());
+        for (attach, settles) in self.acks.take() {
+            if Some(attach) == current {
+                self.pending_settles.extend(settles);
+            }
+        }
+        self.flush_settles()?;
+        self.expect_acks();
+        Ok(())
+    }
+
+    /// While deliveries are out with the owner, look for their settlements every `ack_delay`
+    /// instead of being woken for each; when credit runs low, be woken at once.
+    fn expect_acks(&mut self) {
+        let urgent = self.cfg.ack_delay.is_zero() || self.closing.is_some() || self.credit_low();
+        self.acks.set_urgent(urgent);
+        if urgent || self.ack_flush_at.is_some() {
+            return;
+        }
+        if self.link.as_ref().is_some_and(|l| l.unsettled() > 0) {
+            self.acks.expect();
+            self.ack_flush_at = Some(Instant::now() + self.cfg.ack_delay);
         }
     }
 
@@ -530,6 +646,12 @@ impl<'a> Session<'a> {
         }
         self.hand_over();
         if matches!(result, Ok(Step::Continue)) {
+            // Awake anyway: settlements already waiting go out with this, when credit runs low.
+            if self.credit_low() && self.acks.any() {
+                self.take_acks()?;
+            } else {
+                self.expect_acks();
+            }
             self.outbox.flush()?;
         }
         result
