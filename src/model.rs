@@ -38,19 +38,27 @@ pub enum Event {
         epoch: u64,
         remote: RemoteOpen,
     },
+    /// The receiver is attached; `attach` numbers this attachment (settlements name it).
     ReceiverOpen {
         epoch: u64,
+        attach: u32,
         /// The source address in the server's attach reply, `None` if it sent none.
         remote_source: Option<String>,
     },
+    /// Deliveries of attachment `attach`.
     Messages {
         epoch: u64,
+        attach: u32,
         deliveries: Vec<Delivery>,
     },
-    /// The server detached our link (with an error, if it gave one), or we did.
+    /// The server detached our link (with an error, if it gave one), or we did: the deliveries
+    /// of attachment `attach` can no longer be settled. `reattach_in` is set when the link will
+    /// be attached again on this connection after that delay.
     ReceiverClose {
         epoch: u64,
+        attach: u32,
         error: Option<Error>,
+        reattach_in: Option<Duration>,
     },
     /// The server closed the connection with an error, or refused the credentials.
     ConnectionError {
@@ -87,9 +95,10 @@ pub trait EventSink: Send + Sync + 'static {
 pub enum Command {
     OpenReceiver(ReceiverConfig),
     CloseReceiver,
-    /// Settle deliveries of transport connection `epoch`.
+    /// Settle deliveries of attachment `attach` (those of an ended attachment are dropped: the
+    /// server delivers them again).
     Settle {
-        epoch: u64,
+        attach: u32,
         settles: Vec<(u32, Outcome)>,
     },
     /// Change the credit window (0 pauses the flow of messages).

@@ -1,6 +1,6 @@
 //! The consumer's supervisor: starts the connection task, reconnects with backoff (rhea's
-//! defaults, plus jitter) after every failure but a refused login, and turns a panic anywhere in
-//! the task into events instead of an abort.
+//! defaults, plus jitter: `backoff.rs`) after every failure but a refused login, and turns a panic
+//! anywhere in the task into events instead of an abort.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_rustls::rustls::ClientConfig;
 
+use crate::backoff::Backoff;
 use crate::config::{Config, ReceiverConfig, Transport};
 use crate::error::Error;
 use crate::model::{Command, Event, EventSink};
@@ -83,27 +84,6 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     format!("internal error (panic): {text}")
 }
 
-/// A tiny xorshift for backoff jitter: no need for a cryptographic source here.
-struct Jitter(u64);
-
-impl Jitter {
-    fn new() -> Self {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9e37_79b9_7f4a_7c15);
-        Jitter(seed | 1)
-    }
-
-    /// A factor in [0.5, 1.0).
-    fn factor(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        0.5 + (self.0 >> 11) as f64 / (1u64 << 53) as f64 / 2.0
-    }
-}
-
 /// Fault injection for the test suite (cargo feature `fault-injection`, never in a release
 /// build): proves that a panic in the connection task ends in an error event, not in an abort.
 #[cfg(feature = "fault-injection")]
@@ -125,14 +105,16 @@ async fn run(
 ) {
     let mut epoch = 0u64;
     let mut failures = 0u32;
-    let mut delay = cfg.reconnect.initial;
-    let mut jitter = Jitter::new();
+    let mut backoff = Backoff::new(&cfg.reconnect);
+    // Numbers the receiver's attachments across connections (settlements name theirs).
+    let mut attach_seq = 0u32;
     'outer: loop {
         epoch += 1;
         inject_faults();
         let end = {
-            let mut session = Session::new(&cfg, epoch, receiver.take(), sink.as_ref());
+            let mut session = Session::new(&cfg, epoch, receiver.take(), sink.as_ref(), attach_seq);
             let end = session.run(tls.as_ref(), &mut rx).await;
+            attach_seq = session.attach_seq();
             receiver = session.link.map(|l| l.config);
             end
         };
@@ -142,7 +124,7 @@ async fn run(
         };
         if was_open {
             failures = 0;
-            delay = cfg.reconnect.initial;
+            backoff.reset();
         }
         failures += 1;
         let auth_failed = error.as_ref().is_some_and(Error::is_auth_failure);
@@ -150,7 +132,7 @@ async fn run(
             && (!auth_failed || cfg.reconnect.on_auth_failure)
             && cfg.reconnect.limit.is_none_or(|limit| failures <= limit);
         let wait = if reconnecting {
-            delay.mul_f64(jitter.factor())
+            backoff.delay()
         } else {
             Duration::ZERO
         };
@@ -163,7 +145,6 @@ async fn run(
         if !reconnecting {
             break;
         }
-        delay = (delay * 2).min(cfg.reconnect.max);
         let until = Instant::now() + wait;
         loop {
             tokio::select! {
@@ -199,15 +180,6 @@ mod tests {
             if let Ok(mut v) = self.0.lock() {
                 v.push(event);
             }
-        }
-    }
-
-    #[test]
-    fn jitter_stays_between_half_and_one() {
-        let mut j = Jitter::new();
-        for _ in 0..10_000 {
-            let f = j.factor();
-            assert!((0.5..1.0).contains(&f), "{f}");
         }
     }
 

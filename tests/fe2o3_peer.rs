@@ -26,7 +26,10 @@ struct Forward {
 
 impl EventSink for Forward {
     fn emit(&self, event: Event) {
-        if let Event::Messages { epoch, deliveries } = &event {
+        if let Event::Messages {
+            attach, deliveries, ..
+        } = &event
+        {
             let settles = deliveries
                 .iter()
                 .map(|d| (d.id, Outcome::Accepted))
@@ -34,7 +37,7 @@ impl EventSink for Forward {
             if let Ok(guard) = self.handle.lock() {
                 if let Some(h) = guard.as_ref() {
                     h.send(Command::Settle {
-                        epoch: *epoch,
+                        attach: *attach,
                         settles,
                     });
                 }

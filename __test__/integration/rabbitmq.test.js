@@ -247,24 +247,47 @@ withBroker((b) => {
     await send(`/amq/queue/${q}`, [platformMessage(1)]);
     const c = consume(`/queue/${q}`, {
       autoaccept: false,
+      connectOptions: { reconnect: true, initial_reconnect_delay: 10 },
       onMessage: (ctx, state) => {
         if (state.received.length === 1) ctx.delivery.modified({ delivery_failed: true });
         else ctx.delivery.accept();
       },
     });
     try {
-      // RabbitMQ 4 requeues a modified message (delivered again); 3.x refuses the outcome and closes
-      // the connection, which must reach the user as an error event.
-      await waitFor(() => c.received.length >= 2 || c.errors.length > 0, 'a redelivery or a connection error');
+      // RabbitMQ 4 requeues a modified message (delivered again). 3.x refuses the outcome by ending
+      // the session with an error: that reaches the user as receiver_error, the session is begun
+      // again and the receiver attached again on the same connection, and the message comes again.
+      await waitFor(() => c.received.length >= 2, 'the message delivered again');
+      if (c.errors.length > 0) assert.match(c.errors.map((e) => e.message).join('\n'), /modified|Unrecognised state/i);
+      assert.ok(!c.events.some((e) => e.startsWith('disconnected')), `the connection was lost: ${c.events.join(', ')}`);
+    } finally {
+      await c.close();
+    }
+    assert.equal(await settledDepth(q), 0, 'the message was accepted in the end');
+    await deleteQueue(q);
+  });
+
+  test('modified with reconnect: false: the refused receiver stays closed, the connection stays open, the message stays queued', async () => {
+    const q = await declare('modified-noreconnect');
+    await send(`/amq/queue/${q}`, [platformMessage(1)]);
+    const c = consume(`/queue/${q}`, {
+      autoaccept: false,
+      onMessage: (ctx) => ctx.delivery.modified({ delivery_failed: true }),
+    });
+    try {
+      await waitFor(() => c.received.length >= 1, 'the first delivery');
+      // 3.x: the session ends with an error; 4.x: the message is requeued and delivered again.
+      await waitFor(() => c.errors.length > 0 || c.received.length >= 2, 'a refusal or a redelivery');
       if (c.received.length < 2) {
-        assert.match(c.errors.map((e) => e.message).join('\n'), /modified|Unrecognised state/i);
-        await waitFor(() => c.connection.is_closed() || !c.connection.is_open(), 'the refused connection to be down');
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(c.received.length, 1, 'no re-attach with reconnect: false');
+        assert.equal(c.connection.is_open(), true, 'the connection stays open');
+        assert.ok(!c.events.some((e) => e.startsWith('disconnected')));
       }
     } finally {
       await c.close();
     }
-    const left = await settledDepth(q);
-    assert.ok(c.received.length >= 2 ? left === 0 : left === 1, `after modified: ${c.received.length} deliveries, ${left} left in the queue`);
+    assert.equal(await settledDepth(q), 1, 'the message is still queued');
     await deleteQueue(q);
   });
 

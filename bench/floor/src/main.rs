@@ -119,7 +119,9 @@ struct Sink {
 impl EventSink for Sink {
     fn emit(&self, event: Event) {
         match event {
-            Event::Messages { epoch, deliveries } => {
+            Event::Messages {
+                attach, deliveries, ..
+            } => {
                 let now = if self.latency { mono_ns() } else { 0 };
                 let mut settles = Vec::with_capacity(deliveries.len());
                 let mut st = self.state.lock().unwrap();
@@ -174,7 +176,7 @@ impl EventSink for Sink {
                 }
                 drop(st);
                 if let Some(h) = self.handle.get() {
-                    h.send(Command::Settle { epoch, settles });
+                    h.send(Command::Settle { attach, settles });
                     if done && self.closing.fetch_add(1, Ordering::SeqCst) == 0 {
                         h.send(Command::Close);
                     }
