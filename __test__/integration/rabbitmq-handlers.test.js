@@ -1,7 +1,14 @@
 'use strict';
-// The two handler patterns of issue 10 against RabbitMQ 3.10's AMQP 1.0 plugin, which sends a
-// transfer beyond the credit our last flow granted now and then (one more than delivery-count +
-// link-credit of that flow, right after it): the client must take it, not close the connection.
+// The two handler patterns of issue 10 against RabbitMQ 3.10's AMQP 1.0 plugin, which sends
+// transfers beyond the credit our last flow granted: the client must take them, not close the
+// connection. Seen on the wire (DEBUG=aliyun-iot-amqp:frames, RabbitMQ 3.10.8):
+// - mostly one transfer past delivery-count + link-credit of our last flow, right after that flow
+//   (as if it had counted its own deliveries one short when it took the flow);
+// - after several flows of ours in a row with the same delivery-count and growing credit (as a
+//   client sends them when settlements come one by one), far more: up to the link-credit of our
+//   next flow again (e.g. our flow at delivery-count 1961 with credit 380 was answered with 760
+//   transfers); its own flow frames then state credit it was never given (credit 242 with a
+//   window of 100).
 //
 // - autoaccept: false, each delivery accepted 0–20 ms later (an async handler);
 // - one delivery held unsettled while every other one is accepted at once.
