@@ -4,11 +4,12 @@
 // connection. Seen on the wire (DEBUG=aliyun-iot-amqp:frames, RabbitMQ 3.10.8):
 // - mostly one transfer past delivery-count + link-credit of our last flow, right after that flow
 //   (as if it had counted its own deliveries one short when it took the flow);
-// - after several flows of ours in a row with the same delivery-count and growing credit (as a
-//   client sends them when settlements come one by one), far more: up to the link-credit of our
-//   next flow again (e.g. our flow at delivery-count 1961 with credit 380 was answered with 760
-//   transfers); its own flow frames then state credit it was never given (credit 242 with a
-//   window of 100).
+// - after two or more flows of ours in a row with the same delivery-count (as a client sends them
+//   when settlements come one by one), the sum of their link-credits: it answers each flow with a
+//   flow of its own, then sends e.g. 36 + 99 = 135 transfers for our flows of credit 36 and 99
+//   (52 + 99 = 151, 74 + 99 = 173, 53 + 79 = 132): the earlier credits come on top, beyond the
+//   credit. Against a window of 100 that is over 100 transfers beyond at once, so the held
+//   deliveries (counting those settled in JS but not yet sent) can pass twice the window.
 //
 // - autoaccept: false, each delivery accepted 0–20 ms later (an async handler);
 // - one delivery held unsettled while every other one is accepted at once.
