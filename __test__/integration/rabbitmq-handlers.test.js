@@ -2,8 +2,8 @@
 // The two handler patterns of issue 10 against RabbitMQ 3.10's AMQP 1.0 plugin, which sends
 // transfers beyond the credit our last flow granted: the client must take them, not close the
 // connection. Seen on the wire (DEBUG=aliyun-iot-amqp:frames, RabbitMQ 3.10.8):
-// - mostly one transfer past delivery-count + link-credit of our last flow, right after that flow
-//   (as if it had counted its own deliveries one short when it took the flow);
+// - with one flow of ours at a time, one transfer past delivery-count + link-credit of that flow
+//   right after it (as if it had counted its own deliveries one short when it took the flow);
 // - after two or more flows of ours in a row with the same delivery-count (as a client sends them
 //   when settlements come one by one), the sum of their link-credits: it answers each flow with a
 //   flow of its own, then sends e.g. 36 + 99 = 135 transfers for our flows of credit 36 and 99
