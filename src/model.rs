@@ -8,7 +8,6 @@ use bytes::Bytes;
 use crate::config::ReceiverConfig;
 use crate::error::Error;
 use crate::message::Message;
-use crate::settle::Outcome;
 use crate::sign::Credentials;
 
 /// The server's Open, as far as users see it.
@@ -95,12 +94,6 @@ pub trait EventSink: Send + Sync + 'static {
 pub enum Command {
     OpenReceiver(ReceiverConfig),
     CloseReceiver,
-    /// Settle deliveries of attachment `attach` (those of an ended attachment are dropped: the
-    /// server delivers them again).
-    Settle {
-        attach: u32,
-        settles: Vec<(u32, Outcome)>,
-    },
     /// Change the credit window (0 pauses the flow of messages).
     SetCreditWindow(u32),
     /// The answer to `Event::CredentialsNeeded`: SASL PLAIN credentials, or why there are none.

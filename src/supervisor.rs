@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_rustls::rustls::ClientConfig;
 
+use crate::acks::{Acks, Settles};
 use crate::backoff::Backoff;
 use crate::config::{Config, ReceiverConfig, Transport};
 use crate::error::Error;
@@ -17,16 +18,28 @@ use crate::model::{Command, Event, EventSink};
 use crate::session::{Ending, Session};
 use crate::transport;
 
-/// The owner's end: send commands; dropping it closes the consumer.
-#[derive(Debug, Clone)]
+/// The owner's end: send commands and settlements; dropping it closes the consumer.
+#[derive(Clone)]
 pub struct ConsumerHandle {
     tx: mpsc::UnboundedSender<Command>,
+    acks: Arc<Acks>,
 }
 
 impl ConsumerHandle {
     /// Queues a command; `false` when the consumer has finished.
     pub fn send(&self, cmd: Command) -> bool {
         self.tx.send(cmd).is_ok()
+    }
+
+    /// Settles deliveries of attachment `attach` (from their `Messages` event). Those of an
+    /// attachment that ended are dropped: the server delivers them again. `false` when the
+    /// consumer has finished.
+    pub fn settle(&self, attach: u32, settles: Settles) -> bool {
+        if self.tx.is_closed() {
+            return false;
+        }
+        self.acks.push(attach, settles);
+        true
     }
 }
 
@@ -44,8 +57,13 @@ pub fn spawn(
         Transport::Tcp => None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    guarded(rt, run(cfg, tls, receiver, sink.clone(), rx), sink);
-    Ok(ConsumerHandle { tx })
+    let acks = Arc::new(Acks::new(!cfg.ack_delay.is_zero()));
+    guarded(
+        rt,
+        run(cfg, tls, receiver, sink.clone(), rx, acks.clone()),
+        sink,
+    );
+    Ok(ConsumerHandle { tx, acks })
 }
 
 /// Runs `task`, and reports its panic (or cancellation) as a final `Disconnected` + `Closed`.
@@ -102,6 +120,7 @@ async fn run(
     mut receiver: Option<ReceiverConfig>,
     sink: Arc<dyn EventSink>,
     mut rx: mpsc::UnboundedReceiver<Command>,
+    acks: Arc<Acks>,
 ) {
     let mut epoch = 0u64;
     let mut failures = 0u32;
@@ -112,7 +131,14 @@ async fn run(
         epoch += 1;
         inject_faults();
         let end = {
-            let mut session = Session::new(&cfg, epoch, receiver.take(), sink.as_ref(), attach_seq);
+            let mut session = Session::new(
+                &cfg,
+                epoch,
+                receiver.take(),
+                sink.as_ref(),
+                &acks,
+                attach_seq,
+            );
             let end = session.run(tls.as_ref(), &mut rx).await;
             attach_seq = session.attach_seq();
             receiver = session.link.map(|l| l.config);
@@ -158,8 +184,8 @@ async fn run(
                             r.credit_window = n;
                         }
                     }
-                    // Deliveries of a gone connection come again; nothing to send.
-                    Some(Command::Settle { .. } | Command::Credentials { .. }) => {}
+                    // A late answer for an attempt already made.
+                    Some(Command::Credentials { .. }) => {}
                 },
             }
         }

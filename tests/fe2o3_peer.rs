@@ -36,10 +36,7 @@ impl EventSink for Forward {
                 .collect();
             if let Ok(guard) = self.handle.lock() {
                 if let Some(h) = guard.as_ref() {
-                    h.send(Command::Settle {
-                        attach: *attach,
-                        settles,
-                    });
+                    h.settle(*attach, settles);
                 }
             }
         }

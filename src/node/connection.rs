@@ -98,16 +98,13 @@ impl NativeConnection {
             .zip(codes.iter())
             .map(|(id, code)| Ok((*id, SettleCode::outcome(*code)?)))
             .collect::<napi::Result<Vec<_>>>()?;
-        Ok(self.handle.send(Command::Settle { attach, settles }))
+        Ok(self.handle.settle(attach, settles))
     }
 
     /// Settles one delivery of attachment `attach` with a parameterised outcome.
     #[napi(catch_unwind)]
     pub fn settle_with(&self, attach: u32, id: u32, outcome: NativeOutcome) -> bool {
-        self.handle.send(Command::Settle {
-            attach,
-            settles: vec![(id, outcome.into())],
-        })
+        self.handle.settle(attach, vec![(id, outcome.into())])
     }
 
     /// Changes how many deliveries may be outstanding; 0 stops the flow.

@@ -14,24 +14,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fe2o3_amqp::types::definitions::Handle;
-use fe2o3_amqp::types::performatives::{Begin, Close, Detach, End, Flow};
+use fe2o3_amqp::types::performatives::{Close, Flow};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_rustls::rustls::ClientConfig;
 
+use crate::acks::Acks;
 use crate::backoff::Backoff;
-use crate::codec::{self, Incoming};
 use crate::config::{Config, CredentialSource, ReceiverConfig};
 use crate::credit::Grant;
 use crate::error::Error;
 use crate::handshake::{self, INCOMING_WINDOW};
-use crate::link::{CloseReceiver, Detached, Link, HANDLE};
-use crate::model::{Command, Delivery, Event, EventSink, RemoteOpen};
+use crate::link::{CloseReceiver, Link, HANDLE};
+use crate::model::{Command, Delivery, Event, EventSink};
 use crate::reader::{eof_error, FrameReader};
 use crate::settle::{coalesce, Outcome};
 use crate::sign::Credentials;
 use crate::trace::Trace;
-use crate::writer::{Outbox, CHANNEL};
+use crate::writer::Outbox;
+
+mod frames;
+mod pacing;
 
 /// How one transport connection ended.
 pub enum Ending {
@@ -45,10 +48,6 @@ pub enum Ending {
     },
 }
 
-/// Re-attaches in a row that end in a detach before any message arrived, after which the
-/// connection is closed and made again.
-const MAX_FAILED_REATTACHES: u32 = 5;
-
 /// Whether to go on after a frame or a command.
 enum Step {
     Continue,
@@ -60,6 +59,17 @@ pub struct Session<'a> {
     cfg: &'a Config,
     epoch: u64,
     sink: &'a dyn EventSink,
+    /// Settlements from the owner (taken at `ack_flush_at`, or at once when needed).
+    acks: &'a Acks,
+    ack_flush_at: Option<Instant>,
+    /// Reading waits until then (data trickles in: `read_delay`).
+    read_resume_at: Option<Instant>,
+    /// When the last read that brought deliveries was.
+    delivered_read_at: Option<Instant>,
+    /// The coming read is the first after a pause of reading.
+    resumed: bool,
+    /// Deliveries handed over on this connection.
+    handed: u64,
     trace: Trace,
     pub link: Option<Link>,
     outbox: Outbox,
@@ -97,6 +107,7 @@ impl<'a> Session<'a> {
         epoch: u64,
         receiver: Option<ReceiverConfig>,
         sink: &'a dyn EventSink,
+        acks: &'a Acks,
         attach_seq: u32,
     ) -> Self {
         let trace = Trace::new(cfg.debug_frames, &cfg.container_id, epoch);
@@ -104,6 +115,12 @@ impl<'a> Session<'a> {
             cfg,
             epoch,
             sink,
+            acks,
+            ack_flush_at: None,
+            read_resume_at: None,
+            delivered_read_at: None,
+            resumed: false,
+            handed: 0,
             outbox: Outbox::new(trace.clone()),
             trace,
             link: receiver.map(Link::new),
@@ -159,6 +176,7 @@ impl<'a> Session<'a> {
     fn hand_over(&mut self) {
         if !self.batch.is_empty() {
             let deliveries = std::mem::take(&mut self.batch);
+            self.handed += deliveries.len() as u64;
             self.sink.emit(Event::Messages {
                 epoch: self.epoch,
                 attach: self.batch_attach,
@@ -366,23 +384,14 @@ impl<'a> Session<'a> {
     fn on_command(&mut self, cmd: Option<Command>) -> Result<Step, Error> {
         match cmd {
             None | Some(Command::Close) => {
-                self.flush_settles()?;
+                // What the owner settled before closing goes out first.
+                self.acks.set_urgent(true);
+                self.take_acks()?;
                 if let Some(link) = self.link.as_mut() {
                     // Closing the connection closes the link; forget it so no reconnect attaches it.
                     link.closing();
                 }
                 self.send_close(None)?;
-            }
-            Some(Command::Settle { attach, settles }) => {
-                // Settlements for an attachment that ended are dropped: those deliveries come
-                // again.
-                let current = self
-                    .link
-                    .as_ref()
-                    .is_some_and(|l| l.is_attached() && l.attach_id() == attach);
-                if current {
-                    self.pending_settles.extend(settles);
-                }
             }
             Some(Command::OpenReceiver(rc)) => {
                 if self.link.is_none() {
@@ -418,6 +427,7 @@ impl<'a> Session<'a> {
     ) -> Ending {
         self.last_read = Instant::now();
         let local_idle = self.cfg.idle_time_out;
+        let acks = self.acks;
         // The server's first frames may have come with its protocol header.
         let mut step = self.process_frames(reader);
         loop {
@@ -453,12 +463,17 @@ impl<'a> Session<'a> {
             let close_at = self.closing.unwrap_or(far);
             let reattach_at = self.reattach_at.unwrap_or(far);
             let attach_deadline = self.attach_deadline.unwrap_or(far);
+            let ack_at = self.ack_flush_at.unwrap_or(far);
+            let read_at = self.read_resume_at.unwrap_or(far);
+            let reading = self.read_resume_at.is_none();
             let next_timer = heartbeat_at
                 .min(dead_at)
                 .min(handshake_at)
                 .min(close_at)
                 .min(reattach_at)
-                .min(attach_deadline);
+                .min(attach_deadline)
+                .min(ack_at)
+                .min(read_at);
 
             step = tokio::select! {
                 biased;
@@ -470,12 +485,20 @@ impl<'a> Session<'a> {
                     }
                     r.and_then(|f| self.flush_settles().map(|_| f))
                 }
-                more = reader.fill() => match more {
-                    Ok(true) => {
+                _ = acks.notified() => self.on_acks_notified(),
+                more = reader.fill(), if reading => match more {
+                    Ok(0) => Err(eof_error()),
+                    Ok(n) => {
                         self.last_read = Instant::now();
-                        self.process_frames(reader)
+                        let handed = self.handed;
+                        let r = self.process_frames(reader);
+                        let resumed = std::mem::take(&mut self.resumed);
+                        if self.handed > handed {
+                            r.and_then(|s| self.pace_reads(reader, n, resumed).map(|_| s))
+                        } else {
+                            r
+                        }
                     }
-                    Ok(false) => Err(eof_error()),
                     Err(e) => Err(e),
                 },
                 _ = sleep_until(next_timer) => {
@@ -493,6 +516,13 @@ impl<'a> Session<'a> {
                             "no frame from the server for {} ms (twice the idle time-out): connection presumed dead",
                             self.last_read.elapsed().as_millis()
                         )))
+                    } else if now >= ack_at {
+                        self.take_acks().map(|_| Step::Continue)
+                    } else if now >= read_at {
+                        self.read_resume_at = None;
+                        self.resumed = true;
+                        reader.resume();
+                        Ok(Step::Continue)
                     } else if now >= heartbeat_at {
                         self.outbox.heartbeat();
                         self.outbox.flush().map(|_| Step::Continue)
@@ -501,327 +531,6 @@ impl<'a> Session<'a> {
                     }
                 }
             };
-        }
-    }
-
-    /// Handles every complete frame in the read buffer, then hands the deliveries over at once.
-    fn process_frames(&mut self, reader: &mut FrameReader) -> Result<Step, Error> {
-        let mut result = Ok(Step::Continue);
-        loop {
-            let frame = match reader.take_frame() {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            let channel = frame.channel;
-            match codec::decode_amqp(frame)
-                .map_err(codec::to_error)
-                .and_then(|incoming| self.on_frame(channel, incoming))
-            {
-                Ok(Step::Continue) => {}
-                other => {
-                    result = other;
-                    break;
-                }
-            }
-        }
-        self.hand_over();
-        if matches!(result, Ok(Step::Continue)) {
-            self.outbox.flush()?;
-        }
-        result
-    }
-
-    fn trace_incoming(&self, incoming: &Incoming) {
-        if !self.trace.enabled() {
-            return;
-        }
-        match incoming {
-            Incoming::Transfer(t, payload) => self.trace.frame(
-                "<-",
-                &format_args!(
-                    "Transfer {{ delivery_id: {:?}, more: {}, settled: {:?}, payload: {} bytes }}",
-                    t.delivery_id,
-                    t.more,
-                    t.settled,
-                    payload.len()
-                ),
-            ),
-            other => self.trace.frame("<-", other),
-        }
-    }
-
-    fn on_frame(&mut self, channel: u16, incoming: Incoming) -> Result<Step, Error> {
-        self.trace_incoming(&incoming);
-        if !self.opened && !matches!(incoming, Incoming::Open(_) | Incoming::Close(_)) {
-            return Err(Error::Protocol(format!(
-                "{} frame before the server's open",
-                incoming.name()
-            )));
-        }
-        let session_frame = !matches!(
-            incoming,
-            Incoming::Empty | Incoming::Open(_) | Incoming::Close(_) | Incoming::Begin(_)
-        );
-        if session_frame && self.remote_channel != Some(channel) {
-            // Not on our session: nothing of ours to lose or settle there.
-            self.note(&format!(
-                "{} frame on channel {channel}, where no session of ours is: ignored",
-                incoming.name()
-            ));
-            return Ok(Step::Continue);
-        }
-        let step = self.on_session_frame(channel, incoming);
-        self.drain_notes();
-        step
-    }
-
-    fn on_session_frame(&mut self, channel: u16, incoming: Incoming) -> Result<Step, Error> {
-        match incoming {
-            Incoming::Empty => {}
-            Incoming::Open(open) => {
-                if self.opened {
-                    self.note("second open frame: ignored");
-                    return Ok(Step::Continue);
-                }
-                self.opened = true;
-                // The peer's max-frame-size is not tracked: everything we send (open, begin,
-                // attach, flow, disposition, detach, close) stays under the 512 bytes every
-                // peer accepts.
-                self.remote_idle = open
-                    .idle_time_out
-                    .filter(|ms| *ms > 0)
-                    .map(|ms| Duration::from_millis(ms as u64));
-                self.emit(Event::ConnectionOpen {
-                    epoch: self.epoch,
-                    remote: RemoteOpen {
-                        container_id: open.container_id,
-                        hostname: open.hostname,
-                        idle_time_out: open.idle_time_out,
-                        max_frame_size: open.max_frame_size.0,
-                    },
-                });
-            }
-            Incoming::Begin(begin) => self.on_begin(channel, begin)?,
-            Incoming::Attach(attach) => {
-                let Some(link) = self.link.as_mut() else {
-                    self.note(&format!(
-                        "attach for link {:?}, which we did not open: ignored",
-                        attach.name
-                    ));
-                    return Ok(Step::Continue);
-                };
-                let Some(opened) = link.on_attach(&attach)? else {
-                    return Ok(Step::Continue);
-                };
-                let attach_id = link.attach_id();
-                self.link_open = true;
-                self.attached_once = true;
-                self.attach_deadline = None;
-                self.emit(Event::ReceiverOpen {
-                    epoch: self.epoch,
-                    attach: attach_id,
-                    remote_source: opened.remote_source,
-                });
-                self.refill_credit(true)?;
-            }
-            Incoming::Flow(flow) => {
-                // A session-level flow: our incoming window is effectively unbounded.
-                let Some(handle) = flow.handle else {
-                    return Ok(Step::Continue);
-                };
-                let Some(link) = self.link.as_mut() else {
-                    self.note(&format!(
-                        "flow for handle {}, with no link of ours: ignored",
-                        handle.0
-                    ));
-                    return Ok(Step::Continue);
-                };
-                let echo = link.on_flow(handle.0, flow.delivery_count, flow.echo);
-                self.refill_credit(echo)?;
-            }
-            Incoming::Transfer(transfer, payload) => {
-                self.next_incoming_id = self.next_incoming_id.wrapping_add(1);
-                let max_message_size = self.cfg.max_message_size;
-                let Some(link) = self.link.as_mut() else {
-                    self.note(&format!(
-                        "transfer for handle {}, with no link of ours: ignored",
-                        transfer.handle.0
-                    ));
-                    return Ok(Step::Continue);
-                };
-                if let Some(delivery) = link.on_transfer(&transfer, payload, max_message_size)? {
-                    let attach_id = link.attach_id();
-                    if attach_id != self.batch_attach && !self.batch.is_empty() {
-                        self.hand_over();
-                    }
-                    self.batch_attach = attach_id;
-                    self.failed_reattaches = 0;
-                    self.batch.push(delivery);
-                }
-            }
-            // The server settling on its side needs nothing from us: we settle first.
-            Incoming::Disposition(_) => {}
-            Incoming::Detach(detach) => self.on_detach(detach)?,
-            Incoming::End(end) => self.on_end(end)?,
-            Incoming::Close(close) => return Ok(Step::End(self.on_close(close))),
-        }
-        Ok(Step::Continue)
-    }
-
-    fn on_begin(&mut self, channel: u16, begin: Begin) -> Result<(), Error> {
-        if self.begun {
-            self.note(&format!("second begin (channel {channel}): ignored"));
-            return Ok(());
-        }
-        if begin.remote_channel != Some(CHANNEL) {
-            self.note(&format!(
-                "begin on channel {channel} that answers no begin of ours: ignored"
-            ));
-            return Ok(());
-        }
-        self.begun = true;
-        self.remote_channel = Some(channel);
-        self.next_incoming_id = begin.next_outgoing_id;
-        if self.closing.is_none() && self.reattach_at.is_none() {
-            self.send_attach()?;
-        }
-        Ok(())
-    }
-
-    fn on_detach(&mut self, detach: Detach) -> Result<(), Error> {
-        let Some(link) = self.link.as_mut() else {
-            self.note(&format!(
-                "detach for handle {}, with no link of ours: ignored",
-                detach.handle.0
-            ));
-            return Ok(());
-        };
-        let attach_id = link.attach_id();
-        let Some(detached) = link.on_detach(&detach) else {
-            return Ok(());
-        };
-        if let Some(reply) = &detached.reply {
-            if self.closing.is_none() {
-                self.outbox.frame(reply)?;
-            }
-        }
-        self.link_lost(attach_id, detached)
-    }
-
-    /// The server ended our session: answered, and begun again with the receiver (as after a
-    /// detach), on the same connection.
-    fn on_end(&mut self, end: End) -> Result<(), Error> {
-        let error = end.error.as_ref().map(Error::from_amqp);
-        if self.closing.is_some() {
-            return Ok(());
-        }
-        self.outbox.frame(&End { error: None })?;
-        self.begun = false;
-        self.remote_channel = None;
-        let Some(link) = self.link.as_mut() else {
-            // No link was on it: begin again at once, for a later open_receiver().
-            return self.outbox.frame(&handshake::begin());
-        };
-        let attach_id = link.attach_id();
-        match link.session_ended(error) {
-            Some(detached) => self.link_lost(attach_id, detached),
-            None => self.outbox.frame(&handshake::begin()),
-        }
-    }
-
-    /// The link is gone on this connection (detached, or its session ended). The deliveries of
-    /// that attachment can no longer be settled: the server delivers them again. If the server
-    /// took it away, it is attached again after a backoff, unless reconnecting is off.
-    fn link_lost(&mut self, attach_id: u32, detached: Detached) -> Result<(), Error> {
-        self.hand_over();
-        self.pending_settles.clear();
-        self.link_open = false;
-        self.attach_deadline = None;
-        if detached.requested {
-            self.link = None;
-            self.emit(Event::ReceiverClose {
-                epoch: self.epoch,
-                attach: attach_id,
-                error: detached.error,
-                reattach_in: None,
-            });
-            return Ok(());
-        }
-        let mut reattach_in = None;
-        if self.cfg.reconnect.enabled && self.closing.is_none() {
-            if detached.delivered > 0 {
-                self.failed_reattaches = 0;
-                self.reattach_backoff.reset();
-            }
-            self.failed_reattaches += 1;
-            if self.failed_reattaches > MAX_FAILED_REATTACHES {
-                let why = detached.error.clone().unwrap_or_else(|| {
-                    Error::Protocol(format!(
-                        "the server detached the receiver {} times in a row without delivering a message",
-                        self.failed_reattaches
-                    ))
-                });
-                self.emit(Event::ReceiverClose {
-                    epoch: self.epoch,
-                    attach: attach_id,
-                    error: detached.error,
-                    reattach_in: None,
-                });
-                return Err(why);
-            }
-            let delay = self.reattach_backoff.delay();
-            self.reattach_at = Some(Instant::now() + delay);
-            reattach_in = Some(delay);
-        }
-        self.emit(Event::ReceiverClose {
-            epoch: self.epoch,
-            attach: attach_id,
-            error: detached.error,
-            reattach_in,
-        });
-        Ok(())
-    }
-
-    /// The re-attach timer fired: begin the session again if it ended, else attach.
-    fn reattach(&mut self) -> Result<(), Error> {
-        self.reattach_at = None;
-        if self.closing.is_some() || self.link.is_none() {
-            return Ok(());
-        }
-        if !self.begun {
-            // The attach follows the server's begin (on_begin).
-            self.attach_deadline = Some(Instant::now() + self.cfg.connect_timeout);
-            return self.outbox.frame(&handshake::begin());
-        }
-        self.send_attach()
-    }
-
-    fn on_close(&mut self, close: Close) -> Ending {
-        let error = close.error.as_ref().map(Error::from_amqp);
-        if self.closing.is_none() {
-            let _ = self.outbox.frame(&Close { error: None });
-            let _ = self.outbox.flush();
-        }
-        if let Some(e) = &error {
-            self.emit(Event::ConnectionError {
-                epoch: self.epoch,
-                error: e.clone(),
-            });
-        }
-        if self.closing.is_some() {
-            self.emit(Event::ConnectionClose { epoch: self.epoch });
-            return Ending::Closed;
-        }
-        Ending::Failed {
-            error: Some(error.unwrap_or_else(|| Error::Remote {
-                condition: crate::error::condition::CONNECTION_FORCED.into(),
-                description: "the server closed the connection".into(),
-            })),
-            was_open: self.attached_once,
         }
     }
 }
