@@ -83,7 +83,7 @@ const OURS = ['ours', 'consumer'];
 
 /** The paced rates (one message at a time, see loadgen/src/pace.rs) and how long each row runs. */
 const RATES = [100, 1000, 10000, 50000];
-const PACED_SECONDS = Q ? { 100: 3, 1000: 3, 10000: 1.5, 50000: 1 } : { 100: 20, 1000: 10, 10000: 3, 50000: 1 };
+const PACED_SECONDS = Q ? { 100: 2, 1000: 2, 10000: 1, 50000: 0.5 } : { 100: 20, 1000: 10, 10000: 3, 50000: 1 };
 /** The 100 msg/s rows are the slowest (20 s a run): 2 rounds in the full run, to keep it near 15 min. */
 const ROUNDS_100 = 2;
 const SIZES = [[256, '256'], [4096, '4k']];
