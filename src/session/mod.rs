@@ -402,6 +402,8 @@ impl<'a> Session<'a> {
                 }
             }
             Some(Command::CloseReceiver) => {
+                // What the owner settled before closing the receiver goes out first.
+                self.take_acks()?;
                 if let Some(link) = self.link.as_mut() {
                     match link.detach() {
                         CloseReceiver::Send(detach) => self.outbox.frame(&detach)?,
