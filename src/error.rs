@@ -42,8 +42,17 @@ pub enum Error {
     Auth(String),
     /// The transport failed or ended.
     Io(String),
-    /// TLS failed: the handshake, or the server's certificate.
+    /// The TLS handshake failed for another reason than the certificate: a reset, an alert, a
+    /// server that does not speak TLS there.
     Tls(String),
+    /// The server's certificate failed verification (`code` is Node's `err.code`, e.g.
+    /// `DEPTH_ZERO_SELF_SIGNED_CERT`, `ERR_TLS_CERT_ALTNAME_INVALID`), or the owner's
+    /// `checkServerIdentity` refused it (its code, if it gave one). Reported with the TLS
+    /// condition; retrying cannot fix it.
+    Certificate {
+        code: Option<String>,
+        description: String,
+    },
     /// A step did not complete within its bound.
     Timeout(String),
     /// Bad options, or credentials that could not be obtained.
@@ -83,7 +92,7 @@ impl Error {
         match self {
             Error::Auth(_) => condition::UNAUTHORIZED_ACCESS,
             Error::Io(_) => condition::IO,
-            Error::Tls(_) => condition::TLS,
+            Error::Tls(_) | Error::Certificate { .. } => condition::TLS,
             Error::Timeout(_) => condition::TIMEOUT,
             Error::Config(_) => condition::CONFIG,
             Error::Protocol(_) => condition::INTERNAL_ERROR,
@@ -112,8 +121,24 @@ impl Error {
             | Error::MessageTooLarge(d)
             | Error::TransferLimit(d)
             | Error::Internal(d) => d,
-            Error::Remote { description, .. } => description,
+            Error::Remote { description, .. } | Error::Certificate { description, .. } => {
+                description
+            }
         }
+    }
+
+    /// Node's `err.code` for this error, where it has one (certificate failures).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Certificate { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the server's certificate was refused (by the verifier or the owner's
+    /// `checkServerIdentity`).
+    pub fn is_certificate_failure(&self) -> bool {
+        matches!(self, Error::Certificate { .. })
     }
 
     /// Whether the server refused who we are.
@@ -182,5 +207,14 @@ mod tests {
             Error::Tls("x".into()).to_amqp().description.as_deref(),
             Some("x")
         );
+        let cert = Error::Certificate {
+            code: Some("CERT_HAS_EXPIRED".into()),
+            description: "certificate has expired".into(),
+        };
+        assert_eq!(cert.condition(), condition::TLS);
+        assert_eq!(cert.code(), Some("CERT_HAS_EXPIRED"));
+        assert!(cert.is_certificate_failure());
+        assert!(!Error::Tls("reset".into()).is_certificate_failure());
+        assert_eq!(Error::Tls("reset".into()).code(), None);
     }
 }

@@ -53,7 +53,7 @@ pub fn spawn(
     sink: Arc<dyn EventSink>,
 ) -> Result<ConsumerHandle, Error> {
     let tls = match cfg.transport {
-        Transport::Tls => Some(transport::tls_config(&cfg.tls)?),
+        Transport::Tls => Some(transport::tls_config(&cfg)?),
         Transport::Tcp => None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
@@ -154,8 +154,10 @@ async fn run(
         }
         failures += 1;
         let auth_failed = error.as_ref().is_some_and(Error::is_auth_failure);
+        let certificate_failed = error.as_ref().is_some_and(Error::is_certificate_failure);
         let reconnecting = cfg.reconnect.enabled
             && (!auth_failed || cfg.reconnect.on_auth_failure)
+            && (!certificate_failed || cfg.reconnect.on_certificate_failure)
             && cfg.reconnect.limit.is_none_or(|limit| failures <= limit);
         let wait = if reconnecting {
             backoff.delay()
@@ -185,7 +187,7 @@ async fn run(
                         }
                     }
                     // A late answer for an attempt already made.
-                    Some(Command::Credentials { .. }) => {}
+                    Some(Command::Credentials { .. } | Command::IdentityVerdict { .. }) => {}
                 },
             }
         }

@@ -31,10 +31,31 @@ use crate::reader::{eof_error, FrameReader};
 use crate::settle::{coalesce, Outcome};
 use crate::sign::Credentials;
 use crate::trace::Trace;
+use crate::transport;
 use crate::writer::Outbox;
 
 mod frames;
 mod pacing;
+
+/// Runs `fut` until `deadline`, keeping the commands that arrive meanwhile for later. `None`:
+/// the owner asked to close; `Some(Err(_))`: the deadline passed.
+async fn racing<T>(
+    fut: impl std::future::Future<Output = T>,
+    rx: &mut mpsc::UnboundedReceiver<Command>,
+    deadline: Instant,
+    stash: &mut Vec<Command>,
+) -> Option<Result<T, tokio::time::error::Elapsed>> {
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            r = tokio::time::timeout_at(deadline, &mut fut) => return Some(r),
+            cmd = rx.recv() => match cmd {
+                None | Some(Command::Close) => return None,
+                Some(cmd) => stash.push(cmd),
+            },
+        }
+    }
+}
 
 /// How one transport connection ended.
 pub enum Ending {
@@ -99,6 +120,8 @@ pub struct Session<'a> {
     batch: Vec<Delivery>,
     /// The attachment the deliveries in `batch` came on.
     batch_attach: u32,
+    /// The server's certificate chain (DER, leaf first), reported with the connection's open.
+    peer_certificates: Vec<Vec<u8>>,
 }
 
 impl<'a> Session<'a> {
@@ -141,6 +164,7 @@ impl<'a> Session<'a> {
             closing: None,
             batch: Vec::new(),
             batch_attach: 0,
+            peer_certificates: Vec::new(),
         }
     }
 
@@ -224,23 +248,38 @@ impl<'a> Session<'a> {
             Ok(c) => c,
             Err(end) => return end,
         };
+        let dialed = match racing(handshake::dial(self.cfg, tls), rx, deadline, &mut stash).await {
+            None => return Ending::Closed,
+            Some(Ok(Ok(d))) => d,
+            Some(Ok(Err(e))) => return self.failed(e),
+            Some(Err(_)) => return self.failed(self.timeout_error("connecting and TLS")),
+        };
+        if tls.is_some() && self.cfg.tls.external_identity_check && self.cfg.tls.reject_unauthorized
+        {
+            if let Err(end) = self
+                .identity(dialed.peer_certificates.clone(), rx, deadline, &mut stash)
+                .await
+            {
+                return end;
+            }
+        }
+        self.peer_certificates = dialed.peer_certificates;
         let connected = {
             let trace = self.trace.clone();
-            let setup = handshake::connect(self.cfg, tls, creds.as_ref(), &mut self.outbox, &trace);
-            tokio::pin!(setup);
-            loop {
-                tokio::select! {
-                    r = tokio::time::timeout_at(deadline, &mut setup) => break r,
-                    cmd = rx.recv() => match cmd {
-                        None | Some(Command::Close) => return Ending::Closed,
-                        Some(cmd) => stash.push(cmd),
-                    },
-                }
-            }
+            let setup = handshake::setup(
+                self.cfg,
+                dialed.io,
+                dialed.wakeups,
+                creds.as_ref(),
+                &mut self.outbox,
+                &trace,
+            );
+            racing(setup, rx, deadline, &mut stash).await
         };
         let mut reader = match connected {
-            Ok(Ok(reader)) => reader,
-            Ok(Err(e)) => {
+            None => return Ending::Closed,
+            Some(Ok(Ok(reader))) => reader,
+            Some(Ok(Err(e))) => {
                 if e.is_auth_failure() {
                     self.emit(Event::ConnectionError {
                         epoch: self.epoch,
@@ -249,7 +288,7 @@ impl<'a> Session<'a> {
                 }
                 return self.failed(e);
             }
-            Err(_) => return self.failed(self.timeout_error("connecting, TLS and SASL")),
+            Some(Err(_)) => return self.failed(self.timeout_error("connecting, TLS and SASL")),
         };
         if let Err(e) = self.send_open() {
             return self.failed(e);
@@ -263,6 +302,48 @@ impl<'a> Session<'a> {
             return self.failed(e);
         }
         self.main_loop(&mut reader, rx, deadline).await
+    }
+
+    /// The owner's `checkServerIdentity` on the server's chain, before any credential is sent.
+    async fn identity(
+        &mut self,
+        chain: Vec<Vec<u8>>,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+        deadline: Instant,
+        stash: &mut Vec<Command>,
+    ) -> Result<(), Ending> {
+        self.emit(Event::PeerCertificate {
+            epoch: self.epoch,
+            chain,
+        });
+        loop {
+            tokio::select! {
+                _ = sleep_until(deadline) => {
+                    return Err(self.failed(self.timeout_error("checking the server's identity (checkServerIdentity)")));
+                }
+                cmd = rx.recv() => match cmd {
+                    None | Some(Command::Close) => return Err(Ending::Closed),
+                    Some(Command::IdentityVerdict { epoch, result }) if epoch == self.epoch => {
+                        return result.map_err(|r| {
+                            let place = format!("{}:{}", self.cfg.host, self.cfg.port);
+                            let error = match r.code {
+                                Some(code) => transport::certificate_error(code, &r.message, &place),
+                                None => Error::Certificate {
+                                    code: None,
+                                    description: format!(
+                                        "{} (server {place}); hint: refused by the checkServerIdentity option",
+                                        r.message
+                                    ),
+                                },
+                            };
+                            self.failed(error)
+                        });
+                    }
+                    Some(Command::IdentityVerdict { .. }) => {}
+                    Some(cmd) => stash.push(cmd),
+                },
+            }
+        }
     }
 
     /// Credentials for this attempt only: signed with a fresh timestamp, or asked of the owner.
@@ -412,7 +493,8 @@ impl<'a> Session<'a> {
                     }
                 }
             }
-            Some(Command::Credentials { .. }) => {} // a late answer for an attempt already made
+            // Late answers for an attempt already made.
+            Some(Command::Credentials { .. } | Command::IdentityVerdict { .. }) => {}
             Some(Command::SetCreditWindow(n)) => {
                 let grant = self.link.as_mut().and_then(|l| l.set_window(n));
                 self.send_grant(grant)?;
