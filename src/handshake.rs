@@ -12,7 +12,7 @@ use fe2o3_amqp::types::sasl::{SaslCode, SaslInit};
 use tokio_rustls::rustls::ClientConfig;
 
 use crate::codec;
-use crate::config::Config;
+use crate::config::{Config, Transport};
 use crate::error::Error;
 use crate::reader::FrameReader;
 use crate::sign::Credentials;
@@ -67,7 +67,7 @@ fn looks_like_tls(bytes: &[u8]) -> bool {
 /// connection to a TLS port) is told as such.
 async fn read_header(cfg: &Config, reader: &mut FrameReader) -> Result<[u8; 8], Error> {
     let tls_port = || {
-        Error::Tls(format!(
+        Error::tls(format!(
             "{}:{} answered in TLS: it is a TLS port, use `transport: 'tls'` (or the plain AMQP port)",
             cfg.host, cfg.port
         ))
@@ -76,6 +76,13 @@ async fn read_header(cfg: &Config, reader: &mut FrameReader) -> Result<[u8; 8], 
         Ok(h) if looks_like_tls(&h) => Err(tls_port()),
         Ok(h) => Ok(h),
         Err(_) if looks_like_tls(reader.buffered()) => Err(tls_port()),
+        // A TLS server that read our protocol header as a bad handshake closes without a word.
+        Err(Error::Io(_)) if reader.buffered().is_empty() && cfg.transport == Transport::Tcp => {
+            Err(Error::Io(format!(
+                "connection closed by the server ({}:{}) without an answer to the AMQP protocol header (a TLS port? use `transport: 'tls'` there)",
+                cfg.host, cfg.port
+            )))
+        }
         Err(e) => Err(e),
     }
 }

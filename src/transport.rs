@@ -10,7 +10,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::config::{Config, Transport};
 use crate::error::Error;
-use crate::tls::errors::{self, Failure};
+use crate::tls::errors::{self, Failure, Refusal};
 
 pub use crate::tls::parse_certificates;
 
@@ -85,17 +85,18 @@ pub struct Dialed {
 /// Node's code, words and a hint; anything else in words.
 pub fn handshake_error(e: &std::io::Error, place: &str) -> Error {
     match errors::handshake_failure(e, place) {
-        Failure::Certificate(r) => certificate_error(r.code, &r.message, place),
-        Failure::Handshake(text) => Error::Tls(text),
+        Failure::Certificate(r) => certificate_error(&r, place),
+        Failure::Handshake(description, code) => Error::Tls { code, description },
     }
 }
 
-/// A refused certificate as the error users see: Node's message, where, and what fixes it.
-pub fn certificate_error(code: String, message: &str, place: &str) -> Error {
-    let hint = errors::hint(&code);
+/// A refused certificate as the error users see: Node's code and message, where, and what fixes
+/// it.
+pub fn certificate_error(r: &Refusal, place: &str) -> Error {
+    let hint = errors::hint(&r.reason);
     Error::Certificate {
-        description: format!("{message} (server {place}); hint: {hint}"),
-        code: Some(code),
+        description: format!("{} (server {place}); hint: {hint}", r.message),
+        code: Some(r.code.clone()),
     }
 }
 

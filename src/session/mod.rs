@@ -327,7 +327,14 @@ impl<'a> Session<'a> {
                         return result.map_err(|r| {
                             let place = format!("{}:{}", self.cfg.host, self.cfg.port);
                             let error = match r.code {
-                                Some(code) => transport::certificate_error(code, &r.message, &place),
+                                Some(code) => transport::certificate_error(
+                                    &crate::tls::Refusal {
+                                        reason: code.clone(),
+                                        code,
+                                        message: r.message,
+                                    },
+                                    &place,
+                                ),
                                 None => Error::Certificate {
                                     code: None,
                                     description: format!(

@@ -179,6 +179,7 @@ impl NodeVerifier {
             peer.push(Cert::parse(der.as_ref()).map_err(|_| Refusal {
                 code: String::new(),
                 message: "the server sent a certificate that cannot be decoded".into(),
+                reason: String::new(),
             })?);
         }
         verify::verify_chain(&self.store, &peer, now)?;

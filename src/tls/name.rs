@@ -148,6 +148,7 @@ pub fn check_server_identity(hostname: &str, cert: &Cert) -> Result<(), Refusal>
     Err(Refusal {
         code: x509::ALTNAME_INVALID.to_string(),
         message: format!("Hostname/IP does not match certificate's altnames: {reason}"),
+        reason: x509::ALTNAME_INVALID.to_string(),
     })
 }
 

@@ -279,7 +279,7 @@ pub fn verify_chain(store: &TrustStore, peer: &[Cert], now: i64) -> Result<(), R
     loop {
         if check_signature && !std::ptr::eq(xs, xi) {
             if xi.key_usage.is_some_and(|k| k & ku::KEY_CERT_SIGN == 0) {
-                errors.fail(x509::KEY_USAGE_NO_CERTSIGN);
+                errors.fail(x509::KEYUSAGE_NO_CERTSIGN);
             }
             match &xi.public_key {
                 None => errors.fail(x509::UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY),
