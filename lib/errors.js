@@ -6,15 +6,20 @@ const native = require('./native.js');
 
 const AUTH_CONDITION = native.CONDITION_UNAUTHORIZED_ACCESS;
 
-/** An error reported by the connection or the server: `condition` is the AMQP error condition. */
+/**
+ * An error reported by the connection or the server: `condition` is the AMQP error condition;
+ * `code` is Node's `err.code` where there is one (a refused certificate: `DEPTH_ZERO_SELF_SIGNED_CERT`,
+ * `CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`, ..., under the condition `aliyun-iot-amqp:tls`).
+ */
 class ConnectionError extends Error {
-  constructor(description, condition, connection) {
+  constructor(description, condition, connection, code) {
     let message = description || condition;
     if (condition === AUTH_CONDITION && !/authenticat/i.test(message)) message = `authentication failed: ${message}`;
     super(message);
     this.name = 'ConnectionError';
     this.condition = condition;
     this.description = description || condition;
+    if (code) this.code = code;
     Object.defineProperty(this, 'connection', { value: connection, enumerable: false });
   }
 
@@ -23,9 +28,9 @@ class ConnectionError extends Error {
   }
 }
 
-/** The ConnectionError for a native `{condition, description}`, or undefined when there is none. */
+/** The ConnectionError for a native `{condition, description, code}`, or undefined when there is none. */
 function toError(info, connection) {
-  return info ? new ConnectionError(info.description, info.condition, connection) : undefined;
+  return info ? new ConnectionError(info.description, info.condition, connection, info.code ?? undefined) : undefined;
 }
 
 module.exports = { ConnectionError, toError, AUTH_CONDITION };
