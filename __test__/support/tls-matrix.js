@@ -129,36 +129,39 @@ function makeMatrix(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp
   // trusted), X (never trusted), V1 (a trusted X.509 v1 root), EC (a trusted P-384 root).
   const rootAKey = m.key('rsa:2048');
   const rootA = { cert: m.cert({ subject: '/O=matrix/CN=Root A', key: rootAKey, ext: CA_EXT, end: new Date(now + 60 * DAY) }), key: rootAKey };
-  const intAKey = m.key('rsa:2048');
+  const intAKey = m.key('ec:P-256');
   const intA = { cert: m.cert({ subject: '/O=matrix/CN=Intermediate A', key: intAKey, issuer: rootA, ext: CA_EXT, end: new Date(now + 50 * DAY) }), key: intAKey };
   const rootBKey = m.key('ec:P-256');
   const rootB = { cert: m.cert({ subject: '/O=matrix/CN=Root B', key: rootBKey, ext: CA_EXT }), key: rootBKey };
   const intBKey = m.key('ec:P-256');
   const intB = { cert: m.cert({ subject: '/O=matrix/CN=Intermediate B', key: intBKey, issuer: rootB, ext: CA_EXT }), key: intBKey };
-  const rootXKey = m.key('rsa:2048');
+  const rootXKey = m.key('ec:P-256');
   const rootX = { cert: m.cert({ subject: '/O=matrix/CN=Root X (untrusted)', key: rootXKey, ext: CA_EXT }), key: rootXKey };
-  const rootV1Key = m.key('rsa:2048');
+  // Keys are shared where the names differ (RSA key generation is the slow part).
+  const rootV1Key = rootAKey;
   const rootV1 = { cert: m.cert({ subject: '/O=matrix/CN=Root V1', key: rootV1Key }), key: rootV1Key };
   const rootECKey = m.key('ec:P-384');
   const rootEC = { cert: m.cert({ subject: '/O=matrix/CN=Root EC', key: rootECKey, ext: CA_EXT }), key: rootECKey };
   const root1024Key = m.key('rsa:1024');
   const root1024 = { cert: m.cert({ subject: '/O=matrix/CN=Root RSA-1024', key: root1024Key, ext: CA_EXT }), key: root1024Key };
   // A "CA" that is not one (basicConstraints CA:FALSE) signing a leaf.
-  const notCaKey = m.key('rsa:2048');
+  const notCaKey = m.key('ec:P-256');
   const notCa = { cert: m.cert({ subject: '/O=matrix/CN=Not a CA', key: notCaKey, issuer: rootA, ext: LEAF(null) }), key: notCaKey };
 
   const cases = [];
   const trusted = [rootA, intB, rootV1, rootEC, root1024].map((c) => read(c.cert));
-  const add = (name, leaf, { sent = [], trust = false, note = '' } = {}) => {
+  const add = (name, leaf, { sent = [], trust = false, serverOptions } = {}) => {
     if (trust) trusted.push(read(leaf.cert));
-    cases.push({ name, note, chain: [leaf.cert, ...sent].map(read).join(''), key: read(leaf.key) });
+    cases.push({ name, chain: [leaf.cert, ...sent].map(read).join(''), key: read(leaf.key), serverOptions });
   };
+  // Node's server refuses to load what its own security level forbids; these servers go lower.
+  const weakServer = { ciphers: 'DEFAULT:@SECLEVEL=0' };
   const leaf = (opts) => {
     const key = opts.key || k2048();
     return { cert: m.cert({ issuer: rootA, subject: '/CN=localhost', ...opts, key }), key };
   };
   const selfSigned = (keySpec, opts) => {
-    const key = m.key(keySpec);
+    const key = keySpec === 'rsa:2048' ? k2048() : m.key(keySpec);
     return { cert: m.cert({ subject: '/CN=localhost', ...opts, key }), key };
   };
 
@@ -185,7 +188,8 @@ function makeMatrix(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp
   add('CA-signed, Ed25519', leaf({ key: m.sharedKey('ed25519'), ext: LEAF(SAN) }));
   add('CA-signed, RSA-1024', leaf({ key: m.sharedKey('rsa:1024'), ext: LEAF(SAN) }));
   add('CA-signed, RSA-4096', leaf({ key: m.sharedKey('rsa:4096'), ext: LEAF(SAN) }));
-  add('CA-signed, SHA-1 signature', leaf({ ext: LEAF(SAN), md: 'sha1' }));
+  add('CA-signed, SHA-1 signature', leaf({ ext: LEAF(SAN), md: 'sha1' }), { serverOptions: weakServer });
+  add('CA-signed, RSA-512', leaf({ key: m.key('rsa:512'), ext: LEAF(SAN) }), { serverOptions: weakServer });
   add('CA-signed, SHA-512 signature', leaf({ ext: LEAF(SAN), md: 'sha512' }));
   add('CA-signed, leaf with CA:TRUE', leaf({ ext: CA_EXT.slice(0, 1).concat([`subjectAltName = ${SAN}`]) }));
   add('CA-signed, extendedKeyUsage clientAuth only', leaf({ ext: LEAF(SAN, ['extendedKeyUsage = clientAuth']) }));
@@ -214,7 +218,18 @@ function makeMatrix(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp
   const bundle = trusted.join('');
   const bundleFile = path.join(dir, 'trusted.pem');
   fs.writeFileSync(bundleFile, bundle);
-  return { dir, bundle, bundleFile, cases };
+  return { dir, bundle, bundleFile, cases, untrustedPem: read(rootX.cert) };
 }
 
-module.exports = { makeMatrix, haveOpenssl };
+let made = null;
+
+/** The matrix, made once per process in a temporary directory removed at exit. */
+function matrix() {
+  if (!made) {
+    made = makeMatrix();
+    process.once('exit', () => fs.rmSync(made.dir, { recursive: true, force: true }));
+  }
+  return made;
+}
+
+module.exports = { makeMatrix, matrix, haveOpenssl };
