@@ -3,6 +3,7 @@
 // and its description), as rhea's users meet it in `context.error`.
 
 const native = require('./native.js');
+const { alertNaming } = require('./tls.js');
 
 const AUTH_CONDITION = native.CONDITION_UNAUTHORIZED_ACCESS;
 
@@ -30,7 +31,14 @@ class ConnectionError extends Error {
 
 /** The ConnectionError for a native `{condition, description, code}`, or undefined when there is none. */
 function toError(info, connection) {
-  return info ? new ConnectionError(info.description, info.condition, connection, info.code ?? undefined) : undefined;
+  if (!info) return undefined;
+  let { description, code } = info;
+  // A TLS alert's code and words as the running Node's OpenSSL names them.
+  if (code && code.startsWith('ERR_SSL_SSLV3_ALERT_') && alertNaming() !== 'SSLV3') {
+    code = code.replace('SSLV3_ALERT', 'SSL/TLS_ALERT');
+    description = description.replace('sslv3 alert', 'ssl/tls alert');
+  }
+  return new ConnectionError(description, info.condition, connection, code ?? undefined);
 }
 
 module.exports = { ConnectionError, toError, AUTH_CONDITION };

@@ -4,7 +4,7 @@
 // One table of defaults (DEFAULTS) and one set of validators serve connect() and open_receiver()
 // (here), sign() and the `credentials` option (here), and createConsumer() (lib/consumer/options.js).
 
-const { caList, nodeDefaultTrust, rejectUnauthorizedDefault } = require('./tls.js');
+const { caList, nodeDefaultTrust, rejectUnauthorizedDefault, securityLevel } = require('./tls.js');
 
 /** The default sign method, everywhere (sign(), the `credentials` option, createConsumer()). */
 const SIGN_METHOD = 'hmacsha256';
@@ -265,6 +265,8 @@ function finish(out, get, has, tls) {
   // Node's trust store: a `ca` alone when given, else Node's default CA certificates.
   if (has('ca')) out.ca = caList(get('ca'));
   else if (tls) Object.assign(out, nodeDefaultTrust());
+  // Key sizes and digests are held to what the running Node accepts.
+  if (tls) out.securityLevel = securityLevel();
   return out;
 }
 

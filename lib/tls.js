@@ -83,6 +83,91 @@ function nodeDefaultTrust() {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The running Node's OpenSSL security level (1 with Node 20 and 22's OpenSSL, 2 on Node 24): it
+// decides which key sizes and digests Node accepts. Node has no API for it, so it is probed once:
+// Node's own TLS refuses to load a certificate whose key is weaker than its level allows.
+
+const der = {
+  tlv(tag, ...parts) {
+    const body = Buffer.concat(parts);
+    let len;
+    if (body.length < 0x80) len = Buffer.from([body.length]);
+    else {
+      const bytes = [];
+      for (let n = body.length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
+      len = Buffer.from([0x80 | bytes.length, ...bytes]);
+    }
+    return Buffer.concat([Buffer.from([tag]), len, body]);
+  },
+  time(d) {
+    return der.tlv(0x17, Buffer.from(d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z'));
+  },
+};
+
+/** A throwaway self-signed certificate (PEM) for `keys`, signed with SHA-256. */
+function probeCertificate(keys) {
+  const rsa = keys.privateKey.asymmetricKeyType === 'rsa';
+  // sha256WithRSAEncryption (with NULL parameters) or ecdsa-with-SHA256.
+  const alg = rsa
+    ? Buffer.from('300d06092a864886f70d01010b0500', 'hex')
+    : Buffer.from('300a06082a8648ce3d040302', 'hex');
+  const name = der.tlv(0x30, der.tlv(0x31, der.tlv(0x30, Buffer.from('0603550403', 'hex'), der.tlv(0x0c, Buffer.from('probe')))));
+  const now = Date.now();
+  const tbs = der.tlv(0x30,
+    der.tlv(0xa0, Buffer.from('020102', 'hex')), Buffer.from('020101', 'hex'), alg, name,
+    der.tlv(0x30, der.time(new Date(now - 86400000)), der.time(new Date(now + 86400000))), name,
+    keys.publicKey.export({ type: 'spki', format: 'der' }));
+  const signature = crypto.sign('sha256', tbs, keys.privateKey);
+  const cert = der.tlv(0x30, tbs, alg, der.tlv(0x03, Buffer.from([0]), signature));
+  return `-----BEGIN CERTIFICATE-----\n${cert.toString('base64').match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`;
+}
+
+/** Whether Node's TLS takes a certificate with this key at its default security level. */
+function loads(keys) {
+  try {
+    tls.createSecureContext({ key: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), cert: probeCertificate(keys) });
+    return true;
+  } catch (err) {
+    if (err && err.code === 'ERR_SSL_EE_KEY_TOO_SMALL') return false;
+    throw err;
+  }
+}
+
+let level = null;
+
+/** The running Node's default OpenSSL security level, 0 to 5 (probed once, a few ms). */
+function securityLevel() {
+  if (level !== null) return level;
+  try {
+    // The key each level refuses first: RSA-512 (level 1: 80 bits), RSA-1024 (2: 112),
+    // RSA-2048 (3: 128), P-256 (4: 192), P-384 (5: 256).
+    const probes = [
+      () => crypto.generateKeyPairSync('rsa', { modulusLength: 512 }),
+      () => crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }),
+      () => crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }),
+      () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+      () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+    ];
+    level = 5;
+    for (let i = 0; i < probes.length; i += 1) {
+      if (loads(probes[i]())) {
+        level = i;
+        break;
+      }
+    }
+  } catch {
+    level = 1; // OpenSSL 3's default, should the probe itself fail
+  }
+  return level;
+}
+
+/** OpenSSL 3.2 and later name TLS alerts "ssl/tls alert ..." where 3.0 said "sslv3 alert ...". */
+function alertNaming() {
+  const [major, minor] = String(process.versions.openssl || '').split('.').map(Number);
+  return major > 3 || (major === 3 && minor >= 2) ? 'SSL/TLS' : 'SSLV3';
+}
+
 let warnedUnauthorized = false;
 
 /** rejectUnauthorized's default: false under NODE_TLS_REJECT_UNAUTHORIZED=0, with Node's warning. */
@@ -149,4 +234,4 @@ function peerCertificate(chain, trusted = []) {
   return objects[0];
 }
 
-module.exports = { caList, nodeDefaultTrust, rejectUnauthorizedDefault, peerCertificate };
+module.exports = { caList, nodeDefaultTrust, rejectUnauthorizedDefault, peerCertificate, securityLevel, alertNaming };

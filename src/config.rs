@@ -95,6 +95,9 @@ pub struct TlsOptions {
     /// checks the chain only, and the connection waits for the owner's verdict
     /// (`Event::PeerCertificate`) before SASL.
     pub external_identity_check: bool,
+    /// The OpenSSL security level keys and signatures are held to, as the running Node's
+    /// (1 with OpenSSL 3.0; 2 on Node 24).
+    pub security_level: u8,
 }
 
 impl Default for TlsOptions {
@@ -106,6 +109,7 @@ impl Default for TlsOptions {
             reject_unauthorized: true,
             node_extra_ca_certs: None,
             external_identity_check: false,
+            security_level: 1,
         }
     }
 }

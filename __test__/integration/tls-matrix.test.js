@@ -16,6 +16,8 @@ const tls = require('node:tls');
 const { matrix, haveOpenssl } = require('../support/tls-matrix.js');
 
 const CHILD = path.join(__dirname, '..', 'support', 'tls-matrix-child.js');
+// Node 24 adds this advice to some messages; our messages end with a hint of their own.
+const SYSTEM_CA_ADVICE = '; if the root CA is installed locally, try running Node.js with --use-system-ca';
 
 /** Runs the jobs in a child with `env` added; resolves with its results by job id. */
 function runChild(env, jobs) {
@@ -46,11 +48,19 @@ test('the package connects exactly when tls.connect does, with Node\'s error cod
   const servers = [];
   const handshakes = new Map();
   try {
+    const unservable = [];
     for (const c of m.cases) {
-      const server = tls.createServer({ key: c.key, cert: c.chain, ...(c.serverOptions || {}) }, (s) => {
-        handshakes.set(c.name, (handshakes.get(c.name) || 0) + 1);
-        s.end();
-      });
+      let server;
+      try {
+        server = tls.createServer({ key: c.key, cert: c.chain, ...(c.serverOptions || {}) }, (s) => {
+          handshakes.set(c.name, (handshakes.get(c.name) || 0) + 1);
+          s.end();
+        });
+      } catch (err) {
+        // Some Node versions' own server refuses to load a weak certificate (RSA-512 on OpenSSL 3.5).
+        unservable.push(`${c.name} (${err.code || err.message})`);
+        continue;
+      }
       server.on('tlsClientError', () => {});
       await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
       servers.push({ c, port: server.address().port, server });
@@ -105,14 +115,15 @@ test('the package connects exactly when tls.connect does, with Node\'s error cod
         const m = /SSL routines:[^:]*:([^:]+)/.exec(r.node.message);
         const reason = m ? m[1] : r.node.message;
         if (!r.ours.message.includes(reason)) mismatches.push(`${what}: ${JSON.stringify(r.ours.message)} does not say ${JSON.stringify(reason)}`);
-      } else if (!r.node.ok && !r.ours.message.startsWith(r.node.message)) {
+      } else if (!r.node.ok && !r.ours.message.startsWith(r.node.message.replace(SYSTEM_CA_ADVICE, ''))) {
         mismatches.push(`${what}: node says ${JSON.stringify(r.node.message)}, package ${JSON.stringify(r.ours.message)}`);
       } else if (!r.node.ok && !/; hint: ./.test(r.ours.message)) {
         mismatches.push(`${what}: no hint in ${JSON.stringify(r.ours.message)}`);
       }
     }
     const took = Date.now() - started;
-    t.diagnostic(`${described.size} cases (${m.cases.length} certificates × 2 hosts × ${variants.length} trust/verification settings), ${accepted} accepted by Node; certificates ${generated - started} ms, all ${took} ms`);
+    if (unservable.length) t.diagnostic(`not served by this Node: ${unservable.join(', ')}`);
+    t.diagnostic(`${described.size} cases (${servers.length} certificates × 2 hosts × ${variants.length} trust/verification settings), ${accepted} accepted by Node; certificates ${generated - started} ms, all ${took} ms`);
     assert.deepEqual(mismatches, [], `${mismatches.length} of ${described.size} verdicts differ from Node's:\n${mismatches.join('\n')}`);
     // Both verdicts of every case were reached: refusals and acceptances of each kind occurred.
     assert.ok(accepted > 100 && accepted < described.size - 100, `${accepted} accepted`);

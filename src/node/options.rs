@@ -51,6 +51,8 @@ pub struct NativeOptions {
     pub node_extra_ca_certs: Option<String>,
     /// The owner checks the server's identity (`peer_certificate` event → `provideIdentityVerdict`).
     pub external_identity_check: Option<bool>,
+    /// The running Node's OpenSSL security level (0-5; default 1).
+    pub security_level: Option<u32>,
     pub max_frame_size: u32,
     pub max_message_size: f64,
     pub connect_timeout: f64,
@@ -139,6 +141,11 @@ impl TryFrom<NativeOptions> for Config {
             .default_ca
             .map(|list| list.iter().map(|b| b.to_vec()).collect());
         cfg.tls.external_identity_check = o.external_identity_check.unwrap_or(false);
+        cfg.tls.security_level = match o.security_level {
+            None => 1,
+            Some(l @ 0..=5) => l as u8,
+            Some(_) => return Err(invalid("securityLevel must be from 0 to 5")),
+        };
         cfg.tls.reject_unauthorized = o.reject_unauthorized;
         cfg.tls.node_extra_ca_certs = o.node_extra_ca_certs;
         cfg.max_frame_size = o.max_frame_size;

@@ -169,6 +169,8 @@ pub struct NodeVerifier {
     enforce: bool,
     /// Node's name check here (`true`), or the owner's `checkServerIdentity` after the handshake.
     check_name: bool,
+    /// The OpenSSL security level of the running Node.
+    security_level: u8,
 }
 
 impl NodeVerifier {
@@ -182,7 +184,7 @@ impl NodeVerifier {
                 reason: String::new(),
             })?);
         }
-        verify::verify_chain(&self.store, &peer, now)?;
+        verify::verify_chain(&self.store, &peer, now, self.security_level)?;
         if self.check_name {
             name::check_server_identity(&self.hostname, &peer[0])?;
         }
@@ -285,6 +287,7 @@ pub fn client_config(opts: &TlsOptions, hostname: &str) -> Result<Arc<ClientConf
         hostname: hostname.to_string(),
         enforce: opts.reject_unauthorized,
         check_name: !opts.external_identity_check,
+        security_level: opts.security_level,
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)

@@ -162,7 +162,7 @@ fn store(certs: &[&Made]) -> TrustStore {
 
 fn code(store: &TrustStore, chain: &[&Made], at: i64) -> String {
     let peer: Vec<Cert> = chain.iter().map(|m| m.parsed()).collect();
-    match verify_chain(store, &peer, at) {
+    match verify_chain(store, &peer, at, 1) {
         Ok(()) => "OK".into(),
         Err(r) => r.code,
     }
@@ -349,6 +349,24 @@ fn chains_get_nodes_verdicts() {
             x509::INVALID_PURPOSE,
         ),
     ];
+    // Node 24's level 2 (112 bits): RSA-1024 is too weak, as an issuer or a leaf.
+    let small_root = cert(d, "/O=t/CN=Small", &key(d, "rsa:1024"), None, CA);
+    let under_small = cert(d, "/CN=localhost", &rsa, Some(&small_root), LEAF);
+    let with_small = store(&[&small_root, &ss_1024]);
+    let at_level = |chain: &[&Made], level| {
+        let peer: Vec<Cert> = chain.iter().map(|m| m.parsed()).collect();
+        verify_chain(&with_small, &peer, t, level).map_err(|r| (r.code, r.reason))
+    };
+    assert_eq!(at_level(&[&under_small], 1), Ok(()));
+    assert_eq!(
+        at_level(&[&under_small], 2),
+        Err(("UNSPECIFIED".into(), x509::CA_KEY_TOO_SMALL.into()))
+    );
+    assert_eq!(
+        at_level(&[&ss_1024], 2),
+        Err(("UNSPECIFIED".into(), x509::EE_KEY_TOO_SMALL.into()))
+    );
+    assert_eq!(at_level(&[&ss_1024], 0), Ok(()));
     let mut wrong = Vec::new();
     for (name, s, chain, at, want) in cases {
         let got = code(s, chain, *at);

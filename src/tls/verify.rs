@@ -2,7 +2,8 @@
 //! verify callback that goes on after every error, then `SSL_get_verify_result`): the *last*
 //! error reported wins. The steps, in OpenSSL's order:
 //!
-//! 1. the leaf's key strength (security level 1: 80 bits, RSA from 1024);
+//! 1. the leaf's key strength (Node's security level: 1, 80 bits and RSA from 1024, with
+//!    OpenSSL 3.0; 2, 112 bits, on Node 24);
 //! 2. building the chain, trusted store first, then the certificates the server sent; a
 //!    certificate in the store is an anchor only when it is self-signed (no partial chains), and
 //!    a trusted self-signed leaf is its own anchor whatever its basicConstraints;
@@ -19,8 +20,13 @@ use super::errors::{x509, Refusal};
 /// OpenSSL's default verify depth (100) plus one: chains are built up to this length.
 const MAX_DEPTH: usize = 101;
 
-/// Security level 1: 80 bits.
-const MIN_SECURITY_BITS: u32 = 80;
+/// The bits of security each OpenSSL security level requires (level 0: none).
+const LEVEL_BITS: [u32; 6] = [0, 80, 112, 128, 192, 256];
+
+/// What OpenSSL security `level` requires of keys and signatures, in bits.
+pub fn min_security_bits(level: u8) -> u32 {
+    LEVEL_BITS[usize::from(level.min(5))]
+}
 
 /// The trusted certificates, in the order they were added.
 #[derive(Debug, Default, Clone)]
@@ -117,15 +123,17 @@ impl Errors {
     }
 }
 
-/// The verdict on the chain the server sent (leaf first) against `store`, at Unix time `now`.
-pub fn verify_chain(store: &TrustStore, peer: &[Cert], now: i64) -> Result<(), Refusal> {
+/// The verdict on the chain the server sent (leaf first) against `store`, at Unix time `now`,
+/// under OpenSSL security `level` (Node's default: 1 with OpenSSL 3.0, 2 on Node 24).
+pub fn verify_chain(store: &TrustStore, peer: &[Cert], now: i64, level: u8) -> Result<(), Refusal> {
+    let min_bits = min_security_bits(level);
     let Some(leaf) = peer.first() else {
         return Err(Refusal::x509(x509::UNABLE_TO_VERIFY_LEAF_SIGNATURE));
     };
     let mut errors = Errors::default();
 
     // 1. The leaf's key.
-    if key_bits(leaf) < MIN_SECURITY_BITS {
+    if min_bits > 0 && key_bits(leaf) < min_bits {
         errors.fail(x509::EE_KEY_TOO_SMALL);
     }
 
@@ -250,14 +258,13 @@ pub fn verify_chain(store: &TrustStore, peer: &[Cert], now: i64) -> Result<(), R
 
     // 4. Strength of the issuers' keys and of the signatures below the anchor.
     for (i, c) in chain.iter().enumerate() {
-        if i > 0 && key_bits(c) < MIN_SECURITY_BITS {
+        if min_bits == 0 {
+            break;
+        }
+        if i > 0 && key_bits(c) < min_bits {
             errors.fail(x509::CA_KEY_TOO_SMALL);
         }
-        if i + 1 < num
-            && c.sig_alg
-                .security_bits()
-                .is_some_and(|b| b < MIN_SECURITY_BITS)
-        {
+        if i + 1 < num && c.sig_alg.security_bits().is_some_and(|b| b < min_bits) {
             errors.fail(x509::CA_MD_TOO_WEAK);
         }
     }
