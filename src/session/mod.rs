@@ -31,31 +31,13 @@ use crate::reader::{eof_error, FrameReader};
 use crate::settle::{coalesce, Outcome};
 use crate::sign::Credentials;
 use crate::trace::Trace;
-use crate::transport;
 use crate::writer::Outbox;
 
+mod connect;
 mod frames;
 mod pacing;
 
-/// Runs `fut` until `deadline`, keeping the commands that arrive meanwhile for later. `None`:
-/// the owner asked to close; `Some(Err(_))`: the deadline passed.
-async fn racing<T>(
-    fut: impl std::future::Future<Output = T>,
-    rx: &mut mpsc::UnboundedReceiver<Command>,
-    deadline: Instant,
-    stash: &mut Vec<Command>,
-) -> Option<Result<T, tokio::time::error::Elapsed>> {
-    tokio::pin!(fut);
-    loop {
-        tokio::select! {
-            r = tokio::time::timeout_at(deadline, &mut fut) => return Some(r),
-            cmd = rx.recv() => match cmd {
-                None | Some(Command::Close) => return None,
-                Some(cmd) => stash.push(cmd),
-            },
-        }
-    }
-}
+use connect::racing;
 
 /// How one transport connection ended.
 pub enum Ending {
@@ -302,55 +284,6 @@ impl<'a> Session<'a> {
             return self.failed(e);
         }
         self.main_loop(&mut reader, rx, deadline).await
-    }
-
-    /// The owner's `checkServerIdentity` on the server's chain, before any credential is sent.
-    async fn identity(
-        &mut self,
-        chain: Vec<Vec<u8>>,
-        rx: &mut mpsc::UnboundedReceiver<Command>,
-        deadline: Instant,
-        stash: &mut Vec<Command>,
-    ) -> Result<(), Ending> {
-        self.emit(Event::PeerCertificate {
-            epoch: self.epoch,
-            chain,
-        });
-        loop {
-            tokio::select! {
-                _ = sleep_until(deadline) => {
-                    return Err(self.failed(self.timeout_error("checking the server's identity (checkServerIdentity)")));
-                }
-                cmd = rx.recv() => match cmd {
-                    None | Some(Command::Close) => return Err(Ending::Closed),
-                    Some(Command::IdentityVerdict { epoch, result }) if epoch == self.epoch => {
-                        return result.map_err(|r| {
-                            let place = format!("{}:{}", self.cfg.host, self.cfg.port);
-                            let error = match r.code {
-                                Some(code) => transport::certificate_error(
-                                    &crate::tls::Refusal {
-                                        reason: code.clone(),
-                                        code,
-                                        message: r.message,
-                                    },
-                                    &place,
-                                ),
-                                None => Error::Certificate {
-                                    code: None,
-                                    description: format!(
-                                        "{} (server {place}); hint: refused by the checkServerIdentity option",
-                                        r.message
-                                    ),
-                                },
-                            };
-                            self.failed(error)
-                        });
-                    }
-                    Some(Command::IdentityVerdict { .. }) => {}
-                    Some(cmd) => stash.push(cmd),
-                },
-            }
-        }
     }
 
     /// Credentials for this attempt only: signed with a fresh timestamp, or asked of the owner.
