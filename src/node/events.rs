@@ -1,9 +1,12 @@
 //! What JavaScript receives: each core event as one typed object, `{type, epoch, ...}`, built by
-//! `From`. A batch of messages is converted by `batch.rs`, the hot path.
+//! `From` (`native_event` adds the connection's batch shape). A batch of messages is converted by
+//! `batch.rs`, the hot path.
+
+use std::sync::Arc;
 
 use napi_derive::napi;
 
-use super::batch::Batch;
+use super::batch::{Batch, Shape};
 use crate::error::Error;
 use crate::model::{Event, RemoteOpen};
 
@@ -55,10 +58,12 @@ pub enum NativeEvent {
         /// The source address in the server's attach reply; absent if it sent none.
         remote_source: Option<String>,
     },
+    /// The deliveries as objects, or packed (the receiver was opened with `batch: true`): the
+    /// packed Buffer and tape, read on demand through `read` (lib/batch.js).
     Messages {
         epoch: u32,
         #[napi(
-            ts_type = "Array<{ id: number; tag: Buffer; format: number; settled: boolean; section: boolean; message: Record<string, unknown> }>"
+            ts_type = "Array<{ id: number; tag: Buffer; format: number; settled: boolean; section: boolean; message: Record<string, unknown> }> | { length: number; buffer: Buffer; tape: Float64Array; bigAt: number; indexAt: number; read: Record<string, (batch: unknown, index: number) => unknown> }"
         )]
         deliveries: Batch,
     },
@@ -89,6 +94,15 @@ pub enum NativeEvent {
     },
 }
 
+/// The event as JavaScript receives it on a connection of batch shape `shape`.
+pub fn native_event(event: Event, shape: &Arc<Shape>) -> NativeEvent {
+    let mut ev = NativeEvent::from(event);
+    if let NativeEvent::Messages { deliveries, .. } = &mut ev {
+        deliveries.shape = Some(shape.clone());
+    }
+    ev
+}
+
 fn epoch(e: u64) -> u32 {
     u32::try_from(e).unwrap_or(u32::MAX)
 }
@@ -112,7 +126,10 @@ impl From<Event> for NativeEvent {
                 deliveries,
             } => NativeEvent::Messages {
                 epoch: epoch(e),
-                deliveries: Batch(deliveries),
+                deliveries: Batch {
+                    deliveries,
+                    shape: None,
+                },
             },
             Event::ReceiverClose { epoch: e, error } => NativeEvent::ReceiverClose {
                 epoch: epoch(e),
