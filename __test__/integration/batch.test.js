@@ -191,15 +191,3 @@ test('indexes are checked: a RangeError names the batch size', async (t) => {
   assert.deepEqual([...batch].map((m) => m.message_id), [batch.messageId(0)], 'iterating builds the messages');
   assert.match(require('node:util').inspect(batch), /^Batch \{ length: 1, settled: 1 \}$/);
 });
-
-test('the batch option is checked', () => {
-  const container = amqp.create_container();
-  const connection = container.connect({ host: 'localhost', port: 1, reconnect: false });
-  try {
-    for (const [value, option] of [['yes', 'batch'], [{ max: 0 }, 'batch.max'], [{ max: 1.5 }, 'batch.max'], [{ size: 3 }, 'batch.size'], [null, 'batch']]) {
-      assert.throws(() => connection.open_receiver({ batch: value }), (err) => err instanceof TypeError && err.option === option, JSON.stringify(value));
-    }
-  } finally {
-    connection.close();
-  }
-});
