@@ -1,10 +1,9 @@
 'use strict';
 // aliyun-iot-amqp: the package's face. `require('aliyun-iot-amqp')` is a ready container, as
 // `require('rhea')` is (the platform's amqp.js runs unchanged but for the require), with the
-// rhea-shaped classes, sign(), the platform-native API, its metrics server, the diagnostics
-// channel names and the topic helpers attached. The code
-// is in lib/ (see the README's Development section); differences from rhea, all on the side of
-// safety, are listed in the README.
+// rhea-shaped classes, sign(), the platform-native API and its metrics server, the diagnostics
+// channel names and the topic helpers attached. The code is in lib/ (see the README's Development
+// section); differences from rhea, all on the side of safety, are listed in the README.
 
 const { Container } = require('./lib/container.js');
 const { Connection } = require('./lib/connection.js');

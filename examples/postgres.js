@@ -27,19 +27,10 @@ const { Pool } = require('pg');
 
 const env = process.env;
 const table = env.IOT_TABLE || 'iot_messages';
-if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`IOT_TABLE must be a plain lower-case identifier, got ${JSON.stringify(table)}`);
+if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`IOT_TABLE must be a plain identifier, got ${table}`);
+const pool = new Pool({ max: 2 }); // PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE
 
-const pool = new Pool({ max: 2 });
-
-const CREATE = `CREATE TABLE IF NOT EXISTS ${table} (
-  message_id    text PRIMARY KEY,
-  topic         text NOT NULL,
-  generate_time timestamptz,
-  payload       bytea NOT NULL,
-  inserted_at   timestamptz NOT NULL DEFAULT now()
-)`;
-
-// One statement for the whole batch: one array parameter per column.
+// One statement per batch: an array parameter per column. A message already stored is skipped.
 const INSERT = `INSERT INTO ${table} (message_id, topic, generate_time, payload)
   SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bytea[])
   ON CONFLICT (message_id) DO NOTHING`;
@@ -65,17 +56,19 @@ async function insert(batch) {
 }
 
 async function main() {
-  await pool.query(CREATE);
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (
+    message_id text PRIMARY KEY, topic text NOT NULL, generate_time timestamptz,
+    payload bytea NOT NULL, inserted_at timestamptz NOT NULL DEFAULT now())`);
   const consumer = createConsumer({
     host: env.ALIYUN_IOT_AMQP_HOST,
     port: Number(env.ALIYUN_IOT_AMQP_PORT || 5671),
     consumerGroupId: env.ALIYUN_IOT_AMQP_CONSUMER_GROUP || 'DEFAULT_GROUP',
     iotInstanceId: env.ALIYUN_IOT_AMQP_IOT_INSTANCE_ID || undefined,
-    credit: 500, // messages held unacknowledged at most: one full batch
+    credit: 500, // as many unacknowledged messages as a full batch
+    // accessKeyId / accessKeySecret: from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET
   });
   const metrics = env.METRICS_PORT ? await serveMetrics(consumer, { port: Number(env.METRICS_PORT) }) : null;
-  consumer.on('disconnected', ({ clientId, error }) => console.error(`disconnected: ${clientId} ${error ? error.message : ''}`));
-  // A stop signal: the batch in hand is finished (committed, then accepted), the rest released.
+  // On a stop signal the batch in hand is finished (committed, then accepted), the rest released.
   for (const signal of ['SIGTERM', 'SIGINT']) process.once(signal, () => consumer.close());
 
   for await (const batch of consumer.batches({ max: 500, maxWaitMs: 50 })) {
