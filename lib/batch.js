@@ -1,9 +1,10 @@
 'use strict';
 // A batch of the rhea-shaped API (`'batch'` events of a receiver opened with `{batch: true}`): the
 // deliveries of one read, still packed as the native layer handed them over (src/node/batch.rs:
-// one Buffer, one tape, an index). Reading a field builds that field alone; message(i) builds the
-// whole rhea-shaped message, once, from the same tape. Each delivery is settled once: one by one
-// (batched per tick, as deliveries are), or every one left in one settle call.
+// one Buffer, one tape ending with an index). The platform's fields are read straight from the
+// index (one slice of the Buffer each); message(i) builds the whole rhea-shaped message, once,
+// with the native layer's own unpacker. Each delivery is settled once: one by one (batched per
+// tick, as deliveries are), or every one left in one settle call.
 
 const util = require('node:util');
 
@@ -13,6 +14,22 @@ const diagnostics = require('./diagnostics.js');
 
 const ACCEPT = native.SettleCode.Accept;
 const RELEASE = native.SettleCode.Release;
+
+// The index: SLOTS numbers per delivery, in this order (src/node/batch.rs, `append_index`).
+const SLOTS = native.BATCH_INDEX_SLOTS;
+const FIELDS = 0;
+const ID = 1;
+const FLAGS = 2;
+const TOPIC_AT = 3;
+const TOPIC_LEN = 4;
+const TOPIC_ASCII = 5;
+const ID_KIND = 6;
+const ID_A = 7;
+const ID_B = 8;
+const TIME_KIND = 9;
+const TIME_A = 10;
+const BODY_AT = 11;
+const BODY_LEN = 12;
 
 // Per delivery: not settled, settled here (code + 1), or settled by the sender.
 const OPEN = 0;
@@ -26,63 +43,84 @@ class Batch {
     this.receiver = receiver;
     /** How many deliveries it holds. */
     this.length = length;
-    Object.defineProperties(this, {
-      _packed: { value: packed },
-      _read: { value: packed.read },
-      _start: { value: start },
-      _epoch: { value: epoch },
-      _states: { value: new Uint8Array(length) },
-      _messages: { value: null, writable: true },
-    });
+    this._packed = packed;
+    this._buffer = packed.buffer;
+    this._tape = packed.tape;
+    this._index = packed.indexAt + start * SLOTS;
+    this._epoch = epoch;
+    this._states = new Uint8Array(length);
+    this._messages = null;
   }
 
   /** The `topic` application property of delivery `i` (a string), or undefined. */
   topic(i) {
-    return this._read.topic(this._packed, this._start + this._index(i));
+    const k = this._at(i);
+    const t = this._tape;
+    const o = t[k + TOPIC_AT];
+    if (o < 0) return undefined;
+    return t[k + TOPIC_ASCII] === 1 ? this._buffer.latin1Slice(o, o + t[k + TOPIC_LEN]) : this._buffer.utf8Slice(o, o + t[k + TOPIC_LEN]);
   }
 
   /** The platform's message id of delivery `i` as a decimal string (`messageId` application property, else `message_id`), or undefined. */
   messageId(i) {
-    return idString(this._read.messageId(this._packed, this._start + this._index(i)));
+    const k = this._at(i);
+    const t = this._tape;
+    switch (t[k + ID_KIND]) {
+      case 1: return this._buffer.latin1Slice(t[k + ID_A], t[k + ID_A] + t[k + ID_B]);
+      case 2: return this._buffer.utf8Slice(t[k + ID_A], t[k + ID_A] + t[k + ID_B]);
+      case 3: return String(t[k + ID_A]);
+      case 4: return idString(this._packed.read.value(this._packed, t[k + ID_A]));
+      default: return undefined;
+    }
   }
 
   /** The `generateTime` application property of delivery `i`, ms since the epoch, or undefined. */
   generateTime(i) {
-    return timeNumber(this._read.generateTime(this._packed, this._start + this._index(i)));
+    const k = this._at(i);
+    const t = this._tape;
+    switch (t[k + TIME_KIND]) {
+      case 1: return t[k + TIME_A];
+      case 2: return timeNumber(this._packed.read.value(this._packed, t[k + TIME_A]));
+      default: return undefined;
+    }
   }
 
   /** The payload of delivery `i`: its data section (a view of the batch's Buffer), or undefined if the body is not one data section (see message(i).body). */
   content(i) {
-    return this._read.content(this._packed, this._start + this._index(i));
+    const k = this._at(i);
+    const o = this._tape[k + BODY_AT];
+    if (o < 0) return undefined;
+    const b = this._buffer;
+    return Buffer.from(b.buffer, b.byteOffset + o, this._tape[k + BODY_LEN]);
   }
 
   /** The whole message of delivery `i`, as 'message' events give it; built on first use, then the same object. */
   message(i) {
-    const k = this._index(i);
+    const k = this._at(i);
     if (this._messages === null) this._messages = new Array(this.length);
-    let m = this._messages[k];
+    let m = this._messages[i];
     if (m === undefined) {
-      const at = this._start + k;
-      m = adopt(this._read.message(this._packed, at), this._read.section(this._packed, at));
-      this._messages[k] = m;
+      m = adopt(this._packed.read.message(this._packed, this._tape[k + FIELDS]), (this._tape[k + FLAGS] & 2) !== 0);
+      this._messages[i] = m;
     }
     return m;
   }
 
   /** The delivery id of delivery `i` (for logs). */
   id(i) {
-    return this._read.id(this._packed, this._start + this._index(i));
+    return this._tape[this._at(i) + ID];
   }
 
   /** Whether delivery `i` is settled (here, or by the sender). */
   settled(i) {
-    const k = this._index(i);
-    return this._states[k] !== OPEN || this._read.settled(this._packed, this._start + k);
+    const k = this._at(i);
+    return this._states[i] !== OPEN || (this._tape[k + FLAGS] & 1) !== 0;
   }
 
   /** How delivery `i` was settled here: 'accepted', 'released', or undefined. */
   state(i) {
-    const s = this._states[this._index(i)];
+    this._at(i);
+    const s = this._states[i];
     return s === BY_SENDER ? undefined : STATES[s];
   }
 
@@ -106,29 +144,30 @@ class Batch {
     for (let i = 0; i < this.length; i++) yield this.message(i);
   }
 
-  _index(i) {
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) {
+  /** Where delivery `i` is in the index; a RangeError if there is no such delivery. */
+  _at(i) {
+    if (!(Number.isInteger(i) && i >= 0 && i < this.length)) {
       throw new RangeError(`aliyun-iot-amqp: no delivery ${util.inspect(i)} in a batch of ${this.length}`);
     }
-    return i;
+    return this._index + i * SLOTS;
   }
 
-  /** Takes delivery `k` for settling with `code`: false if it already was (here or by the sender). */
-  _claim(k, code) {
-    if (this._states[k] !== OPEN) return false;
-    if (this._read.settled(this._packed, this._start + k)) {
-      this._states[k] = BY_SENDER;
+  /** Takes delivery `i` for settling with `code`: false if it already was (here or by the sender). */
+  _claim(i, code) {
+    if (this._states[i] !== OPEN) return false;
+    if ((this._tape[this._index + i * SLOTS + FLAGS] & 1) !== 0) {
+      this._states[i] = BY_SENDER;
       return false;
     }
-    this._states[k] = code + 1;
+    this._states[i] = code + 1;
     return true;
   }
 
   _settleOne(i, code) {
-    const k = this._index(i);
-    if (!this._claim(k, code)) return false;
+    const k = this._at(i);
+    if (!this._claim(i, code)) return false;
     const connection = this.receiver.connection;
-    const id = this._read.id(this._packed, this._start + k);
+    const id = this._tape[k + ID];
     if (!connection._isLive(this._epoch)) {
       if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._epoch, id, STATES[code + 1], false);
       return false;
@@ -139,9 +178,10 @@ class Batch {
 
   _settleAll(code) {
     const ids = new Uint32Array(this.length);
+    const t = this._tape;
     let n = 0;
-    for (let k = 0; k < this.length; k++) {
-      if (this._claim(k, code)) ids[n++] = this._read.id(this._packed, this._start + k);
+    for (let i = 0; i < this.length; i++) {
+      if (this._claim(i, code)) ids[n++] = t[this._index + i * SLOTS + ID];
     }
     if (n === 0) return 0;
     const connection = this.receiver.connection;
@@ -149,13 +189,13 @@ class Batch {
       if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(connection, this._epoch, ids.subarray(0, n), new Uint8Array(n).fill(code), false);
       return 0;
     }
-    connection._settleMany(this._epoch, ids.subarray(0, n), code);
+    connection._settleMany(this._epoch, n === this.length ? ids : ids.subarray(0, n), code);
     return n;
   }
 
   [util.inspect.custom]() {
     let settled = 0;
-    for (let k = 0; k < this.length; k++) if (this.settled(k)) settled += 1;
+    for (let i = 0; i < this.length; i++) if (this.settled(i)) settled += 1;
     return `Batch { length: ${this.length}, settled: ${settled} }`;
   }
 }

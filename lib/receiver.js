@@ -113,10 +113,7 @@ class Receiver extends EventEmitter {
     for (let start = 0; start < packed.length; start += max) {
       const batch = new Batch(this, packed, epoch, start, Math.min(max, packed.length - start));
       if (diagnostics.message.hasSubscribers) {
-        for (let i = 0; i < batch.length; i++) {
-          const at = start + i;
-          diagnostics.publishMessage(connection, epoch, packed.read.id(packed, at), packed.read.topic(packed, at), packed.read.messageId(packed, at));
-        }
+        for (let i = 0; i < batch.length; i++) diagnostics.publishMessage(connection, epoch, batch.id(i), batch.topic(i), batch.messageId(i));
       }
       let failed = false;
       try {

@@ -9,11 +9,12 @@
 //! views of the socket chunk they arrived in.
 //!
 //! A receiver opened with `{batch: true}` gets the same Buffer and tape *packed*: nothing is
-//! unpacked when the batch arrives. The tape then ends with an index (`INDEX_SLOTS` numbers per
-//! delivery: where its fields start, its id and flags, where its topic, message id, generate time
-//! and single data section are), and the unpacker hands back the packed batch with a `read`
-//! object whose functions build one value, or one whole message, on demand (`lib/batch.js`): the
-//! same tape, the same unpacker, so still one encoder of the message shape.
+//! unpacked when the batch arrives. The tape then ends with an index, `BATCH_INDEX_SLOTS` numbers
+//! per delivery (see `append_index`): its id and flags, the byte offsets in the Buffer of its
+//! topic, message id and single data section, its generate time, and where its fields start on
+//! the tape. `lib/batch.js` reads the platform's fields straight from the index, and builds a
+//! whole message, on demand, with the unpacker's `read.message`: the same tape, the same
+//! unpacker, so still one encoder of the message shape.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -117,12 +118,16 @@ const MAX_KEY_LEN: usize = 128;
 /// straight into the Buffer handed to JavaScript.
 const DEFER_MIN: usize = 128;
 
-/// Numbers per delivery in a packed batch's index: where its message fields start on the tape,
-/// its id, its flags (1: settled by the sender, 2: a data or sequence body), then the tape
-/// positions (-1: none) of the value of its `topic` application property (a string only), of
-/// its message id (the `messageId` application property, else the `message_id` property), of
-/// its `generateTime` application property, and of its body's single data section.
-const INDEX_SLOTS: usize = 7;
+/// Numbers per delivery in a packed batch's index (`append_index` says what each is).
+#[napi_derive::napi]
+pub const BATCH_INDEX_SLOTS: u32 = 13;
+const INDEX_SLOTS: usize = BATCH_INDEX_SLOTS as usize;
+/// What `Packer` notes per delivery of a packed batch: where its fields start on the tape, its
+/// id, its flags, then the tape positions (-1: none) of the value of its `topic` application
+/// property (a string only), of its message id (the `messageId` application property, else the
+/// `message_id` property), of its `generateTime` application property, and of its body's single
+/// data section.
+const MARKS: usize = 7;
 const NONE: f64 = -1.0;
 
 /// Std's hasher (randomly keyed SipHash): the keys come from the server, and a table whose keys
@@ -216,8 +221,8 @@ const UNPACK_JS: &str = r#"(function () {
       }
     }
   }
-  // Packed batches: `pk` is what unpack() returned for one, `i` a delivery of it. Each read
-  // builds one value (or one message) from the tape, and lets go of the batch afterwards.
+  // Packed batches (`pk`: what unpack() returned for one): a value, or a whole message, built
+  // on demand from its position on the tape; the batch is let go of afterwards.
   function enter(pk, q) {
     b = pk.buffer;
     ab = b.buffer;
@@ -231,34 +236,15 @@ const UNPACK_JS: &str = r#"(function () {
     ab = null;
     t = null;
   }
-  function slot(pk, i, s) {
-    return pk.tape[pk.indexAt + i * /*INDEX_SLOTS*/ + s];
-  }
-  function valueAt(pk, i, s) {
-    const q = slot(pk, i, s);
-    if (q < 0) return undefined;
-    enter(pk, q);
-    const v = value();
-    leave();
-    return v;
-  }
   const read = Object.freeze({
-    id: (pk, i) => slot(pk, i, 1),
-    settled: (pk, i) => (slot(pk, i, 2) & 1) !== 0,
-    section: (pk, i) => (slot(pk, i, 2) & 2) !== 0,
-    topic: (pk, i) => valueAt(pk, i, 3),
-    messageId: (pk, i) => valueAt(pk, i, 4),
-    generateTime: (pk, i) => valueAt(pk, i, 5),
-    content(pk, i) {
-      const q = slot(pk, i, 6);
-      if (q < 0) return undefined;
+    value(pk, q) {
       enter(pk, q);
-      const c = bin();
+      const v = value();
       leave();
-      return c;
+      return v;
     },
-    message(pk, i) {
-      enter(pk, slot(pk, i, 0));
+    message(pk, q) {
+      enter(pk, q);
       const m = M !== null ? new M() : {};
       fill(m);
       leave();
@@ -347,9 +333,7 @@ fn unpack_source() -> String {
         let read = if code == F_BODY { "body()" } else { "value()" };
         cases.push_str(&format!("        case {code}: m.{name} = {read}; break;\n"));
     }
-    UNPACK_JS
-        .replace("/*FILL_CASES*/\n", &cases)
-        .replace("/*INDEX_SLOTS*/", &INDEX_SLOTS.to_string())
+    UNPACK_JS.replace("/*FILL_CASES*/\n", &cases)
 }
 
 fn setup(env: Env) -> Option<EnvState> {
@@ -398,7 +382,7 @@ struct Packer<'t, 'a> {
     /// small things (`bytes`); on the tape at `-1 - offset` within this part.
     big: Vec<&'a [u8]>,
     big_len: usize,
-    /// A packed batch's index (`INDEX_SLOTS` per delivery), when `indexing`.
+    /// What `append_index` needs (`MARKS` per delivery), when `indexing`.
     index: &'t mut Vec<f64>,
     indexing: bool,
     marks: Marks,
@@ -604,6 +588,70 @@ impl<'a> Packer<'_, 'a> {
     }
 }
 
+/// Appends a packed batch's index to the tape, `INDEX_SLOTS` numbers per delivery, from what the
+/// packer noted (`marks`) and the values on the tape it points to. `small` is where the big
+/// binaries start in the batch Buffer. Offsets are in the Buffer; -1 means none.
+///
+/// 0 where its fields start on the tape (`read.message`); 1 the delivery id; 2 flags (1: settled
+/// by the sender, 2: a data or sequence body); 3, 4, 5 the topic's offset, length and whether it
+/// is ASCII; 6, 7, 8 the message id: kind 0 none, 1 ASCII string and 2 UTF-8 string (offset,
+/// length), 3 number (the number), 4 another value (its tape position, for `read.value`);
+/// 9, 10 the generate time: kind 0 none, 1 number (the number), 2 another value (its tape
+/// position); 11, 12 the single data section's offset and length.
+fn append_index(tape: &mut Vec<f64>, marks: &[f64], small: usize) {
+    let at = |o: f64| if o < 0.0 { small as f64 - 1.0 - o } else { o };
+    tape.reserve(marks.len() / MARKS * INDEX_SLOTS);
+    for m in marks.chunks_exact(MARKS) {
+        let mut e = [0.0; INDEX_SLOTS];
+        e[0] = m[0];
+        e[1] = m[1];
+        e[2] = m[2];
+        // A position on the tape: a value's opcode, or a binary's offset then length.
+        let (topic, id, time, body) = (m[3], m[4], m[5], m[6]);
+        if topic >= 0.0 {
+            let q = topic as usize;
+            e[3] = at(tape[q + 1]);
+            e[4] = tape[q + 2];
+            e[5] = (tape[q] == ASCII) as u8 as f64;
+        } else {
+            e[3] = NONE;
+        }
+        if id >= 0.0 {
+            let q = id as usize;
+            let op = tape[q];
+            if op == ASCII || op == UTF8 {
+                e[6] = if op == ASCII { 1.0 } else { 2.0 };
+                e[7] = at(tape[q + 1]);
+                e[8] = tape[q + 2];
+            } else if op == NUMBER {
+                e[6] = 3.0;
+                e[7] = tape[q + 1];
+            } else {
+                e[6] = 4.0;
+                e[7] = id;
+            }
+        }
+        if time >= 0.0 {
+            let q = time as usize;
+            if tape[q] == NUMBER {
+                e[9] = 1.0;
+                e[10] = tape[q + 1];
+            } else {
+                e[9] = 2.0;
+                e[10] = time;
+            }
+        }
+        if body >= 0.0 {
+            let q = body as usize;
+            e[11] = at(tape[q]);
+            e[12] = tape[q + 1];
+        } else {
+            e[11] = NONE;
+        }
+        tape.extend_from_slice(&e);
+    }
+}
+
 /// The deliveries as JavaScript objects built by the unpacking function, or (`packed`) the
 /// packed batch it hands back; `None` when that failed (the caller reports it).
 fn deliveries(
@@ -660,7 +708,7 @@ fn pack_and_unpack(
     // A packed batch's index follows the deliveries on the tape.
     let index_at = tape.len();
     if packed {
-        tape.extend_from_slice(&index);
+        append_index(&mut tape, &index, bytes.len());
     }
     let result = (|| {
         let buffer = env.buffer(&bytes, &big, bytes.len() + big_len)?;
