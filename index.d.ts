@@ -663,6 +663,8 @@ declare namespace aliyunIotAmqp {
     connectionId: number;
     clientId: string;
     epoch: number;
+    /** Numbers the receiver's attachments on the connection: a delivery is `(connectionId, attach, deliveryId)`. */
+    attach: number;
     deliveryId: number;
     topic: string | undefined;
     messageId: string | undefined;
@@ -672,7 +674,7 @@ declare namespace aliyunIotAmqp {
   interface SettleEvent {
     connectionId: number;
     clientId: string;
-    epoch: number;
+    attach: number;
     deliveryId: number;
     outcome: 'accepted' | 'released' | 'rejected' | 'modified';
     sent: boolean;
@@ -686,6 +688,7 @@ declare namespace aliyunIotAmqp {
   interface ErrorEvent extends ConnectionEventBase {
     source: 'connection' | 'receiver' | 'transport' | 'handler';
     error: Error;
+    attach?: number;
     deliveryId?: number;
     messageId?: string;
   }
@@ -795,6 +798,8 @@ declare namespace aliyunIotAmqp {
     dropConnections(): number;
     /** Closes every connection with an AMQP close (and `error`, if given). */
     closeConnections(error?: AmqpErrorLike): number;
+    /** Detaches every receiver's link (with `error`, if given); the connections stay open and unsettled messages are queued again. */
+    detachReceivers(error?: AmqpErrorLike): number;
   }
 }
 

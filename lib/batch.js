@@ -37,8 +37,11 @@ const BY_SENDER = 255;
 const STATES = [undefined, 'accepted', 'released'];
 
 class Batch {
-  /** `packed`: what the native layer handed over; this batch is its deliveries `start` .. `start + length - 1`. */
-  constructor(receiver, packed, epoch, start, length) {
+  /**
+   * `packed`: what the native layer handed over for receiver attachment `attach` (settled through
+   * that one only); this batch is its deliveries `start` .. `start + length - 1`.
+   */
+  constructor(receiver, packed, attach, start, length) {
     /** The receiver the batch came on. */
     this.receiver = receiver;
     /** How many deliveries it holds. */
@@ -47,7 +50,7 @@ class Batch {
     this._buffer = packed.buffer;
     this._tape = packed.tape;
     this._index = packed.indexAt + start * SLOTS;
-    this._epoch = epoch;
+    this._attach = attach;
     this._states = new Uint8Array(length);
     this._messages = null;
   }
@@ -168,11 +171,11 @@ class Batch {
     if (!this._claim(i, code)) return false;
     const connection = this.receiver.connection;
     const id = this._tape[k + ID];
-    if (!connection._isLive(this._epoch)) {
-      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._epoch, id, STATES[code + 1], false);
+    if (!connection._isLive(this._attach)) {
+      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, id, STATES[code + 1], false);
       return false;
     }
-    connection._queueSettle(this._epoch, id, code);
+    connection._queueSettle(this._attach, id, code);
     return true;
   }
 
@@ -185,11 +188,11 @@ class Batch {
     }
     if (n === 0) return 0;
     const connection = this.receiver.connection;
-    if (!connection._isLive(this._epoch)) {
-      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(connection, this._epoch, ids.subarray(0, n), new Uint8Array(n).fill(code), false);
+    if (!connection._isLive(this._attach)) {
+      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(connection, this._attach, ids.subarray(0, n), new Uint8Array(n).fill(code), false);
       return 0;
     }
-    connection._settleMany(this._epoch, n === this.length ? ids : ids.subarray(0, n), code);
+    connection._settleMany(this._attach, n === this.length ? ids : ids.subarray(0, n), code);
     return n;
   }
 

@@ -57,12 +57,13 @@ class Connection extends EventEmitter {
     this._receiver = undefined;
     this._native = undefined;
     this._epoch = 0;
-    this._liveEpoch = 0;
+    // The receiver attachment whose deliveries can be settled now (0: none).
+    this._liveAttach = 0;
     this._open = false;
     this._closeRequested = false;
     this._closeSent = false;
     this._closed = false;
-    this._settleEpoch = 0;
+    this._settleAttach = 0;
     this._settleIds = [];
     this._settleCodes = [];
     this._settleScheduled = false;
@@ -128,13 +129,14 @@ class Connection extends EventEmitter {
     return Object.assign({ connection: this, container: this.container }, extra);
   }
 
-  _isLive(epoch) {
-    return !this._closeSent && epoch === this._liveEpoch;
+  /** Whether deliveries of attachment `attach` can still be settled. */
+  _isLive(attach) {
+    return !this._closeSent && attach === this._liveAttach;
   }
 
-  _queueSettle(epoch, id, code) {
-    if (epoch !== this._settleEpoch && this._settleIds.length) this._flushSettles();
-    this._settleEpoch = epoch;
+  _queueSettle(attach, id, code) {
+    if (attach !== this._settleAttach && this._settleIds.length) this._flushSettles();
+    this._settleAttach = attach;
     this._settleIds.push(id);
     this._settleCodes.push(code);
     if (!this._settleScheduled) {
@@ -150,17 +152,17 @@ class Connection extends EventEmitter {
     const codes = Uint8Array.from(this._settleCodes);
     this._settleIds = [];
     this._settleCodes = [];
-    const sent = this._native.settle(this._settleEpoch, ids, codes);
-    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(this, this._settleEpoch, ids, codes, sent);
+    const sent = this._native.settle(this._settleAttach, ids, codes);
+    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(this, this._settleAttach, ids, codes, sent);
   }
 
-  /** Settles many deliveries of `epoch` with one code at once (a batch), after those queued before. */
-  _settleMany(epoch, ids, code) {
+  /** Settles many deliveries of attachment `attach` with one code at once (a batch), after those queued before. */
+  _settleMany(attach, ids, code) {
     this._flushSettles();
     const codes = new Uint8Array(ids.length);
     if (code !== 0) codes.fill(code);
-    const sent = this._native.settle(epoch, ids, codes);
-    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(this, epoch, ids, codes, sent);
+    const sent = this._native.settle(attach, ids, codes);
+    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(this, attach, ids, codes, sent);
   }
 
   _onEvent(err, ev) {
@@ -187,7 +189,6 @@ class Connection extends EventEmitter {
     switch (ev.type) {
       case 'connection_open':
         this._epoch = ev.epoch;
-        this._liveEpoch = ev.epoch;
         this._open = true;
         this._opens += 1;
         this.error = undefined;
@@ -197,14 +198,17 @@ class Connection extends EventEmitter {
         break;
       case 'receiver_open':
         if (!receiver) break;
+        this._liveAttach = ev.attach;
         receiver._open = true;
         receiver.remote = { attach: { source: ev.remoteSource === undefined ? null : { address: ev.remoteSource } } };
         dispatch(receiver, 'receiver_open', receiver._context());
         break;
       case 'messages':
-        if (receiver) receiver._onMessages(ev.deliveries, ev.epoch);
+        if (receiver) receiver._onMessages(ev.deliveries, ev.attach, ev.epoch);
         break;
       case 'receiver_close': {
+        // Its deliveries can no longer be settled: the server delivers them again.
+        if (this._liveAttach === ev.attach) this._liveAttach = 0;
         if (!receiver) break;
         receiver._open = false;
         const error = toError(ev.error, this);
@@ -232,7 +236,7 @@ class Connection extends EventEmitter {
         break;
       case 'disconnected': {
         this._open = false;
-        if (this._liveEpoch === ev.epoch) this._liveEpoch = 0;
+        this._liveAttach = 0;
         if (receiver) receiver._open = false;
         const error = toError(ev.error, this);
         if (error) this.error = error;
@@ -253,7 +257,7 @@ class Connection extends EventEmitter {
       case 'closed':
         this._open = false;
         this._closed = true;
-        this._liveEpoch = 0;
+        this._liveAttach = 0;
         break;
       default:
         break;

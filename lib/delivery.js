@@ -12,7 +12,7 @@ const ACCEPT = native.SettleCode.Accept;
 const RELEASE = native.SettleCode.Release;
 
 class Delivery {
-  constructor(receiver, raw, epoch) {
+  constructor(receiver, raw, attach) {
     this.id = raw.id;
     this.tag = raw.tag;
     this.format = raw.format;
@@ -20,7 +20,8 @@ class Delivery {
     this.settled = raw.settled;
     this.state = undefined;
     this.link = receiver;
-    this._epoch = epoch;
+    /** The receiver attachment it came on: settled through that one only. */
+    this._attach = attach;
   }
 
   /**
@@ -76,14 +77,14 @@ class Delivery {
     this.settled = true;
     this.state = state;
     const connection = this.link.connection;
-    if (connection._isLive(this._epoch)) return true;
-    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._epoch, this.id, state, false);
+    if (connection._isLive(this._attach)) return true;
+    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, this.id, state, false);
     return false;
   }
 
   _settle(code, state) {
     if (!this._claim(state)) return false;
-    this.link.connection._queueSettle(this._epoch, this.id, code);
+    this.link.connection._queueSettle(this._attach, this.id, code);
     return true;
   }
 
@@ -92,8 +93,8 @@ class Delivery {
     // Keep the order of the calls: acknowledgements queued before this one go out first.
     const connection = this.link.connection;
     connection._flushSettles();
-    const sent = connection._native.settleWith(this._epoch, this.id, outcome);
-    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._epoch, this.id, state, sent);
+    const sent = connection._native.settleWith(this._attach, this.id, outcome);
+    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, this.id, state, sent);
     return sent;
   }
 

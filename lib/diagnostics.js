@@ -55,12 +55,13 @@ function publishError(connection, epoch, source, err, extra) {
   error.publish({ ...where(connection), epoch, source, error: err, ...extra });
 }
 
-/** A delivery handed to the application. `topic` and `messageId` as the platform sets them. */
-function publishMessage(connection, epoch, deliveryId, topic, messageId) {
+/** A delivery of receiver attachment `attach` handed to the application. `topic` and `messageId` as the platform sets them. */
+function publishMessage(connection, epoch, attach, deliveryId, topic, messageId) {
   message.publish({
     connectionId: connection._id,
     clientId: connection._address.container_id,
     epoch,
+    attach,
     deliveryId,
     topic: typeof topic === 'string' ? topic : undefined,
     messageId: idString(messageId),
@@ -75,16 +76,16 @@ function messageFields(msg) {
   return { topic, id };
 }
 
-/** Outcomes handed to the connection (`sent`) or not (`sent: false`: its connection is gone). */
-function publishSettles(connection, epoch, ids, codes, sent) {
+/** Outcomes of deliveries of attachment `attach` handed to the connection (`sent`) or not (`sent: false`: their link or connection is gone). */
+function publishSettles(connection, attach, ids, codes, sent) {
   const a = connection._address;
   for (let i = 0; i < ids.length; i++) {
-    settle.publish({ connectionId: connection._id, clientId: a.container_id, epoch, deliveryId: ids[i], outcome: CODE_OUTCOMES[codes[i]], sent });
+    settle.publish({ connectionId: connection._id, clientId: a.container_id, attach, deliveryId: ids[i], outcome: CODE_OUTCOMES[codes[i]], sent });
   }
 }
 
-function publishSettle(connection, epoch, deliveryId, outcome, sent) {
-  settle.publish({ connectionId: connection._id, clientId: connection._address.container_id, epoch, deliveryId, outcome, sent });
+function publishSettle(connection, attach, deliveryId, outcome, sent) {
+  settle.publish({ connectionId: connection._id, clientId: connection._address.container_id, attach, deliveryId, outcome, sent });
 }
 
 /** The handler tracing channel when someone subscribes to it, else null. */

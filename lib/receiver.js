@@ -70,10 +70,10 @@ class Receiver extends EventEmitter {
     return Object.assign({ receiver: this, session: this.session }, this.connection._context(), extra);
   }
 
-  /** A batch of deliveries of connection attempt `epoch`, from the native layer. */
-  _onMessages(deliveries, epoch) {
+  /** A batch of deliveries of receiver attachment `attach` (of connection attempt `epoch`), from the native layer. */
+  _onMessages(deliveries, attach, epoch) {
     if (!Array.isArray(deliveries)) {
-      this._onBatch(deliveries, epoch);
+      this._onBatch(deliveries, attach, epoch);
       return;
     }
     const connection = this.connection;
@@ -82,10 +82,10 @@ class Receiver extends EventEmitter {
     const observed = diagnostics.message.hasSubscribers;
     for (const raw of deliveries) {
       const message = adopt(raw.message, raw.section);
-      const delivery = new Delivery(this, raw, epoch);
+      const delivery = new Delivery(this, raw, attach);
       if (observed) {
         const { topic, id } = diagnostics.messageFields(message);
-        diagnostics.publishMessage(connection, epoch, raw.id, topic, id);
+        diagnostics.publishMessage(connection, epoch, attach, raw.id, topic, id);
       }
       let failed = false;
       try {
@@ -96,7 +96,7 @@ class Receiver extends EventEmitter {
         if (!delivery.settled) delivery.release();
         if (diagnostics.error.hasSubscribers) {
           const { id } = diagnostics.messageFields(message);
-          diagnostics.publishError(connection, epoch, 'handler', err, { deliveryId: raw.id, messageId: idString(id) });
+          diagnostics.publishError(connection, epoch, 'handler', err, { attach, deliveryId: raw.id, messageId: idString(id) });
         }
         reportError(this, err);
       }
@@ -105,15 +105,15 @@ class Receiver extends EventEmitter {
   }
 
   /** A packed batch (the receiver was opened with `{batch: true}`): 'batch' events of at most `_batchMax` deliveries. */
-  _onBatch(packed, epoch) {
+  _onBatch(packed, attach, epoch) {
     const connection = this.connection;
     const container = connection.container;
     const session = this.session;
     const max = this._batchMax || Infinity;
     for (let start = 0; start < packed.length; start += max) {
-      const batch = new Batch(this, packed, epoch, start, Math.min(max, packed.length - start));
+      const batch = new Batch(this, packed, attach, start, Math.min(max, packed.length - start));
       if (diagnostics.message.hasSubscribers) {
-        for (let i = 0; i < batch.length; i++) diagnostics.publishMessage(connection, epoch, batch.id(i), batch.topic(i), batch.messageId(i));
+        for (let i = 0; i < batch.length; i++) diagnostics.publishMessage(connection, epoch, attach, batch.id(i), batch.topic(i), batch.messageId(i));
       }
       let failed = false;
       try {
@@ -122,7 +122,7 @@ class Receiver extends EventEmitter {
         failed = true;
         // As with 'message': what the handler left unsettled goes back to be delivered again.
         batch.release();
-        if (diagnostics.error.hasSubscribers) diagnostics.publishError(connection, epoch, 'handler', err, { deliveryId: batch.id(0), messageId: batch.messageId(0) });
+        if (diagnostics.error.hasSubscribers) diagnostics.publishError(connection, epoch, 'handler', err, { attach, deliveryId: batch.id(0), messageId: batch.messageId(0) });
         reportError(this, err);
       }
       if (!failed && this.autoaccept) batch.accept();

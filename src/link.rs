@@ -1,6 +1,11 @@
 //! Our one receiver link as a state machine: attach, credit, transfers assembled into deliveries,
 //! detach. No I/O: it takes the server's performatives and says what to send and what to hand
 //! over; the session does the sending.
+//!
+//! Liberal in what it takes: a frame for a handle that is not ours, a second attach, a flow that
+//! runs ahead of our grant are noted (`notes`, shown under `DEBUG=aliyun-iot-amqp:frames`) and
+//! ignored, since nothing is lost by it. What would lose or corrupt a delivery (a new delivery
+//! starting inside another, a first transfer with no id to settle it by) is an error.
 
 use bytes::{Bytes, BytesMut};
 use fe2o3_amqp::types::definitions::{Handle, ReceiverSettleMode, Role, SenderSettleMode};
@@ -8,7 +13,7 @@ use fe2o3_amqp::types::messaging::{Source, Target, TargetArchetype};
 use fe2o3_amqp::types::performatives::{Attach, Detach, Transfer};
 
 use crate::config::ReceiverConfig;
-use crate::credit::{Credit, Grant};
+use crate::credit::{Credit, Grant, Taken};
 use crate::error::Error;
 use crate::message;
 use crate::model::Delivery;
@@ -40,9 +45,18 @@ struct Partial {
     size: u64,
 }
 
+/// The server's attach, taken.
+#[derive(Debug, PartialEq)]
+pub struct Opened {
+    /// The source address it gave (`None` when it sent none).
+    pub remote_source: Option<String>,
+}
+
 /// How a detach from the server ended the link.
 #[derive(Debug, PartialEq)]
 pub struct Detached {
+    /// Messages delivered on the attachment that ended (0: the attach itself failed).
+    pub delivered: u64,
     /// We had asked for it (`close_receiver()`); otherwise the server took the link away.
     pub requested: bool,
     /// The error the server gave, if any.
@@ -69,6 +83,13 @@ pub struct Link {
     state: State,
     credit: Credit,
     partial: Option<Partial>,
+    /// Numbers this attachment (unique across the connections of a consumer): settlements name
+    /// the attachment they are for, and those of an ended one are dropped.
+    attach_id: u32,
+    /// Messages delivered on this attachment.
+    delivered: u64,
+    /// What the peer did that was taken liberally, for the frames log (drained by the session).
+    pub notes: Vec<String>,
 }
 
 fn protocol(description: impl Into<String>) -> Error {
@@ -83,7 +104,20 @@ impl Link {
             state: State::Idle,
             credit,
             partial: None,
+            attach_id: 0,
+            delivered: 0,
+            notes: Vec::new(),
         }
+    }
+
+    /// The number of the current (or last) attachment.
+    pub fn attach_id(&self) -> u32 {
+        self.attach_id
+    }
+
+    /// Transfers taken beyond the credit granted, on this attachment.
+    pub fn beyond_credit(&self) -> u64 {
+        self.credit.beyond()
     }
 
     /// Whether both attaches are through.
@@ -101,12 +135,14 @@ impl Link {
         self.credit.unsettled()
     }
 
-    /// Our attach, the first time it is asked for on this connection.
-    pub fn attach(&mut self, max_message_size: u64) -> Option<Attach> {
+    /// Our attach, numbered `attach_id`, when the link is not attached or attaching.
+    pub fn attach(&mut self, max_message_size: u64, attach_id: u32) -> Option<Attach> {
         if self.state != State::Idle {
             return None;
         }
         self.state = State::Attaching;
+        self.attach_id = attach_id;
+        self.delivered = 0;
         let source = self.config.source.clone().map(|address| {
             Box::new(Source {
                 address: Some(address),
@@ -131,21 +167,26 @@ impl Link {
         })
     }
 
-    /// The server's attach. Returns the source address it gave (`None` when it sent none).
-    /// The source may be echoed, replaced or null (a rhea server sends none): all attach. A
-    /// refusal is a null source followed by a detach with an error, handled there.
-    pub fn on_attach(&mut self, attach: &Attach) -> Result<Option<String>, Error> {
+    /// The server's attach. The source may be echoed, replaced or null (a rhea server sends
+    /// none): all attach. A refusal is a null source followed by a detach with an error, handled
+    /// there. An attach for another link, or a second one, is ignored (`None`).
+    pub fn on_attach(&mut self, attach: &Attach) -> Result<Option<Opened>, Error> {
         if attach.name != self.config.name || self.state == State::Idle {
-            return Err(protocol(format!(
-                "attach for unknown link {:?}",
+            self.notes.push(format!(
+                "attach for unknown link {:?}: ignored",
                 attach.name
-            )));
+            ));
+            return Ok(None);
         }
         if self.remote_handle().is_some() {
-            return Err(protocol("second attach for our link"));
+            self.notes
+                .push("second attach for our link: ignored".to_string());
+            return Ok(None);
         }
         if attach.role != Role::Sender {
-            return Err(protocol("server attached as receiver to our receiver"));
+            return Err(protocol(
+                "the server attached as a receiver to our receiver: no messages can flow",
+            ));
         }
         let remote_handle = attach.handle.0;
         self.state = match self.state {
@@ -156,7 +197,9 @@ impl Link {
         };
         self.credit
             .attached(attach.initial_delivery_count.unwrap_or(0));
-        Ok(attach.source.as_ref().and_then(|s| s.address.clone()))
+        Ok(Some(Opened {
+            remote_source: attach.source.as_ref().and_then(|s| s.address.clone()),
+        }))
     }
 
     /// The server's handle for our link, once it attached.
@@ -168,26 +211,27 @@ impl Link {
         }
     }
 
-    fn check_handle(&self, handle: u32, what: &str) -> Result<(), Error> {
-        if self.remote_handle() == Some(handle) {
-            Ok(())
-        } else {
-            Err(protocol(format!("{what} for unknown handle {handle}")))
+    /// Whether a frame's handle is our link's; notes it when not.
+    fn ours(&mut self, handle: u32, what: &str) -> bool {
+        let ours = self.remote_handle() == Some(handle);
+        if !ours {
+            self.notes
+                .push(format!("{what} for unknown handle {handle}: ignored"));
         }
+        ours
     }
 
-    /// The server's flow for our link. Returns whether it asked for an answer (echo).
-    pub fn on_flow(
-        &mut self,
-        handle: u32,
-        delivery_count: Option<u32>,
-        echo: bool,
-    ) -> Result<bool, Error> {
-        self.check_handle(handle, "flow")?;
-        self.credit
-            .on_sender_flow(delivery_count)
-            .map_err(protocol)?;
-        Ok(echo)
+    /// The server's flow for a link. Returns whether it asked for an answer (echo).
+    pub fn on_flow(&mut self, handle: u32, delivery_count: Option<u32>, echo: bool) -> bool {
+        if !self.ours(handle, "flow") {
+            return false;
+        }
+        if let Some(past) = self.credit.on_sender_flow(delivery_count) {
+            self.notes.push(format!(
+                "flow with a delivery-count {past} past the credit granted: its count taken"
+            ));
+        }
+        echo
     }
 
     /// One transfer frame. Returns the delivery once its last frame is in.
@@ -197,16 +241,19 @@ impl Link {
         payload: Bytes,
         max_message_size: u64,
     ) -> Result<Option<Delivery>, Error> {
-        self.check_handle(transfer.handle.0, "transfer")?;
+        if !self.ours(transfer.handle.0, "transfer") {
+            return Ok(None); // not ours to settle: the server keeps it and sends it again
+        }
         if !self.is_attached() {
             return Ok(None); // in flight while we detach: it comes again
         }
         let mut partial = match self.partial.take() {
             Some(p) => {
-                if transfer.delivery_id.is_some_and(|id| id != p.id) {
-                    return Err(protocol(
-                        "new delivery started before the previous one completed",
-                    ));
+                if let Some(id) = transfer.delivery_id.filter(|id| *id != p.id) {
+                    return Err(protocol(format!(
+                        "the server started delivery {id} before delivery {} was complete (more frames were announced)",
+                        p.id
+                    )));
                 }
                 p
             }
@@ -214,10 +261,14 @@ impl Link {
                 let (Some(id), Some(tag)) = (transfer.delivery_id, transfer.delivery_tag.as_ref())
                 else {
                     return Err(protocol(
-                        "first transfer of a delivery without delivery-id or tag",
+                        "the server sent the first transfer of a delivery without a delivery-id or tag: it could never be settled",
                     ));
                 };
-                self.credit.on_transfer().map_err(protocol)?;
+                if let Taken::Beyond(n) = self.credit.on_transfer().map_err(Error::TransferLimit)? {
+                    self.notes.push(format!(
+                        "transfer {id} beyond the credit granted: taken ({n} on this link)"
+                    ));
+                }
                 Partial {
                     id,
                     tag: Bytes::copy_from_slice(tag.as_ref()),
@@ -266,6 +317,7 @@ impl Link {
         if !partial.settled {
             self.credit.held();
         }
+        self.delivered += 1;
         Ok(Some(Delivery {
             id: partial.id,
             tag: partial.tag,
@@ -276,13 +328,19 @@ impl Link {
     }
 
     /// The server's detach. The link is gone on this connection either way: deliveries not yet
-    /// settled will be redelivered by the server.
-    pub fn on_detach(&mut self, detach: &Detach) -> Result<Detached, Error> {
-        if self.remote_handle().is_some_and(|h| h != detach.handle.0) {
-            return Err(protocol(format!(
-                "detach for unknown handle {}",
+    /// settled will be redelivered by the server. A detach for another handle is ignored (`None`).
+    pub fn on_detach(&mut self, detach: &Detach) -> Option<Detached> {
+        let ours = match self.remote_handle() {
+            Some(h) => h == detach.handle.0,
+            // Refused before its attach reply, or never attached here.
+            None => self.state != State::Idle,
+        };
+        if !ours {
+            self.notes.push(format!(
+                "detach for unknown handle {}: ignored",
                 detach.handle.0
-            )));
+            ));
+            return None;
         }
         let requested = matches!(self.state, State::Detaching { .. });
         let reply = (!requested).then_some(Detach {
@@ -293,10 +351,29 @@ impl Link {
         self.state = State::Idle;
         self.partial = None;
         self.credit = Credit::new(self.config.credit_window);
-        Ok(Detached {
+        Some(Detached {
+            delivered: self.delivered,
             requested,
             error: detach.error.as_ref().map(Error::from_amqp),
             reply,
+        })
+    }
+
+    /// Our session ended (the server's end): the link with it, as if detached. `None` when the
+    /// link was not attached or attaching.
+    pub fn session_ended(&mut self, error: Option<Error>) -> Option<Detached> {
+        if self.state == State::Idle {
+            return None;
+        }
+        let requested = matches!(self.state, State::Detaching { .. });
+        self.state = State::Idle;
+        self.partial = None;
+        self.credit = Credit::new(self.config.credit_window);
+        Some(Detached {
+            delivered: self.delivered,
+            requested,
+            error,
+            reply: None,
         })
     }
 
@@ -328,6 +405,12 @@ impl Link {
     /// The owner settled `n` deliveries.
     pub fn settled(&mut self, n: u32) {
         self.credit.settled(n);
+    }
+
+    /// Whether the sender runs low on credit (a quarter of the window or less left) while
+    /// deliveries are held: their settlements are what brings more.
+    pub fn credit_low(&self) -> bool {
+        self.is_attached() && self.credit.low()
     }
 
     /// Changes the credit window; returns the flow to send at once, if any.
@@ -363,7 +446,7 @@ mod tests {
     }
 
     fn reply(l: &mut Link) -> Attach {
-        let mut a = l.attach(MAX).expect("first attach");
+        let mut a = l.attach(MAX, 1).expect("first attach");
         a.role = Role::Sender;
         a.handle = Handle(7);
         a.source = None;
@@ -374,7 +457,12 @@ mod tests {
     fn attached(window: u32) -> Link {
         let mut l = link(window);
         let a = reply(&mut l);
-        assert_eq!(l.on_attach(&a).unwrap(), None);
+        assert_eq!(
+            l.on_attach(&a).unwrap(),
+            Some(Opened {
+                remote_source: None
+            })
+        );
         l
     }
 
@@ -404,8 +492,8 @@ mod tests {
     #[test]
     fn attach_is_sent_once_and_any_source_in_the_reply_attaches() {
         let mut l = link(10);
-        assert!(l.attach(MAX).is_some());
-        assert!(l.attach(MAX).is_none());
+        assert!(l.attach(MAX, 1).is_some());
+        assert!(l.attach(MAX, 2).is_none());
         let mut a = Attach {
             role: Role::Sender,
             ..l.attach_for_test()
@@ -414,9 +502,16 @@ mod tests {
             address: Some("server-side".into()),
             ..Source::default()
         }));
-        assert_eq!(l.on_attach(&a).unwrap().as_deref(), Some("server-side"));
+        assert_eq!(
+            l.on_attach(&a)
+                .unwrap()
+                .and_then(|o| o.remote_source)
+                .as_deref(),
+            Some("server-side")
+        );
         assert!(l.is_attached());
-        assert!(l.on_attach(&a).is_err(), "a second attach is refused");
+        assert_eq!(l.on_attach(&a).unwrap(), None, "a second attach is ignored");
+        assert!(l.notes.iter().any(|n| n.contains("second attach")));
         assert_eq!(l.grant(true).map(|g| g.link_credit), Some(10));
     }
 
@@ -434,11 +529,19 @@ mod tests {
         assert_eq!(l.unsettled(), 1);
         l.on_transfer(&transfer(Some(1), false), payload("{}"), MAX)
             .unwrap();
-        assert!(
-            l.on_transfer(&transfer(Some(2), false), payload("{}"), MAX)
-                .is_err(),
-            "no credit left"
-        );
+        // One beyond the credit (RabbitMQ's slip) is taken and noted.
+        assert!(l
+            .on_transfer(&transfer(Some(2), false), payload("{}"), MAX)
+            .unwrap()
+            .is_some());
+        assert_eq!(l.beyond_credit(), 1);
+        assert!(l.notes.iter().any(|n| n.contains("beyond the credit")));
+        l.on_transfer(&transfer(Some(3), false), payload("{}"), MAX)
+            .unwrap();
+        let err = l
+            .on_transfer(&transfer(Some(4), false), payload("{}"), MAX)
+            .unwrap_err();
+        assert_eq!(err.condition(), "amqp:link:transfer-limit-exceeded");
     }
 
     #[test]
@@ -517,15 +620,17 @@ mod tests {
                     info: None,
                 }),
             })
-            .unwrap();
+            .expect("ours");
         assert!(!d.requested);
+        assert_eq!(d.delivered, 0, "the partial delivery never completed");
         assert!(d.reply.is_some());
         assert_eq!(
             d.error.as_ref().map(|e| e.condition()),
             Some("amqp:resource-deleted")
         );
         assert!(!l.is_attached());
-        assert!(l.attach(MAX).is_some(), "it can attach again");
+        assert!(l.attach(MAX, 2).is_some(), "it can attach again");
+        assert_eq!(l.attach_id(), 2);
     }
 
     #[test]
@@ -543,7 +648,7 @@ mod tests {
                 closed: true,
                 error: None,
             })
-            .unwrap();
+            .expect("ours");
         assert!(d.requested);
         assert!(d.reply.is_none());
         assert_eq!(
@@ -554,18 +659,58 @@ mod tests {
     }
 
     #[test]
-    fn frames_for_another_handle_are_refused() {
+    fn frames_for_another_handle_are_ignored_and_noted() {
         let mut l = attached(4);
+        l.grant(true);
         let mut t = transfer(Some(0), false);
         t.handle = Handle(9);
-        assert!(l.on_transfer(&t, payload("x"), MAX).is_err());
-        assert!(l.on_flow(9, None, false).is_err());
+        assert!(l.on_transfer(&t, payload("x"), MAX).unwrap().is_none());
+        assert!(!l.on_flow(9, None, true));
+        assert!(l
+            .on_detach(&Detach {
+                handle: Handle(9),
+                closed: true,
+                error: None
+            })
+            .is_none());
+        assert!(l.is_attached(), "our link is untouched");
+        assert_eq!(l.notes.len(), 3, "{:?}", l.notes);
+        assert!(l.notes.iter().all(|n| n.ends_with("ignored")));
+        // ...and our own frames still work.
+        assert!(l
+            .on_transfer(&transfer(Some(0), false), payload("x"), MAX)
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn a_new_delivery_inside_an_incomplete_one_is_an_error_naming_both() {
+        let mut l = attached(4);
+        l.grant(true);
+        l.on_transfer(&transfer(Some(0), true), payload("x"), MAX)
+            .unwrap();
+        let e = l
+            .on_transfer(&transfer(Some(1), false), payload("y"), MAX)
+            .unwrap_err();
+        assert!(
+            e.description().contains("delivery 1 before delivery 0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_flow_ahead_of_the_grant_is_taken_and_noted() {
+        let mut l = attached(4);
+        l.grant(true);
+        assert!(l.on_flow(7, Some(10), true));
+        assert!(l.notes.iter().any(|n| n.contains("past the credit")));
+        assert_eq!(l.grant(true).map(|g| g.delivery_count), Some(10));
     }
 
     impl Link {
         fn attach_for_test(&self) -> Attach {
             let mut copy = Link::new(self.config.clone());
-            copy.attach(MAX).expect("attach")
+            copy.attach(MAX, 1).expect("attach")
         }
     }
 }

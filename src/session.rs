@@ -2,22 +2,31 @@
 //! frames, hands deliveries over in batches, sends what the owner settled as ranged
 //! dispositions, keeps the connection alive and bounds every wait. The link's own logic is in
 //! `link.rs`; this file routes frames to it and sends what it asks for.
+//!
+//! A connection is worth keeping: the platform counts every connection attempt of a consumer
+//! group against one budget. A peer's harmless slip (a frame for a handle or channel that is not
+//! ours, a second open or begin) is noted under `DEBUG=aliyun-iot-amqp:frames` and ignored; a
+//! detach of our receiver, or the end of our session, is answered and the receiver attached
+//! again on the same connection after a backoff. Only a closed connection, a failure that would
+//! lose or corrupt data, or a re-attach that keeps failing ends it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use fe2o3_amqp::types::definitions::Handle;
-use fe2o3_amqp::types::performatives::{Begin, Close, End, Flow};
+use fe2o3_amqp::types::performatives::{Begin, Close, Detach, End, Flow};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_rustls::rustls::ClientConfig;
 
+use crate::acks::Acks;
+use crate::backoff::Backoff;
 use crate::codec::{self, Incoming};
 use crate::config::{Config, CredentialSource, ReceiverConfig};
 use crate::credit::Grant;
 use crate::error::Error;
 use crate::handshake::{self, INCOMING_WINDOW};
-use crate::link::{CloseReceiver, Link, HANDLE};
+use crate::link::{CloseReceiver, Detached, Link, HANDLE};
 use crate::model::{Command, Delivery, Event, EventSink, RemoteOpen};
 use crate::reader::{eof_error, FrameReader};
 use crate::settle::{coalesce, Outcome};
@@ -37,6 +46,16 @@ pub enum Ending {
     },
 }
 
+/// Re-attaches in a row that end in a detach before any message arrived, after which the
+/// connection is closed and made again.
+const MAX_FAILED_REATTACHES: u32 = 5;
+
+/// A read of fewer bytes than this, that brought deliveries less than `read_delay` after the read
+/// before, means data trickles in steadily: the next read waits `read_delay` so that it brings
+/// several messages at once (at the platform's ~1 000 msg/s, about one per millisecond). Slower
+/// than one delivery per `read_delay`, reads are not held back: nothing would be gained.
+const TRICKLE: usize = 32 * 1024;
+
 /// Whether to go on after a frame or a command.
 enum Step {
     Continue,
@@ -48,6 +67,17 @@ pub struct Session<'a> {
     cfg: &'a Config,
     epoch: u64,
     sink: &'a dyn EventSink,
+    /// Settlements from the owner (taken at `ack_flush_at`, or at once when needed).
+    acks: &'a Acks,
+    ack_flush_at: Option<Instant>,
+    /// Reading waits until then (data trickles in: `read_delay`).
+    read_resume_at: Option<Instant>,
+    /// When the last read that brought deliveries was.
+    delivered_read_at: Option<Instant>,
+    /// The coming read is the first after a pause of reading.
+    resumed: bool,
+    /// Deliveries handed over on this connection.
+    handed: u64,
     trace: Trace,
     pub link: Option<Link>,
     outbox: Outbox,
@@ -57,11 +87,26 @@ pub struct Session<'a> {
     begun: bool,
     /// The channel the server's half of our session speaks on (from its Begin).
     remote_channel: Option<u16>,
+    /// The receiver is attached now.
     link_open: bool,
+    /// The receiver was attached once on this connection (the handshake is over; the backoff
+    /// of the supervisor starts afresh).
+    attached_once: bool,
+    /// The last attachment number used (across the connections of a consumer).
+    attach_seq: u32,
+    /// When to attach the receiver again after the server took it away.
+    reattach_at: Option<Instant>,
+    /// Until when an attach sent after the handshake may wait for its answer.
+    attach_deadline: Option<Instant>,
+    reattach_backoff: Backoff,
+    /// Re-attaches in a row that ended before any message arrived.
+    failed_reattaches: u32,
     next_incoming_id: u32,
     pending_settles: Vec<(u32, Outcome)>,
     closing: Option<Instant>,
     batch: Vec<Delivery>,
+    /// The attachment the deliveries in `batch` came on.
+    batch_attach: u32,
 }
 
 impl<'a> Session<'a> {
@@ -70,12 +115,20 @@ impl<'a> Session<'a> {
         epoch: u64,
         receiver: Option<ReceiverConfig>,
         sink: &'a dyn EventSink,
+        acks: &'a Acks,
+        attach_seq: u32,
     ) -> Self {
         let trace = Trace::new(cfg.debug_frames, &cfg.container_id, epoch);
         Session {
             cfg,
             epoch,
             sink,
+            acks,
+            ack_flush_at: None,
+            read_resume_at: None,
+            delivered_read_at: None,
+            resumed: false,
+            handed: 0,
             outbox: Outbox::new(trace.clone()),
             trace,
             link: receiver.map(Link::new),
@@ -85,10 +138,39 @@ impl<'a> Session<'a> {
             begun: false,
             remote_channel: None,
             link_open: false,
+            attached_once: false,
+            attach_seq,
+            reattach_at: None,
+            attach_deadline: None,
+            reattach_backoff: Backoff::new(&cfg.reconnect),
+            failed_reattaches: 0,
             next_incoming_id: 0,
             pending_settles: Vec::new(),
             closing: None,
             batch: Vec::new(),
+            batch_attach: 0,
+        }
+    }
+
+    /// The last attachment number used: the next connection goes on from it.
+    pub fn attach_seq(&self) -> u32 {
+        self.attach_seq
+    }
+
+    /// A liberally taken slip of the peer's, for the frames log.
+    fn note(&self, what: &str) {
+        self.trace.frame("<-", &format_args!("{what}"));
+    }
+
+    /// Writes out (and clears) the link's notes.
+    fn drain_notes(&mut self) {
+        if let Some(link) = self.link.as_mut() {
+            if !link.notes.is_empty() {
+                let notes = std::mem::take(&mut link.notes);
+                for n in &notes {
+                    self.trace.frame("<-", &format_args!("{n}"));
+                }
+            }
         }
     }
 
@@ -102,8 +184,10 @@ impl<'a> Session<'a> {
     fn hand_over(&mut self) {
         if !self.batch.is_empty() {
             let deliveries = std::mem::take(&mut self.batch);
+            self.handed += deliveries.len() as u64;
             self.sink.emit(Event::Messages {
                 epoch: self.epoch,
+                attach: self.batch_attach,
                 deliveries,
             });
         }
@@ -112,7 +196,7 @@ impl<'a> Session<'a> {
     fn failed(&self, error: Error) -> Ending {
         Ending::Failed {
             error: Some(error),
-            was_open: self.link_open,
+            was_open: self.attached_once,
         }
     }
 
@@ -234,8 +318,18 @@ impl<'a> Session<'a> {
 
     fn send_attach(&mut self) -> Result<(), Error> {
         let max_message_size = self.cfg.max_message_size;
-        if let Some(attach) = self.link.as_mut().and_then(|l| l.attach(max_message_size)) {
+        let next = self.attach_seq.wrapping_add(1);
+        if let Some(attach) = self
+            .link
+            .as_mut()
+            .and_then(|l| l.attach(max_message_size, next))
+        {
+            self.attach_seq = next;
             self.outbox.frame(&attach)?;
+            if self.attached_once {
+                // A re-attach: its answer is bounded as the first one was by the handshake.
+                self.attach_deadline = Some(Instant::now() + self.cfg.connect_timeout);
+            }
         }
         Ok(())
     }
@@ -298,17 +392,14 @@ impl<'a> Session<'a> {
     fn on_command(&mut self, cmd: Option<Command>) -> Result<Step, Error> {
         match cmd {
             None | Some(Command::Close) => {
-                self.flush_settles()?;
+                // What the owner settled before closing goes out first.
+                self.acks.set_urgent(true);
+                self.take_acks()?;
                 if let Some(link) = self.link.as_mut() {
                     // Closing the connection closes the link; forget it so no reconnect attaches it.
                     link.closing();
                 }
                 self.send_close(None)?;
-            }
-            Some(Command::Settle { epoch, settles }) => {
-                if epoch == self.epoch {
-                    self.pending_settles.extend(settles);
-                }
             }
             Some(Command::OpenReceiver(rc)) => {
                 if self.link.is_none() {
@@ -344,6 +435,7 @@ impl<'a> Session<'a> {
     ) -> Ending {
         self.last_read = Instant::now();
         let local_idle = self.cfg.idle_time_out;
+        let acks = self.acks;
         // The server's first frames may have come with its protocol header.
         let mut step = self.process_frames(reader);
         loop {
@@ -371,13 +463,25 @@ impl<'a> Session<'a> {
             let far = Instant::now() + Duration::from_secs(86_400);
             let heartbeat_at = heartbeat_every.map_or(far, |h| self.outbox.last_write() + h);
             let dead_at = local_idle.map_or(far, |l| self.last_read + l * 2);
-            let handshake_at = if self.link_open || (self.link.is_none() && self.begun) {
+            let handshake_at = if self.attached_once || (self.link.is_none() && self.begun) {
                 far
             } else {
                 handshake_deadline
             };
             let close_at = self.closing.unwrap_or(far);
-            let next_timer = heartbeat_at.min(dead_at).min(handshake_at).min(close_at);
+            let reattach_at = self.reattach_at.unwrap_or(far);
+            let attach_deadline = self.attach_deadline.unwrap_or(far);
+            let ack_at = self.ack_flush_at.unwrap_or(far);
+            let read_at = self.read_resume_at.unwrap_or(far);
+            let reading = self.read_resume_at.is_none();
+            let next_timer = heartbeat_at
+                .min(dead_at)
+                .min(handshake_at)
+                .min(close_at)
+                .min(reattach_at)
+                .min(attach_deadline)
+                .min(ack_at)
+                .min(read_at);
 
             step = tokio::select! {
                 biased;
@@ -389,12 +493,20 @@ impl<'a> Session<'a> {
                     }
                     r.and_then(|f| self.flush_settles().map(|_| f))
                 }
-                more = reader.fill() => match more {
-                    Ok(true) => {
+                _ = acks.notified() => self.on_acks_notified(),
+                more = reader.fill(), if reading => match more {
+                    Ok(0) => Err(eof_error()),
+                    Ok(n) => {
                         self.last_read = Instant::now();
-                        self.process_frames(reader)
+                        let handed = self.handed;
+                        let r = self.process_frames(reader);
+                        let resumed = std::mem::take(&mut self.resumed);
+                        if self.handed > handed {
+                            r.and_then(|s| self.pace_reads(reader, n, resumed).map(|_| s))
+                        } else {
+                            r
+                        }
                     }
-                    Ok(false) => Err(eof_error()),
                     Err(e) => Err(e),
                 },
                 _ = sleep_until(next_timer) => {
@@ -403,11 +515,22 @@ impl<'a> Session<'a> {
                         return Ending::Closed;
                     } else if now >= handshake_at {
                         Err(self.timeout_error("opening the connection and attaching the receiver"))
+                    } else if now >= attach_deadline {
+                        Err(self.timeout_error("attaching the receiver again"))
+                    } else if now >= reattach_at {
+                        self.reattach().and_then(|_| self.outbox.flush()).map(|_| Step::Continue)
                     } else if now >= dead_at {
                         Err(Error::Idle(format!(
                             "no frame from the server for {} ms (twice the idle time-out): connection presumed dead",
                             self.last_read.elapsed().as_millis()
                         )))
+                    } else if now >= ack_at {
+                        self.take_acks().map(|_| Step::Continue)
+                    } else if now >= read_at {
+                        self.read_resume_at = None;
+                        self.resumed = true;
+                        reader.resume();
+                        Ok(Step::Continue)
                     } else if now >= heartbeat_at {
                         self.outbox.heartbeat();
                         self.outbox.flush().map(|_| Step::Continue)
@@ -416,6 +539,84 @@ impl<'a> Session<'a> {
                     }
                 }
             };
+        }
+    }
+
+    /// After a read of `n` bytes that brought deliveries: when they trickle in steadily (this
+    /// read was small, and came less than `read_delay` after the last one that brought any, or
+    /// right after a pause of reading), the next read waits `read_delay`, so that it brings
+    /// several at once, with one wake-up of this thread and one of Node's for all of them.
+    /// Settlements due before then go out now, in this wake-up.
+    fn pace_reads(
+        &mut self,
+        reader: &mut FrameReader,
+        n: usize,
+        resumed: bool,
+    ) -> Result<(), Error> {
+        let now = self.last_read;
+        let delay = self.cfg.read_delay;
+        let steady = resumed
+            || self
+                .delivered_read_at
+                .is_some_and(|at| now.duration_since(at) < delay);
+        self.delivered_read_at = Some(now);
+        if delay.is_zero() || n >= TRICKLE || !steady {
+            return Ok(());
+        }
+        self.read_resume_at = Some(now + delay);
+        reader.pause(TRICKLE as u32);
+        if self.ack_flush_at.is_some_and(|at| at <= now + delay) {
+            self.take_acks()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the sender runs low on credit: settlements are then needed at once to grant more.
+    fn credit_low(&self) -> bool {
+        self.link.as_ref().is_some_and(|l| l.credit_low())
+    }
+
+    /// The owner settled deliveries the task did not expect: take them at once when needed,
+    /// else at most `ack_delay` from now, with whatever else comes meanwhile.
+    fn on_acks_notified(&mut self) -> Result<Step, Error> {
+        if self.cfg.ack_delay.is_zero() || self.closing.is_some() || self.credit_low() {
+            self.take_acks()?;
+        } else if self.ack_flush_at.is_none() {
+            self.ack_flush_at = Some(Instant::now() + self.cfg.ack_delay);
+        }
+        Ok(Step::Continue)
+    }
+
+    /// Takes the owner's settlements and sends them (ranged dispositions, then more credit).
+    /// Those of an attachment that ended are dropped: the server delivers them again.
+    fn take_acks(&mut self) -> Result<(), Error> {
+        self.ack_flush_at = None;
+        let current = self
+            .link
+            .as_ref()
+            .filter(|l| l.is_attached())
+            .map(|l| l.attach_id());
+        for (attach, settles) in self.acks.take() {
+            if Some(attach) == current {
+                self.pending_settles.extend(settles);
+            }
+        }
+        self.flush_settles()?;
+        self.expect_acks();
+        Ok(())
+    }
+
+    /// While deliveries are out with the owner, look for their settlements every `ack_delay`
+    /// instead of being woken for each; when credit runs low, be woken at once.
+    fn expect_acks(&mut self) {
+        let urgent = self.cfg.ack_delay.is_zero() || self.closing.is_some() || self.credit_low();
+        self.acks.set_urgent(urgent);
+        if urgent || self.ack_flush_at.is_some() {
+            return;
+        }
+        if self.link.as_ref().is_some_and(|l| l.unsettled() > 0) {
+            self.acks.expect();
+            self.ack_flush_at = Some(Instant::now() + self.cfg.ack_delay);
         }
     }
 
@@ -445,6 +646,12 @@ impl<'a> Session<'a> {
         }
         self.hand_over();
         if matches!(result, Ok(Step::Continue)) {
+            // Awake anyway: settlements already waiting go out with this, when credit runs low.
+            if self.credit_low() && self.acks.any() {
+                self.take_acks()?;
+            } else {
+                self.expect_acks();
+            }
             self.outbox.flush()?;
         }
         result
@@ -482,16 +689,25 @@ impl<'a> Session<'a> {
             Incoming::Empty | Incoming::Open(_) | Incoming::Close(_) | Incoming::Begin(_)
         );
         if session_frame && self.remote_channel != Some(channel) {
-            return Err(Error::Protocol(format!(
-                "{} frame on channel {channel}, where the server began no session of ours",
+            // Not on our session: nothing of ours to lose or settle there.
+            self.note(&format!(
+                "{} frame on channel {channel}, where no session of ours is: ignored",
                 incoming.name()
-            )));
+            ));
+            return Ok(Step::Continue);
         }
+        let step = self.on_session_frame(channel, incoming);
+        self.drain_notes();
+        step
+    }
+
+    fn on_session_frame(&mut self, channel: u16, incoming: Incoming) -> Result<Step, Error> {
         match incoming {
             Incoming::Empty => {}
             Incoming::Open(open) => {
                 if self.opened {
-                    return Err(Error::Protocol("second open frame".into()));
+                    self.note("second open frame: ignored");
+                    return Ok(Step::Continue);
                 }
                 self.opened = true;
                 // The peer's max-frame-size is not tracked: everything we send (open, begin,
@@ -514,13 +730,23 @@ impl<'a> Session<'a> {
             Incoming::Begin(begin) => self.on_begin(channel, begin)?,
             Incoming::Attach(attach) => {
                 let Some(link) = self.link.as_mut() else {
-                    return Err(Error::Protocol("attach for a link we did not open".into()));
+                    self.note(&format!(
+                        "attach for link {:?}, which we did not open: ignored",
+                        attach.name
+                    ));
+                    return Ok(Step::Continue);
                 };
-                let remote_source = link.on_attach(&attach)?;
+                let Some(opened) = link.on_attach(&attach)? else {
+                    return Ok(Step::Continue);
+                };
+                let attach_id = link.attach_id();
                 self.link_open = true;
+                self.attached_once = true;
+                self.attach_deadline = None;
                 self.emit(Event::ReceiverOpen {
                     epoch: self.epoch,
-                    remote_source,
+                    attach: attach_id,
+                    remote_source: opened.remote_source,
                 });
                 self.refill_credit(true)?;
             }
@@ -530,33 +756,39 @@ impl<'a> Session<'a> {
                     return Ok(Step::Continue);
                 };
                 let Some(link) = self.link.as_mut() else {
-                    return Err(Error::Protocol("flow for a link we do not have".into()));
+                    self.note(&format!(
+                        "flow for handle {}, with no link of ours: ignored",
+                        handle.0
+                    ));
+                    return Ok(Step::Continue);
                 };
-                let echo = link.on_flow(handle.0, flow.delivery_count, flow.echo)?;
+                let echo = link.on_flow(handle.0, flow.delivery_count, flow.echo);
                 self.refill_credit(echo)?;
             }
             Incoming::Transfer(transfer, payload) => {
                 self.next_incoming_id = self.next_incoming_id.wrapping_add(1);
                 let max_message_size = self.cfg.max_message_size;
                 let Some(link) = self.link.as_mut() else {
-                    return Err(Error::Protocol("transfer with no link attached".into()));
+                    self.note(&format!(
+                        "transfer for handle {}, with no link of ours: ignored",
+                        transfer.handle.0
+                    ));
+                    return Ok(Step::Continue);
                 };
                 if let Some(delivery) = link.on_transfer(&transfer, payload, max_message_size)? {
+                    let attach_id = link.attach_id();
+                    if attach_id != self.batch_attach && !self.batch.is_empty() {
+                        self.hand_over();
+                    }
+                    self.batch_attach = attach_id;
+                    self.failed_reattaches = 0;
                     self.batch.push(delivery);
                 }
             }
             // The server settling on its side needs nothing from us: we settle first.
             Incoming::Disposition(_) => {}
             Incoming::Detach(detach) => self.on_detach(detach)?,
-            Incoming::End(end) => {
-                let error = end.error.as_ref().map(Error::from_amqp);
-                if self.closing.is_none() {
-                    self.outbox.frame(&End { error: None })?;
-                }
-                return Err(
-                    error.unwrap_or_else(|| Error::Protocol("the server ended the session".into()))
-                );
-            }
+            Incoming::End(end) => self.on_end(end)?,
             Incoming::Close(close) => return Ok(Step::End(self.on_close(close))),
         }
         Ok(Step::Continue)
@@ -564,49 +796,130 @@ impl<'a> Session<'a> {
 
     fn on_begin(&mut self, channel: u16, begin: Begin) -> Result<(), Error> {
         if self.begun {
-            return Err(Error::Protocol("second begin frame".into()));
+            self.note(&format!("second begin (channel {channel}): ignored"));
+            return Ok(());
         }
         if begin.remote_channel != Some(CHANNEL) {
-            return Err(Error::Protocol(
-                "server began a session we did not ask for".into(),
+            self.note(&format!(
+                "begin on channel {channel} that answers no begin of ours: ignored"
             ));
+            return Ok(());
         }
         self.begun = true;
         self.remote_channel = Some(channel);
         self.next_incoming_id = begin.next_outgoing_id;
-        if self.closing.is_none() {
+        if self.closing.is_none() && self.reattach_at.is_none() {
             self.send_attach()?;
         }
         Ok(())
     }
 
-    fn on_detach(&mut self, detach: fe2o3_amqp::types::performatives::Detach) -> Result<(), Error> {
+    fn on_detach(&mut self, detach: Detach) -> Result<(), Error> {
         let Some(link) = self.link.as_mut() else {
-            return Err(Error::Protocol("detach for a link we do not have".into()));
+            self.note(&format!(
+                "detach for handle {}, with no link of ours: ignored",
+                detach.handle.0
+            ));
+            return Ok(());
         };
-        let detached = link.on_detach(&detach)?;
+        let attach_id = link.attach_id();
+        let Some(detached) = link.on_detach(&detach) else {
+            return Ok(());
+        };
         if let Some(reply) = &detached.reply {
             if self.closing.is_none() {
                 self.outbox.frame(reply)?;
             }
         }
-        // The link is gone: deliveries not yet settled will be redelivered by the server. If the
-        // server took it away, keep its configuration so that the next connection re-attaches it.
+        self.link_lost(attach_id, detached)
+    }
+
+    /// The server ended our session: answered, and begun again with the receiver (as after a
+    /// detach), on the same connection.
+    fn on_end(&mut self, end: End) -> Result<(), Error> {
+        let error = end.error.as_ref().map(Error::from_amqp);
+        if self.closing.is_some() {
+            return Ok(());
+        }
+        self.outbox.frame(&End { error: None })?;
+        self.begun = false;
+        self.remote_channel = None;
+        let Some(link) = self.link.as_mut() else {
+            // No link was on it: begin again at once, for a later open_receiver().
+            return self.outbox.frame(&handshake::begin());
+        };
+        let attach_id = link.attach_id();
+        match link.session_ended(error) {
+            Some(detached) => self.link_lost(attach_id, detached),
+            None => self.outbox.frame(&handshake::begin()),
+        }
+    }
+
+    /// The link is gone on this connection (detached, or its session ended). The deliveries of
+    /// that attachment can no longer be settled: the server delivers them again. If the server
+    /// took it away, it is attached again after a backoff, unless reconnecting is off.
+    fn link_lost(&mut self, attach_id: u32, detached: Detached) -> Result<(), Error> {
+        self.hand_over();
+        self.pending_settles.clear();
+        self.link_open = false;
+        self.attach_deadline = None;
         if detached.requested {
             self.link = None;
+            self.emit(Event::ReceiverClose {
+                epoch: self.epoch,
+                attach: attach_id,
+                error: detached.error,
+                reattach_in: None,
+            });
+            return Ok(());
         }
-        self.link_open = false;
+        let mut reattach_in = None;
+        if self.cfg.reconnect.enabled && self.closing.is_none() {
+            if detached.delivered > 0 {
+                self.failed_reattaches = 0;
+                self.reattach_backoff.reset();
+            }
+            self.failed_reattaches += 1;
+            if self.failed_reattaches > MAX_FAILED_REATTACHES {
+                let why = detached.error.clone().unwrap_or_else(|| {
+                    Error::Protocol(format!(
+                        "the server detached the receiver {} times in a row without delivering a message",
+                        self.failed_reattaches
+                    ))
+                });
+                self.emit(Event::ReceiverClose {
+                    epoch: self.epoch,
+                    attach: attach_id,
+                    error: detached.error,
+                    reattach_in: None,
+                });
+                return Err(why);
+            }
+            let delay = self.reattach_backoff.delay();
+            self.reattach_at = Some(Instant::now() + delay);
+            reattach_in = Some(delay);
+        }
         self.emit(Event::ReceiverClose {
             epoch: self.epoch,
-            error: detached.error.clone(),
+            attach: attach_id,
+            error: detached.error,
+            reattach_in,
         });
-        if !detached.requested {
-            // The server took the link away: a new connection re-attaches it.
-            return Err(detached
-                .error
-                .unwrap_or_else(|| Error::Protocol("the server detached the receiver".into())));
-        }
         Ok(())
+    }
+
+    /// The re-attach timer fired: begin the session again if it ended, else attach.
+    fn reattach(&mut self) -> Result<(), Error> {
+        self.reattach_at = None;
+        if self.closing.is_some() || self.link.is_none() {
+            return Ok(());
+        }
+        if !self.begun {
+            // The attach follows the server's begin (on_begin).
+            self.attach_deadline = Some(Instant::now() + self.cfg.connect_timeout);
+            return self.outbox.frame(&handshake::begin());
+        }
+        self.send_attach()
     }
 
     fn on_close(&mut self, close: Close) -> Ending {
@@ -630,7 +943,7 @@ impl<'a> Session<'a> {
                 condition: crate::error::condition::CONNECTION_FORCED.into(),
                 description: "the server closed the connection".into(),
             })),
-            was_open: self.link_open,
+            was_open: self.attached_once,
         }
     }
 }

@@ -95,13 +95,14 @@ test('every connection, reconnect, message and settlement is seen, and no payloa
 
   const messages = of('message');
   assert.deepEqual(messages.map((m) => m.messageId), [...ids, 'after-reconnect']);
-  assert.deepEqual(Object.keys(messages[0]).sort(), ['clientId', 'connectionId', 'deliveryId', 'epoch', 'messageId', 'topic']);
+  assert.deepEqual(Object.keys(messages[0]).sort(), ['attach', 'clientId', 'connectionId', 'deliveryId', 'epoch', 'messageId', 'topic']);
+  assert.ok(messages[5].attach > messages[0].attach, 'a new attachment after the reconnect');
   assert.equal(messages[0].topic, '/pk/dev0/thing/event/property/post');
   assert.equal(messages[5].epoch, second.epoch);
   const settles = of('settle');
-  assert.deepEqual(settles.map((s) => [s.deliveryId, s.epoch]), messages.map((m) => [m.deliveryId, m.epoch]), 'one settlement per message');
+  assert.deepEqual(settles.map((s) => [s.deliveryId, s.attach]), messages.map((m) => [m.deliveryId, m.attach]), 'one settlement per message');
   assert.ok(settles.every((s) => s.outcome === 'accepted' && s.sent === true));
-  assert.deepEqual(Object.keys(settles[0]).sort(), ['clientId', 'connectionId', 'deliveryId', 'epoch', 'outcome', 'sent']);
+  assert.deepEqual(Object.keys(settles[0]).sort(), ['attach', 'clientId', 'connectionId', 'deliveryId', 'outcome', 'sent']);
 
   // The order a subscriber sees: connect, then each message before its settlement.
   const order = events.map(([n]) => n);
@@ -148,6 +149,7 @@ test('errors: a refused login (connection), a throwing handler (handler), a rele
   assert.equal(handler.error.message, 'handler failed');
   assert.equal(handler.messageId, failedId);
   assert.equal(typeof handler.deliveryId, 'number');
+  assert.equal(typeof handler.attach, 'number');
   emu.dropConnections();
   await emu.waitFor(() => !connection.is_open(), 10000, 'dropped');
   assert.equal(held.release(), false);

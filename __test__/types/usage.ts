@@ -551,18 +551,18 @@ diagnostics_channel.subscribe(channels.disconnect, (m) => {
 });
 diagnostics_channel.subscribe(channels.message, (m) => {
   const e = m as amqp.MessageEvent;
-  void [e.connectionId, e.clientId, e.epoch, e.deliveryId, e.topic, e.messageId];
+  void [e.connectionId, e.clientId, e.epoch, e.attach, e.deliveryId, e.topic, e.messageId];
 });
 diagnostics_channel.subscribe(channels.settle, (m) => {
   const e = m as amqp.SettleEvent;
   const outcome: 'accepted' | 'released' | 'rejected' | 'modified' = e.outcome;
-  void [e.deliveryId, e.sent, outcome];
+  void [e.attach, e.deliveryId, e.sent, outcome];
 });
 diagnostics_channel.subscribe(channels.error, (m) => {
   const e = m as amqp.ErrorEvent;
   const base: amqp.ConnectionEventBase = e;
   const source: 'connection' | 'receiver' | 'transport' | 'handler' = e.source;
-  void [base, source, e.error.message, e.deliveryId, e.messageId];
+  void [base, source, e.error.message, e.attach, e.deliveryId, e.messageId];
 });
 const handlerTrace = diagnostics_channel.tracingChannel<unknown, amqp.HandlerTraceContext & object>(channels.handler);
 handlerTrace.subscribe({
@@ -641,7 +641,7 @@ async function useEmulator(): Promise<void> {
   const ids: string[] = emu.publishMany(3, (i) => ({ body: `message ${i}` }));
   emu.publishMany(2);
   const rawId: string = emu.publishRaw({ body: 'raw' }, { key: 'raw-1' });
-  const counts: number[] = [emu.pending(), emu.inFlight(), emu.queued(), emu.dropConnections(), emu.closeConnections(), emu.closeConnections({ condition: 'amqp:connection:forced', description: 'bye' })];
+  const counts: number[] = [emu.pending(), emu.inFlight(), emu.queued(), emu.dropConnections(), emu.closeConnections(), emu.closeConnections({ condition: 'amqp:connection:forced', description: 'bye' }), emu.detachReceivers(), emu.detachReceivers({ condition: 'amqp:resource-deleted' })];
   const stats: Record<string, any> = emu.stats();
   const three: number = await emu.waitFor(() => 3, 1000, 'three');
   const acceptedAll: boolean = await emu.waitForAccepted(3, 1000);

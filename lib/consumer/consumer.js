@@ -118,8 +118,8 @@ class Consumer extends EventEmitter {
     container.on('message', (ctx) => this._onDelivery(ctx));
     container.on('connection_open', (ctx) => this._onOpen(ctx));
     container.on('receiver_open', (ctx) => this._onAttached(ctx));
-    container.on('receiver_close', (ctx) => this._onDetached(ctx));
     container.on('disconnected', (ctx) => this._onDisconnected(ctx));
+    container.on('receiver_close', (ctx) => this._onReceiverClose(ctx));
     container.on('connection_error', (ctx) => this._noteError(ctx.error));
     container.on('receiver_error', (ctx) => this._noteError(ctx.error));
     container.on('error', (err) => this._noteError(err));
@@ -307,10 +307,17 @@ class Consumer extends EventEmitter {
     if (link && !this._closing) this._setState(link, 'open');
   }
 
-  /** Its receiver was detached (by the server, or as the connection goes): not up until attached again. */
-  _onDetached(ctx) {
+  /** What a link delivered and is not handed out yet: it cannot be settled any more (the platform delivers it again). */
+  _dropBuffered(link) {
+    if (this._buffer.some((m) => m._link === link)) this._buffer = this._buffer.filter((m) => m._link !== link);
+  }
+
+  /** The receiver was detached (by the server: it is attached again on the same connection): not up until it is. */
+  _onReceiverClose(ctx) {
     const link = this._byConnection.get(ctx.connection);
-    if (link && link.state === 'open' && !this._closing) this._setState(link, 'reconnecting');
+    if (!link) return;
+    this._dropBuffered(link);
+    if (link.state === 'open' && !this._closing) this._setState(link, 'reconnecting');
   }
 
   _onDisconnected(ctx) {
@@ -319,9 +326,7 @@ class Consumer extends EventEmitter {
     link.open = false;
     if (!this._closing) this._setState(link, ctx.reconnecting ? 'reconnecting' : 'closed');
     if (ctx.error) this._noteError(ctx.error);
-    // What that connection delivered and is not handed out yet cannot be settled any more: the
-    // platform delivers it again.
-    if (this._buffer.some((m) => m._link === link)) this._buffer = this._buffer.filter((m) => m._link !== link);
+    this._dropBuffered(link);
     this.emit('disconnected', { clientId: link.clientId, error: ctx.error, reconnecting: ctx.reconnecting });
     if (!ctx.reconnecting && !this._closing) {
       link.stopped = true;
@@ -486,7 +491,7 @@ class Consumer extends EventEmitter {
       this._noteError(error);
       if (diagnostics.error.hasSubscribers) {
         const connection = msg._link.connection;
-        diagnostics.publishError(connection, connection._epoch, 'handler', error, { deliveryId: msg._deliveryId, messageId: msg.messageId });
+        diagnostics.publishError(connection, connection._epoch, 'handler', error, { attach: msg._attach, deliveryId: msg._deliveryId, messageId: msg.messageId });
       }
       if (this.listenerCount('error') > 0) this.emit('error', error, msg);
       else rethrowLater(error);

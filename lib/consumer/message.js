@@ -110,6 +110,10 @@ class ConsumerMessage {
     return this.#delivery.id;
   }
 
+  get _attach() {
+    return this.#delivery._attach;
+  }
+
   [util.inspect.custom](depth, options) {
     const shown = { topic: this.topic, messageId: this.messageId, generateTime: this.generateTime, content: `<${this.content.length} bytes>`, clientId: this.clientId, settled: this.settled, state: this.state };
     return `ConsumerMessage ${util.inspect(shown, options)}`;

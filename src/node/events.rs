@@ -53,23 +53,30 @@ pub enum NativeEvent {
         epoch: u32,
         remote: NativeRemoteOpen,
     },
+    /// The receiver is attached; `attach` numbers this attachment (settlements name it).
     ReceiverOpen {
         epoch: u32,
+        attach: u32,
         /// The source address in the server's attach reply; absent if it sent none.
         remote_source: Option<String>,
     },
-    /// The deliveries as objects, or packed (the receiver was opened with `batch: true`): the
-    /// packed Buffer and tape, read on demand through `read` (lib/batch.js).
+    /// Deliveries of attachment `attach`: as objects, or packed (the receiver was opened with
+    /// `batch: true`), the packed Buffer and tape with an index, read by lib/batch.js.
     Messages {
         epoch: u32,
+        attach: u32,
         #[napi(
-            ts_type = "Array<{ id: number; tag: Buffer; format: number; settled: boolean; section: boolean; message: Record<string, unknown> }> | { length: number; buffer: Buffer; tape: Float64Array; bigAt: number; indexAt: number; read: Record<string, (batch: unknown, index: number) => unknown> }"
+            ts_type = "Array<{ id: number; tag: Buffer; format: number; settled: boolean; section: boolean; message: Record<string, unknown> }> | { length: number; buffer: Buffer; tape: Float64Array; bigAt: number; indexAt: number; read: { value(batch: unknown, at: number): unknown; message(batch: unknown, at: number): Record<string, unknown> } }"
         )]
         deliveries: Batch,
     },
+    /// Attachment `attach` ended: its deliveries can no longer be settled. `reattachIn` (ms) is
+    /// set when the receiver will be attached again on this connection.
     ReceiverClose {
         epoch: u32,
+        attach: u32,
         error: Option<NativeError>,
+        reattach_in: Option<f64>,
     },
     ConnectionError {
         epoch: u32,
@@ -116,24 +123,35 @@ impl From<Event> for NativeEvent {
             },
             Event::ReceiverOpen {
                 epoch: e,
+                attach,
                 remote_source,
             } => NativeEvent::ReceiverOpen {
                 epoch: epoch(e),
+                attach,
                 remote_source,
             },
             Event::Messages {
                 epoch: e,
+                attach,
                 deliveries,
             } => NativeEvent::Messages {
                 epoch: epoch(e),
+                attach,
                 deliveries: Batch {
                     deliveries,
                     shape: None,
                 },
             },
-            Event::ReceiverClose { epoch: e, error } => NativeEvent::ReceiverClose {
+            Event::ReceiverClose {
+                epoch: e,
+                attach,
+                error,
+                reattach_in,
+            } => NativeEvent::ReceiverClose {
                 epoch: epoch(e),
+                attach,
                 error: error.map(Into::into),
+                reattach_in: reattach_in.map(|d| d.as_millis() as f64),
             },
             Event::ConnectionError { epoch: e, error } => NativeEvent::ConnectionError {
                 epoch: epoch(e),
