@@ -191,3 +191,23 @@ test('indexes are checked: a RangeError names the batch size', async (t) => {
   assert.deepEqual([...batch].map((m) => m.message_id), [batch.messageId(0)], 'iterating builds the messages');
   assert.match(require('node:util').inspect(batch), /^Batch \{ length: 1, settled: 1 \}$/);
 });
+
+test('a batch whose link was detached settles nothing; its messages come again on the new attachment', async (t) => {
+  const { emu, receiver } = await setup(t, { batch: true, autoaccept: false });
+  let held = null;
+  let opens = 0;
+  receiver.on('receiver_open', () => { opens += 1; });
+  receiver.on('receiver_error', () => {});
+  receiver.on('batch', ({ batch }) => {
+    if (held === null) held = batch;
+    else batch.accept();
+  });
+  emu.publishMany(5);
+  await emu.waitFor(() => held !== null && opens === 1, 10000, 'a batch');
+  const heldIds = Array.from({ length: held.length }, (_, i) => held.messageId(i));
+  emu.detachReceivers({ condition: 'amqp:link:detach-forced', description: 'rebalancing' });
+  await emu.waitFor(() => opens === 2, 10000, 'attached again');
+  assert.equal(held.accept(), 0);
+  await emu.waitForAccepted(5, 10000);
+  for (const id of heldIds) assert.equal(emu.accepted.get(id), 1, `${id} accepted once, after its redelivery`);
+});

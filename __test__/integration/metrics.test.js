@@ -173,6 +173,27 @@ test('serveMetrics: /healthz and /metrics through up, degraded (one of two lost)
   assert.equal((await get(`${server.url}/healthz`)).status, 503);
 });
 
+test('health(): a detached receiver makes its connection reconnecting (down with one connection) until it is attached again', async (t) => {
+  const emu = await startEmulator({ tls: false });
+  const { accessKeyId, accessKeySecret } = emu.credentials();
+  const consumer = amqp.createConsumer({ host: emu.host, port: emu.port, transport: 'tcp', accessKeyId, accessKeySecret, consumerGroupId: 'G' });
+  t.after(async () => {
+    await consumer.close({ timeout: 1000 });
+    await emu.close();
+  });
+  await emu.waitFor(() => consumer.health().status === 'up', 10000, 'up');
+  const before = consumer.health().connections[0];
+  const states = [];
+  consumer._container.on('receiver_close', () => states.push(consumer.health().connections[0].state));
+  await new Promise((r) => setTimeout(r, 5));
+  emu.detachReceivers({ condition: 'amqp:link:detach-forced', description: 'rebalancing' });
+  await emu.waitFor(() => states.length === 1 && consumer.health().status === 'up', 10000, 'detached, then up');
+  assert.deepEqual(states, ['reconnecting'], 'not up while detached');
+  const after = consumer.health().connections[0];
+  assert.ok(after.since > before.since, 'attached again since');
+  assert.equal(after.reconnects, 0, 'the connection itself stayed');
+});
+
 test('health(): a consumer whose credentials are refused is down, with the error (no secret) as lastError', async (t) => {
   const emu = await startEmulator({ tls: false });
   t.after(() => emu.close());
