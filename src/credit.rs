@@ -9,8 +9,13 @@
 //! transfer more than the last flow allowed: it reads a flow's credit as fresh, counting again the
 //! transfers it already had in flight) loses nothing by it. Such transfers are taken and counted,
 //! and since they are held like any other, the next grant is smaller by as many. Only a sender
-//! that goes on past what that reading could explain (twice the largest window granted, held at
-//! once) is refused: that is no slip, and memory must stay bounded.
+//! that goes on far past what such readings could explain (four times the largest window granted,
+//! held at once) is refused: that is no slip, and memory must stay bounded.
+//!
+//! Strict in what it sends: a flow that raises the credit goes out only once the sender has used
+//! some of the last one (its delivery-count moved) or has none left. RabbitMQ 3.10 adds up flows
+//! that arrive while it has transfers in flight, so flows in quick succession with the same
+//! delivery-count make it send far more than granted; spaced this way, it does not.
 
 /// A grant to send as a flow: the sender may make `link_credit` transfers past `delivery_count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +44,8 @@ pub struct Credit {
     high_window: u32,
     /// Transfers taken beyond the credit granted, on this link.
     beyond: u64,
+    /// The delivery-count of the last flow sent (`None`: none yet).
+    last_flow_count: Option<u32>,
     /// The sender's delivery-count as we track it.
     delivery_count: u32,
     /// Credit the sender still has, as we granted it.
@@ -55,6 +62,7 @@ impl Credit {
             window,
             high_window: window,
             beyond: 0,
+            last_flow_count: None,
             delivery_count: 0,
             granted: 0,
             unsettled: 0,
@@ -79,6 +87,7 @@ impl Credit {
     pub fn attached(&mut self, initial_delivery_count: u32) {
         self.delivery_count = initial_delivery_count;
         self.granted = 0;
+        self.last_flow_count = None;
     }
 
     /// Transfers taken beyond the credit granted, on this link.
@@ -96,10 +105,10 @@ impl Credit {
             self.allowance -= 1; // sent before the sender saw our lower credit
             Taken::InFlight
         } else {
-            let bound = 2 * u64::from(self.high_window.max(1));
+            let bound = 4 * u64::from(self.high_window.max(2));
             if u64::from(self.unsettled) + 1 > bound {
                 return Err(format!(
-                    "the server sent a transfer beyond the credit granted with {} deliveries already held unsettled (twice the largest credit window, {}): {} transfers beyond the credit on this link",
+                    "the server sent a transfer beyond the credit granted with {} deliveries already held unsettled (four times the largest credit window, {}): {} transfers beyond the credit on this link",
                     self.unsettled,
                     self.high_window,
                     self.beyond + 1
@@ -156,12 +165,14 @@ impl Credit {
     }
 
     /// The grant to send now, if any: up to the window less what is unsettled, when it grew by a
-    /// quarter of the window, the sender ran dry, the window closed, or `force`.
+    /// quarter of the window (and the sender used some of the last grant) or the sender ran dry,
+    /// when the window closed, or `force`.
     pub fn grant(&mut self, force: bool) -> Option<Grant> {
         let target = self.window.saturating_sub(self.unsettled);
         let threshold = (self.window / 4).max(1);
-        let grow =
-            target > self.granted && (target - self.granted >= threshold || self.granted == 0);
+        let used_some = self.last_flow_count != Some(self.delivery_count);
+        let grow = target > self.granted
+            && ((target - self.granted >= threshold && used_some) || self.granted == 0);
         let shrink = target < self.granted && self.window == 0;
         if !(force || grow || shrink) {
             return None;
@@ -171,6 +182,7 @@ impl Credit {
             self.allowance = self.allowance.max(self.granted - target);
         }
         self.granted = target;
+        self.last_flow_count = Some(self.delivery_count);
         Some(Grant {
             delivery_count: self.delivery_count,
             link_credit: target,
@@ -229,9 +241,17 @@ mod tests {
         c.settled(1);
         assert_eq!(
             c.grant(false),
+            None,
+            "the sender has not used the last grant: no second flow at the same delivery-count"
+        );
+        // It uses its one credit: now the grant catches up with what was settled.
+        c.on_transfer().unwrap();
+        c.held();
+        assert_eq!(
+            c.grant(false),
             Some(Grant {
-                delivery_count: 8,
-                link_credit: 3
+                delivery_count: 9,
+                link_credit: 2
             })
         );
     }
@@ -274,10 +294,10 @@ mod tests {
     }
 
     #[test]
-    fn a_sender_that_goes_on_past_twice_the_window_is_refused() {
+    fn a_sender_that_goes_on_past_four_times_the_window_is_refused() {
         let mut c = attached(2);
         c.grant(true);
-        for _ in 0..4 {
+        for _ in 0..8 {
             c.on_transfer().unwrap();
             c.held();
         }
@@ -336,6 +356,26 @@ mod tests {
         assert_eq!(c.on_sender_flow(Some(20)), Some(10));
         assert_eq!(c.granted(), 0);
         assert_eq!(c.grant(true).map(|g| g.delivery_count), Some(20));
+    }
+
+    #[test]
+    fn a_raising_flow_waits_until_the_sender_used_some_of_the_last_one() {
+        let mut c = attached(100);
+        c.grant(true);
+        for _ in 0..60 {
+            c.on_transfer().unwrap();
+            c.held();
+        }
+        c.settled(60);
+        let g = c.grant(false).expect("the sender used 60: more credit");
+        assert_eq!(g.link_credit, 100);
+        // More settlements, but no transfer since that flow: no second flow at the same count.
+        assert_eq!(c.grant(false), None);
+        c.on_transfer().unwrap();
+        c.held();
+        c.settled(1);
+        // Still only a little more room than it has: not a quarter of the window yet.
+        assert_eq!(c.grant(false), None);
     }
 
     #[test]

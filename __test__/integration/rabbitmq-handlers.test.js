@@ -8,8 +8,11 @@
 //   when settlements come one by one), the sum of their link-credits: it answers each flow with a
 //   flow of its own, then sends e.g. 36 + 99 = 135 transfers for our flows of credit 36 and 99
 //   (52 + 99 = 151, 74 + 99 = 173, 53 + 79 = 132): the earlier credits come on top, beyond the
-//   credit. Against a window of 100 that is over 100 transfers beyond at once, so the held
-//   deliveries (counting those settled in JS but not yet sent) can pass twice the window.
+//   credit. Against a window of 100 that is over 100 transfers beyond at once. The client now
+//   sends a flow that raises the credit only once the sender used some of the last one (no two
+//   at the same delivery-count), judges the limit on transfers beyond the credit (four times the
+//   window) by what is really held (settlements gathered in the client go first), and so takes
+//   what RabbitMQ over-sends without closing.
 //
 // - autoaccept: false, each delivery accepted 0–20 ms later (an async handler);
 // - one delivery held unsettled while every other one is accepted at once.
