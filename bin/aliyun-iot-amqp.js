@@ -40,6 +40,9 @@ and, for an STS token, ALIBABA_CLOUD_SECURITY_TOKEN):
   --no-ack                  release every message instead of accepting it (it comes again)
   --dedupe                  skip redeliveries of messages already accepted
   --count <n>               exit after printing n messages
+  --metrics-port <[host:]n> serve /metrics (Prometheus text format) and /healthz (200 while
+                            every connection is up, else 503) on port n (0: any free port;
+                            every interface unless a host is given)
 
 emulator options:
   --port <n>                port to listen on; default 5671 (0: any free port)
@@ -209,9 +212,11 @@ async function consume(args) {
     'no-ack': { type: 'boolean' },
     dedupe: { type: 'boolean' },
     count: { type: 'string' },
+    'metrics-port': { type: 'string' },
   });
   if (o.help) return usage();
   const env = process.env;
+  const metricsAt = metricsAddress(o['metrics-port']);
   const host = o.host || env.ALIYUN_IOT_AMQP_HOST;
   if (!host) throw new UsageError('--host is required (or set ALIYUN_IOT_AMQP_HOST)');
   const consumerGroupId = o['consumer-group'] || env.ALIYUN_IOT_AMQP_CONSUMER_GROUP;
@@ -247,13 +252,27 @@ async function consume(args) {
   watchConsumer(consumer, `${options.host}:${options.port} (group ${consumerGroupId})`);
   stopOnSignals(() => consumer.close());
   process.stdout.on('error', () => consumer.close()); // e.g. a closed pipe
+  let metrics = null;
   try {
+    if (metricsAt) {
+      metrics = await require(ROOT).serveMetrics(consumer, metricsAt);
+      log(`metrics: ${metrics.url}/metrics, health: ${metrics.url}/healthz`);
+    }
     await printMessages(consumer, { json: o.json, topics: o.topic, noAck: o['no-ack'], count });
   } finally {
     await consumer.close();
+    if (metrics) await metrics.close();
     log(summary(consumer.stats()));
   }
   return 0;
+}
+
+/** --metrics-port: `n` or `host:n` (`[v6]:n`). */
+function metricsAddress(value) {
+  if (value === undefined) return null;
+  const m = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d+)$/.exec(value);
+  if (!m || Number(m[3]) > 65535) throw new UsageError(`--metrics-port must be a port (0: any free port) or host:port, got ${JSON.stringify(value)}`);
+  return { port: Number(m[3]), host: m[1] || m[2] };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,8 +9,9 @@
 //                   the README's primary way, a for-await loop reading msg.topic, msg.messageId,
 //                   msg.content.toString() (accepted when the loop asks for the next one);
 //                   --pattern on: consumer.on('message', msg => { the same reads }) instead
-//   --lib ours-batch  EXPERIMENT (needs an experimental build, see README): the same work through a
-//                     batch API, receiver.on('batch', b => ... b.topic(i), b.messageId(i), b.content(i), b.acceptAll())
+//   --lib ours-batch  the same work through the batch API: open_receiver({batch: {max}}) and
+//                     receiver.on('batch', ({batch}) => ... batch.topic(i), batch.messageId(i),
+//                     batch.content(i) ..., batch.accept()) (measured by bench/batch-loop.js)
 // Measured: CPU (process.cpuUsage: user+sys of every thread of the process), event-loop busy time
 // (performance.eventLoopUtilization), Node's main-thread CPU (/proc/thread-self/schedstat), peak RSS
 // (VmHWM), throughput, latency (send time from the loadgen's `sendNs` application property,
@@ -19,8 +20,9 @@
 // messages) and at message N, in the handler; the *_steady_* fields are warm-up → N over the
 // N - floor(N/10) messages after it. Prints one JSON line.
 //
-// node js-consumer.js --lib rhea|ours|consumer --port P --count N [--tls --ca FILE] [--latency]
+// node js-consumer.js --lib rhea|ours|consumer|ours-batch --port P --count N [--tls --ca FILE] [--latency]
 //   [--index PATH]  this package's index.js to load (default ../../index.js; for experiments and A/B)
+//   [--batch-max N] the most messages per 'batch' event (--lib ours-batch; default 100)
 //   [--opt NAME=JSON]...  an extra option for connect() / createConsumer() (value parsed as JSON,
 //                   else taken as a string), e.g. to A/B a coalescing bound; none by default
 
@@ -30,7 +32,7 @@ const crypto = require('node:crypto');
 const { performance } = require('node:perf_hooks');
 
 function parseArgs(argv) {
-  const o = { lib: 'rhea', index: path.resolve(__dirname, '..', '..', 'index.js'), host: '127.0.0.1', port: 0, count: 1000, tls: false, ca: null, latency: false, servername: 'localhost', pattern: 'loop', extra: {} };
+  const o = { lib: 'rhea', index: path.resolve(__dirname, '..', '..', 'index.js'), host: '127.0.0.1', port: 0, count: 1000, tls: false, ca: null, latency: false, servername: 'localhost', pattern: 'loop', extra: {}, batchMax: 100 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => argv[++i];
@@ -44,6 +46,7 @@ function parseArgs(argv) {
     else if (a === '--servername') o.servername = val();
     else if (a === '--latency') o.latency = true;
     else if (a === '--pattern') o.pattern = val();
+    else if (a === '--batch-max') o.batchMax = Number(val());
     else if (a === '--opt') {
       const kv = val();
       const eq = kv.indexOf('=');
@@ -66,7 +69,6 @@ function parseArgs(argv) {
 const opts = parseArgs(process.argv.slice(2));
 const BATCH = opts.lib === 'ours-batch';
 const CONSUMER = opts.lib === 'consumer';
-if (BATCH) process.env.AIA_BATCH_API = '1';
 const lib = opts.lib === 'rhea' ? require('rhea') : require(opts.index);
 
 function vmHwmKb() {
@@ -125,6 +127,7 @@ function measured(topic, messageId, content, sendNs) {
 
 let connection = null;
 let consumer = null;
+let batches = 0;
 
 if (CONSUMER) {
   // createConsumer() with its defaults: only where to connect, the credentials, and the transport
@@ -194,17 +197,18 @@ if (CONSUMER) {
     connectOptions.servername = opts.servername;
   }
   connection = container.connect(connectOptions);
-  const receiver = connection.open_receiver();
+  const receiver = connection.open_receiver(BATCH ? { batch: { max: opts.batchMax } } : undefined);
 
   if (BATCH) {
-    receiver.on('batch', (b) => {
-      for (let i = 0; i < b.length; i++) {
-        const topic = b.topic(i);
-        const messageId = b.messageId(i);
-        const content = Buffer.from(b.content(i)).toString();
-        if (measured(topic, messageId, content, lat !== null ? b.sendNs(i) : 0)) setImmediate(finish);
+    receiver.on('batch', ({ batch }) => {
+      batches++;
+      for (let i = 0; i < batch.length; i++) {
+        const topic = batch.topic(i);
+        const messageId = batch.messageId(i);
+        const content = Buffer.from(batch.content(i)).toString();
+        if (measured(topic, messageId, content, lat !== null ? batch.message(i).application_properties.sendNs : 0)) setImmediate(finish);
       }
-      b.acceptAll();
+      batch.accept();
     });
   }
 
@@ -276,6 +280,7 @@ function finish() {
     vm_hwm_kb: vmHwmKb(),
     checksum,
   };
+  if (BATCH) result.batches = batches;
   if (lat !== null) {
     // The first tenth is warm-up (the same rule as the floor).
     const s = Float64Array.from(lat.subarray(WARM, received)).sort();
