@@ -5,7 +5,7 @@
 // message at a time) and unpaced (saturation), for 256 B and 4 KiB payloads.
 //
 //   npm run bench                 # full run: 3 alternated rounds per cell (100 msg/s rows: 2), ~15 min
-//   npm run bench -- --quick      # 2 rounds, shorter rows, ~4 min (for development)
+//   npm run bench -- --quick      # 2 rounds, shorter rows, ~3.5 min (for development; partial-latest.*)
 //   node bench/run.js --runs 5 --no-build --only rhea,ours
 //   node bench/run.js --scenarios r1k-256,r10k-256     # some rows only (writes partial-latest.*)
 //   node bench/run.js --opt NAME=JSON  # an extra option for our consumers' connect() / createConsumer()
@@ -13,8 +13,8 @@
 //   node bench/run.js --profile   # also one --cpu-prof run of rhea and ours, top functions printed
 //   node bench/run.js --render bench/results/results-<date>.json   # table and chart of a past run
 // Scenario ids: r100-256 r1k-256 r10k-256 r50k-256 tput-256, the same with -4k, tput-256-tls,
-// connect-tls, null. A run limited with --only, --scenarios or --runs 1 writes partial-latest.*
-// instead of latest.* (git-ignored).
+// connect-tls, null. A quick run, or one limited with --only, --scenarios or --runs 1, writes
+// partial-latest.* instead of latest.* (git-ignored): latest.* is always a full run.
 //
 // What it does: builds (the addon in release mode with the package's own `npm run build`, output
 // kept in bench/build so the working tree's .node is untouched; loadgen and floor with cargo
@@ -688,8 +688,9 @@ async function main() {
   const md = header + markdown + '\n';
   const json = JSON.stringify({ meta, results, runs: raw, targets }, null, 2);
   const stamp = meta.date.replace(/[:.]/g, '-');
-  // A partial run (--only, --scenarios, --runs 1) is for development: partial-* (git-ignored).
-  const partial = opts.only || opts.scenarios || opts.runs < 2;
+  // A partial or quick run (--only, --scenarios, --runs 1, --quick) is for development:
+  // partial-* (git-ignored). latest.* is always a full run.
+  const partial = opts.only || opts.scenarios || opts.runs < 2 || opts.quick;
   const latest = partial ? 'partial-latest' : 'latest';
   fs.writeFileSync(path.join(RESULTS, `${latest}.md`), md);
   fs.writeFileSync(path.join(RESULTS, `${latest}.json`), json);
