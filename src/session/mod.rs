@@ -518,7 +518,10 @@ impl<'a> Session<'a> {
                         let r = self.process_frames(reader);
                         let resumed = std::mem::take(&mut self.resumed);
                         if self.handed > handed {
-                            r.and_then(|s| self.pace_reads(reader, n, resumed).map(|_| s))
+                            let delivered = self.handed - handed;
+                            r.and_then(|s| {
+                                self.pace_reads(reader, n, delivered, resumed).map(|_| s)
+                            })
                         } else {
                             r
                         }
