@@ -94,8 +94,13 @@ declare namespace aliyunIotAmqp {
 
   /** Parameters for signing the platform's SASL credentials. */
   interface CredentialOptions {
-    accessKeyId: string;
-    accessKeySecret: string;
+    /**
+     * The AccessKey pair. When neither is given (or both are `undefined`, as unset `process.env`
+     * variables are), they are read from `ALIBABA_CLOUD_ACCESS_KEY_ID` and
+     * `ALIBABA_CLOUD_ACCESS_KEY_SECRET`; still missing, a TypeError names the option and the variable.
+     */
+    accessKeyId?: string | undefined;
+    accessKeySecret?: string | undefined;
     consumerGroupId: string;
     /** At most 64 characters (Unicode code points); shown in the console. */
     clientId: string;
@@ -161,8 +166,12 @@ declare namespace aliyunIotAmqp {
     group_id?: string;
     group_sequence?: number;
     reply_to_group_id?: string;
-    /** The platform puts `topic`, `messageId` and `generateTime` here. */
-    application_properties?: Record<string, any>;
+    /**
+     * The platform puts `topic`, `messageId` and `generateTime` here: every message it pushes has
+     * them. (Typed as present, as the platform's guide reads `msg.application_properties.topic`; a
+     * message from another AMQP server may have none, and then this is `undefined`, as in rhea.)
+     */
+    application_properties: Record<string, any>;
     /** `Section` for data/sequence bodies; the plain value for an amqp-value body. */
     body?: any;
     footer?: Record<string, any>;
@@ -331,12 +340,12 @@ declare namespace aliyunIotAmqp {
     endpoint?: string;
     /** Default 5671 (5672 with `transport: 'tcp'`). */
     port?: number | string;
-    /** Default: `ALIBABA_CLOUD_ACCESS_KEY_ID` (when neither key option nor `credentials` is given). */
-    accessKeyId?: string;
+    /** Default: `ALIBABA_CLOUD_ACCESS_KEY_ID` (when neither key option nor `credentials` is given; `undefined` counts as not given). */
+    accessKeyId?: string | undefined;
     /** Default: `ALIBABA_CLOUD_ACCESS_KEY_SECRET`. */
-    accessKeySecret?: string;
+    accessKeySecret?: string | undefined;
     /** Default: `ALIBABA_CLOUD_SECURITY_TOKEN` (with keys from the environment). Given: `authMode` defaults to `'ststoken'`. */
-    securityToken?: string;
+    securityToken?: string | undefined;
     /** Instead of the keys: called before every connection attempt of every connection (e.g. a fresh STS token). */
     credentials?: () => ConsumerCredentials | Promise<ConsumerCredentials>;
     /** The consumer group, e.g. `'DEFAULT_GROUP'`. */
