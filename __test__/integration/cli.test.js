@@ -142,3 +142,70 @@ test('emulator --rate generates messages; a wrong secret makes consume fail with
   assert.ok(!r.stderr.includes('wrong-secret'));
   assert.equal(r.stdout, '');
 });
+
+test('consume --json | head -1: a closed stdout stops the consumer at once, what was not printed is released', async (t) => {
+  const emu = await startEmulatorProcess(t);
+  const env = cleanEnv(emu.settings.env);
+  for (let i = 0; i < 20; i += 1) publish(emu.child, { topic: '/pk/dev/user/pipe', messageId: `e-${i}`, payload: { i } });
+  const started = Date.now();
+  const child = spawn(process.execPath, [BIN, 'consume', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const first = await new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) {
+        child.stdout.destroy(); // as head does after its line
+        resolve(buf.slice(0, buf.indexOf('\n')));
+      }
+    });
+    child.on('error', reject);
+  });
+  assert.equal(JSON.parse(first).messageId, 'e-0');
+  const { code, signal } = await new Promise((resolve) => child.on('close', (c, s) => resolve({ code: c, signal: s })));
+  const took = Date.now() - started;
+  assert.equal(code, 0, `exit ${code} ${signal}: ${stderr}`);
+  assert.ok(took < 8000, `took ${took} ms to stop after stdout closed:\n${stderr}`);
+  assert.match(stderr, /stdout closed \(EPIPE\)/);
+  const m = /received (\d+), accepted (\d+), released (\d+)/.exec(stderr);
+  assert.ok(m, stderr);
+  assert.ok(Number(m[2]) <= 1 + 1, `at most what was printed before the pipe closed is accepted: ${m[0]}`);
+  assert.ok(Number(m[3]) >= 1, m[0]);
+});
+
+test('consume: connection errors a flag explains are shown at once with a hint, repeats summed up', async (t) => {
+  const net = require('node:net');
+  const keys = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret' };
+  const runFor = (args, ms) => new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'consume', '--consumer-group', 'g', ...args], { env: cleanEnv(keys), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    setTimeout(() => child.kill('SIGINT'), ms);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+
+  // A refused port.
+  const closed = net.createServer();
+  await new Promise((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const closedPort = closed.address().port;
+  await new Promise((resolve) => closed.close(resolve));
+  let r = await runFor(['--host', '127.0.0.1', '--port', String(closedPort)], 2500);
+  assert.match(r.stderr, /Connection refused[^\n]*\n  hint: nothing accepts connections on 127\.0\.0\.1:\d+: check --host and --port\n/);
+  assert.match(r.stderr, /the same error \d+ times in a row, still reconnecting/);
+  assert.equal(r.stderr.match(/hint:/g).length, 1, r.stderr);
+  assert.equal(r.code, 0, 'Ctrl-C ends it cleanly');
+
+  // TLS against a plain AMQP port.
+  const plain = net.createServer((s) => { s.on('error', () => {}); s.once('data', () => s.write(Buffer.from('AMQP\x03\x01\x00\x00', 'latin1'))); });
+  await new Promise((resolve) => plain.listen(0, '127.0.0.1', resolve));
+  t.after(() => plain.close());
+  r = await runFor(['--host', '127.0.0.1', '--port', String(plain.address().port)], 2500);
+  assert.match(r.stderr, /\n  hint: 127\.0\.0\.1:\d+ did not answer TLS; .*check --port/);
+
+  // Plain TCP against the (TLS) emulator.
+  const emu = await startEmulatorProcess(t);
+  r = await runFor(['--host', '127.0.0.1', '--port', String(emu.settings.port), '--transport', 'tcp'], 2500);
+  assert.match(r.stderr, /\n  hint: 127\.0\.0\.1:\d+ did not answer plain AMQP; .*--transport tls/);
+  assert.ok(r.stderr.split('\n').filter((l) => l.includes('hint:')).length <= 1, r.stderr);
+});
