@@ -191,7 +191,7 @@ test('consume: connection errors a flag explains are shown at once with a hint, 
   const closedPort = closed.address().port;
   await new Promise((resolve) => closed.close(resolve));
   let r = await runFor(['--host', '127.0.0.1', '--port', String(closedPort)], 2500);
-  assert.match(r.stderr, /Connection refused[^\n]*\n  hint: nothing accepts connections on 127\.0\.0\.1:\d+: check --host and --port\n/);
+  assert.match(r.stderr, /Connection refused[^\n]*\n {2}hint: nothing accepts connections on 127\.0\.0\.1:\d+: check --host and --port\n/);
   assert.match(r.stderr, /the same error \d+ times in a row, still reconnecting/);
   assert.equal(r.stderr.match(/hint:/g).length, 1, r.stderr);
   assert.equal(r.code, 0, 'Ctrl-C ends it cleanly');
@@ -201,11 +201,11 @@ test('consume: connection errors a flag explains are shown at once with a hint, 
   await new Promise((resolve) => plain.listen(0, '127.0.0.1', resolve));
   t.after(() => plain.close());
   r = await runFor(['--host', '127.0.0.1', '--port', String(plain.address().port)], 2500);
-  assert.match(r.stderr, /\n  hint: 127\.0\.0\.1:\d+ did not answer TLS; .*check --port/);
+  assert.match(r.stderr, /\n {2}hint: 127\.0\.0\.1:\d+ did not answer TLS; .*check --port/);
 
   // Plain TCP against the (TLS) emulator.
   const emu = await startEmulatorProcess(t);
   r = await runFor(['--host', '127.0.0.1', '--port', String(emu.settings.port), '--transport', 'tcp'], 2500);
-  assert.match(r.stderr, /\n  hint: 127\.0\.0\.1:\d+ did not answer plain AMQP; .*--transport tls/);
+  assert.match(r.stderr, /\n {2}hint: 127\.0\.0\.1:\d+ did not answer plain AMQP; .*--transport tls/);
   assert.ok(r.stderr.split('\n').filter((l) => l.includes('hint:')).length <= 1, r.stderr);
 });
