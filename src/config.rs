@@ -129,6 +129,8 @@ pub struct Config {
     /// Print every frame in and out to stderr (performatives only; SASL credentials redacted,
     /// message payloads never shown).
     pub debug_frames: bool,
+    /// Where frame lines go when `debug_frames` is on; none: stderr.
+    pub frame_log: Option<crate::trace::FrameLog>,
 }
 
 impl Config {
@@ -150,6 +152,7 @@ impl Config {
             connect_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
             debug_frames: false,
+            frame_log: None,
         }
     }
 

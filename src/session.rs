@@ -71,7 +71,7 @@ impl<'a> Session<'a> {
         receiver: Option<ReceiverConfig>,
         sink: &'a dyn EventSink,
     ) -> Self {
-        let trace = Trace::new(cfg.debug_frames, &cfg.container_id, epoch);
+        let trace = Trace::new(cfg.debug_frames, &cfg.container_id, epoch).with_log(cfg.frame_log.clone());
         Session {
             cfg,
             epoch,

@@ -17,6 +17,7 @@ use crate::model::{Command, Event, EventSink};
 use crate::secret::Secret;
 use crate::sign::Credentials;
 use crate::supervisor::{self, ConsumerHandle};
+use crate::trace::FrameLog;
 
 /// The callback: `(err, event)`; `err` is set only when an event could not be converted.
 type EventCallback = ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, true>;
@@ -25,6 +26,20 @@ type EventCallback = ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, tr
 /// socket does; it is dropped after the final `closed` event so that Node can exit.
 struct JsSink {
     callback: Mutex<Option<Arc<EventCallback>>>,
+}
+
+impl JsSink {
+    /// A frame line for JavaScript's debug writer (`DEBUG=aliyun-iot-amqp:frames`), in order
+    /// with the events; dropped once the connection is finished.
+    fn log(&self, line: String) {
+        let callback = self.callback.lock().ok().and_then(|g| g.clone());
+        if let Some(cb) = callback {
+            cb.call(
+                Ok(NativeEvent::Log { epoch: 0, line }),
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
+        }
+    }
 }
 
 impl EventSink for JsSink {
@@ -65,10 +80,19 @@ impl NativeConnection {
         receiver: Option<NativeReceiverOptions>,
         callback: EventCallback,
     ) -> napi::Result<Self> {
-        let cfg = Config::try_from(options)?;
+        let mut cfg = Config::try_from(options)?;
         let sink = Arc::new(JsSink {
             callback: Mutex::new(Some(Arc::new(callback))),
         });
+        if cfg.debug_frames {
+            // Frame lines go to JavaScript, which writes every debug line (timestamped, whole).
+            let log = Arc::downgrade(&sink);
+            cfg.frame_log = Some(FrameLog::new(move |line| {
+                if let Some(sink) = log.upgrade() {
+                    sink.log(line);
+                }
+            }));
+        }
         let handle = supervisor::spawn(runtime()?.handle(), cfg, receiver.map(Into::into), sink)
             .map_err(|e| invalid(e.description()))?;
         Ok(NativeConnection { handle })
