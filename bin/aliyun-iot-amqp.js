@@ -50,13 +50,14 @@ Options:
   --access-key-id <id>      default: generated
   --access-key-secret <s>   default: generated
   --iot-instance-id <id>    require this iotInstanceId in the username
-  --cert-dir <dir>          keep the CA there (ca.pem, ca.key, server.pem, server.key) and reuse it
-                            on later runs; refuses a directory holding such files it did not make
+  --cert-dir <dir>          keep the CA there (ca.pem, server.pem, server.key) and reuse it on
+                            later runs; refuses a directory holding such files it did not make
                             (default: a temporary directory removed at exit)
   --file <path|->           publish the messages of a JSON lines file ('-': stdin), one per line:
                             {"topic": ..., "payload": <JSON or text>, "messageId"?: ..., "generateTime"?: ...}
                             (stdin is read when it is a pipe and neither --file nor --rate is given);
                             a line that is not JSON is skipped with a warning naming its number
+                            (publish text as {"text": "..."})
   --rate <n>                publish n generated device messages per second
   --count <n>               stop generating after n messages
   --json                    print the settings as one JSON line
@@ -430,14 +431,12 @@ function randomKeys() {
   return { accessKeyId: `LTAI${alnum(20)}`, accessKeySecret: alnum(30) };
 }
 
-/** A JSON line of --file / stdin as publish() fields. Plain text lines are payloads. */
+/**
+ * A JSON line of --file / stdin as publish() fields; throws a SyntaxError when the line is not
+ * JSON (text is published with {"text": ...}). A JSON value that is not an object is the payload.
+ */
 function lineToMessage(line) {
-  let m;
-  try {
-    m = JSON.parse(line);
-  } catch {
-    return { body: line };
-  }
+  const m = JSON.parse(line);
   if (m === null || typeof m !== 'object' || Array.isArray(m)) return { body: m };
   const out = {};
   if (m.topic !== undefined) out.topic = String(m.topic);
@@ -450,15 +449,30 @@ function lineToMessage(line) {
   return out;
 }
 
-function publishLines(emu, stream, onDone) {
+/**
+ * Publishes each JSON line of `stream`; a line that is not JSON is skipped with a warning naming
+ * `name:line`. Calls onDone(published, skipped) at the end.
+ */
+function publishLines(emu, stream, name, onDone) {
   const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
   let n = 0;
+  let lineNo = 0;
+  let skipped = 0;
   rl.on('line', (line) => {
+    lineNo += 1;
     if (line.trim() === '') return;
-    emu.publish(lineToMessage(line));
+    let message;
+    try {
+      message = lineToMessage(line);
+    } catch (err) {
+      skipped += 1;
+      log(`${name}:${lineNo}: not JSON (${err.message}): skipped`);
+      return;
+    }
+    emu.publish(message);
     n += 1;
   });
-  rl.on('close', () => onDone(n));
+  rl.on('close', () => onDone(n, skipped));
 }
 
 /** Publishes `rate` generated messages per second, `count` at most; returns a stop function. */
@@ -510,6 +524,9 @@ async function emulator(args) {
     });
   } catch (err) {
     if (err.code === 'EADDRINUSE') throw new UsageError(`port ${port} is in use: choose another with --port (0: any free port)`);
+    if (err.code === 'EEXIST' && err.files) {
+      throw new UsageError(`--cert-dir: ${err.files.join(', ')} ${err.files.length > 1 ? 'are' : 'is'} not the emulator's own (left untouched): give an empty directory, or one the emulator wrote before`);
+    }
     throw err;
   }
 
@@ -553,7 +570,8 @@ async function emulator(args) {
   if (o.file) {
     const stream = o.file === '-' ? process.stdin : fs.createReadStream(o.file);
     stream.on('error', (err) => log(`--file: ${err.message}`));
-    publishLines(emu, stream, (n) => log(`published ${n} message(s) from ${o.file === '-' ? 'stdin' : o.file}`));
+    const name = o.file === '-' ? 'stdin' : o.file;
+    publishLines(emu, stream, name, (n, skipped) => log(`published ${n} message(s) from ${name}${skipped ? `, ${skipped} line(s) skipped` : ''}`));
   }
   if (rate) {
     stops.push(generate(emu, rate, count));
@@ -561,7 +579,9 @@ async function emulator(args) {
   }
   if (!o.file && !rate) {
     if (!process.stdin.isTTY && process.stdin.readable) {
-      publishLines(emu, process.stdin, (n) => { if (n) log(`published ${n} message(s) from stdin`); });
+      publishLines(emu, process.stdin, 'stdin', (n, skipped) => {
+        if (n || skipped) log(`published ${n} message(s) from stdin${skipped ? `, ${skipped} line(s) skipped` : ''}`);
+      });
     } else {
       log('no messages to publish: give --rate N, --file FILE, or pipe JSON lines to stdin');
     }

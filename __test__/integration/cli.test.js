@@ -209,3 +209,71 @@ test('consume: connection errors a flag explains are shown at once with a hint, 
   assert.match(r.stderr, /\n {2}hint: 127\.0\.0\.1:\d+ did not answer plain AMQP; .*--transport tls/);
   assert.ok(r.stderr.split('\n').filter((l) => l.includes('hint:')).length <= 1, r.stderr);
 });
+
+test('emulator --cert-dir: never overwrites files it did not make; keeps and reuses its own', async (t) => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp-certdir-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  // The user's own files: refused, named, left as they were.
+  const mine = path.join(dir, 'mine');
+  fs.mkdirSync(mine);
+  const theirs = { 'ca.pem': 'my own CA\n', 'server.key': 'my own key\n' };
+  for (const [f, text] of Object.entries(theirs)) fs.writeFileSync(path.join(mine, f), text);
+  const r = await run(['emulator', '--port', '0', '--cert-dir', mine]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--cert-dir: .*ca\.pem.*server\.key.* not the emulator's own \(left untouched\)/);
+  for (const [f, text] of Object.entries(theirs)) assert.equal(fs.readFileSync(path.join(mine, f), 'utf8'), text, f);
+  assert.equal(fs.existsSync(path.join(mine, 'server.pem')), false);
+
+  // An empty directory: written; a second run reuses the same CA.
+  const kept = path.join(dir, 'kept');
+  const first = await startEmulatorProcess(t, ['--cert-dir', kept]);
+  assert.equal(first.settings.caFile, path.join(kept, 'ca.pem'));
+  const ca = fs.readFileSync(path.join(kept, 'ca.pem'), 'utf8');
+  assert.deepEqual(fs.readdirSync(kept).sort(), ['ca.pem', 'server.key', 'server.pem']);
+  first.child.kill('SIGINT');
+  await first.exited;
+  const second = await startEmulatorProcess(t, ['--cert-dir', kept]);
+  assert.equal(fs.readFileSync(second.settings.caFile, 'utf8'), ca, 'the CA is kept between runs');
+  second.child.kill('SIGINT');
+  await second.exited;
+});
+
+test('emulator --file: a line that is not JSON is skipped with a warning naming its number', async (t) => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp-file-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'messages.jsonl');
+  fs.writeFileSync(file, [
+    JSON.stringify({ topic: '/pk/dev/user/a', messageId: 'f-1', payload: { n: 1 } }),
+    '{"topic": "/pk/dev/user/b", "payload": ',
+    '',
+    'plain words',
+    JSON.stringify({ topic: '/pk/dev/user/c', messageId: 'f-2', text: 'as text, on purpose' }),
+  ].join('\n') + '\n');
+  const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', '--json', '--file', file], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  let stdout = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const deadline = Date.now() + 10000;
+  while (!/published \d+ message/.test(stderr) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.match(stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not JSON \\(.*\\): skipped`));
+  assert.match(stderr, /:4: not JSON \(.*\): skipped/);
+  assert.doesNotMatch(stderr, /:3:/, 'a blank line is no message and no warning');
+  assert.match(stderr, /published 2 message\(s\) from .*messages\.jsonl, 2 line\(s\) skipped/);
+
+  const settings = JSON.parse(stdout.split('\n')[0]);
+  const r = await run(['consume', '--json', '--count', '2'], { env: cleanEnv(settings.env) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.lines.map((l) => JSON.parse(l).messageId), ['f-1', 'f-2']);
+  child.kill('SIGINT');
+  assert.equal(await exited, 0);
+});
