@@ -67,7 +67,8 @@ Options:
 const DEMO_HELP = `Usage: aliyun-iot-amqp demo [options]
 
 An emulator and a consumer in one process: device messages flowing, printed as
-"time topic [kind] payload" (a short payload), or as JSON with --json.
+"time topic [kind] payload" (a short payload, one line of at most 110 characters), or
+as JSON with --json.
 
 Options:
   --count <n>               exit after n messages (default: run until Ctrl-C)
@@ -207,6 +208,57 @@ function formatMessage(msg, json) {
   return `${when} ${msg.topic} [${kind}] ${msg.messageId} ${payload}`;
 }
 
+/** The width demo lines are kept to (a terminal's, less a margin). */
+const DEMO_WIDTH = 110;
+
+/** A payload summed up for the demo: the values a person looks for, by topic family. */
+function shortPayload(msg) {
+  const fields = payloadFields(msg.content);
+  if (!('payload' in fields)) return 'text' in fields ? fields.text : `<${msg.content.length} bytes>`;
+  const p = fields.payload;
+  if (p === null || typeof p !== 'object') return JSON.stringify(p);
+  const show = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
+  switch (msg.topicInfo.kind) {
+    case 'property':
+      if (p.items && typeof p.items === 'object') {
+        return Object.entries(p.items).map(([k, v]) => {
+          const value = v && typeof v === 'object' && 'value' in v ? v.value : v;
+          if (k === 'doorState') return `${k}=${value ? 'open' : 'closed'}`;
+          if (k === 'battery' || k === 'humidity') return `${k}=${value}%`;
+          return `${k}=${show(value)}`;
+        }).join(' ');
+      }
+      break;
+    case 'event':
+      if (p.value !== undefined) return show(p.value);
+      break;
+    case 'status':
+      if (p.status !== undefined) return String(p.status);
+      break;
+    case 'service-reply':
+      if (p.code !== undefined) return `${p.code} ${p.message || ''}`.trim();
+      break;
+    case 'lifecycle':
+      if (p.action !== undefined) return String(p.action);
+      break;
+    default:
+      break;
+  }
+  return JSON.stringify(p);
+}
+
+/** A demo line: `HH:MM:SS topic [kind] short payload`, cut to DEMO_WIDTH characters. */
+function formatDemoMessage(msg) {
+  const at = typeof msg.generateTime === 'number' ? new Date(msg.generateTime) : new Date();
+  const time = [at.getHours(), at.getMinutes(), at.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  const info = msg.topicInfo;
+  const kind = info.identifier !== undefined ? `${info.kind}:${info.identifier}` : info.kind;
+  const head = `${time} ${msg.topic} [${kind}] `;
+  const payload = shortPayload(msg).replace(/\s+/g, ' ');
+  const room = Math.max(16, DEMO_WIDTH - head.length);
+  return head + (payload.length > room ? `${payload.slice(0, room - 1)}…` : payload);
+}
+
 /** Writes a line to stdout at once (settings, the version). */
 function writeLine(line) {
   process.stdout.write(`${line}\n`);
@@ -236,13 +288,13 @@ function printLine(line) {
  * or stdout is closed. A message is accepted once its line was written (or released with noAck);
  * one whose line could not be written is released. Returns {shown, stdoutError}.
  */
-async function printMessages(consumer, { json, topics, noAck, count }) {
+async function printMessages(consumer, { json, topics, noAck, count, format = formatMessage }) {
   const matchers = (topics || []).map((t) => topicFilter(t));
   let shown = 0;
   for await (const msg of consumer) {
     const show = matchers.length === 0 || matchers.some((m) => m(msg.topic));
     if (show) {
-      const err = await printLine(formatMessage(msg, json));
+      const err = await printLine(format(msg, json));
       if (err) {
         msg.release();
         return { shown, stdoutError: err }; // leaving the loop closes the consumer
@@ -636,7 +688,7 @@ async function demo(args) {
   log(`publishing ${rate} device message(s) per second${count ? `, ${count} in all` : ' (Ctrl-C to stop)'}`);
   stopOnSignals(() => consumer.close());
   try {
-    await printMessages(consumer, { json: o.json, count });
+    await printMessages(consumer, { json: o.json, count, format: (msg, json) => (json ? formatMessage(msg, true) : formatDemoMessage(msg)) });
   } finally {
     stop();
     await consumer.close();
@@ -698,4 +750,4 @@ function runMain() {
 
 if (require.main === module) runMain();
 // For the unit tests: the pieces that need no process of their own.
-else module.exports = { connectionHint, formatMessage, lineToMessage, UsageError };
+else module.exports = { connectionHint, formatMessage, formatDemoMessage, lineToMessage, UsageError };

@@ -43,12 +43,27 @@ test('demo: messages flow from the emulator to the consumer and it exits after -
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.lines.length, 5, r.stdout);
   for (const line of r.lines) {
-    assert.match(line, /^\d{4}-\d\d-\d\dT\S+Z \/\S+ \[[a-z-]+(:\S+)?\] \d+ \S/, line);
+    assert.match(line, /^\d\d:\d\d:\d\d \/\S+ \[[a-z-]+(:\S+)?\] \S/, line);
   }
-  assert.match(r.lines[0], /\/a1DemoProduct\/thermostat-1\/thing\/event\/property\/post \[property\]/);
+  assert.match(r.lines[0], /\/a1DemoProduct\/thermostat-1\/thing\/event\/property\/post \[property\] temperature=[\d.]+ humidity=\d+%$/);
   assert.match(r.stderr, /emulator: amqps:\/\/localhost:\d+/);
   assert.match(r.stderr, /consumer: received 5, accepted 5/);
   assert.match(r.stderr, /emulator: 5 message\(s\) accepted/);
+});
+
+test('demo: readable lines fit a terminal (a short payload), and the door sensor is a door sensor', async () => {
+  const r = await run(['demo', '--count', '24', '--rate', '400']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.lines.length, 24, r.stdout);
+  const long = r.lines.filter((l) => l.length > 110 || l.endsWith('…'));
+  assert.deepEqual(long, [], 'lines longer than 110 characters, or cut');
+  const door = r.lines.filter((l) => /\/door-sensor\/thing\/event\/property\/post/.test(l));
+  assert.ok(door.length >= 1, r.stdout);
+  for (const l of door) {
+    assert.match(l, /\[property\] doorState=(open|closed) battery=\d+%$/, l);
+    assert.doesNotMatch(l, /Thermostat|temperature|humidity/, l);
+  }
+  assert.ok(r.lines.some((l) => /\[status\] (online|offline)$/.test(l)), r.stdout);
 });
 
 test('demo --json: one parseable JSON object per line, several topic families', async () => {
@@ -65,6 +80,9 @@ test('demo --json: one parseable JSON object per line, several topic families', 
   }
   const kinds = new Set(messages.map((m) => m.topicInfo.kind));
   for (const kind of ['property', 'event', 'status', 'service-reply']) assert.ok(kinds.has(kind), `${kind} in ${[...kinds]}`);
+  for (const m of messages.filter((x) => x.topicInfo.kind === 'property')) {
+    assert.equal(m.payload.deviceType, m.topicInfo.deviceName === 'door-sensor' ? 'DoorSensor' : 'Thermostat', JSON.stringify(m));
+  }
   const event = messages.find((m) => m.topicInfo.kind === 'event');
   assert.deepEqual(event.topicInfo, { kind: 'event', productKey: 'a1DemoProduct', deviceName: event.topicInfo.deviceName, identifier: 'alarm' });
 });
