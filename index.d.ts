@@ -60,7 +60,11 @@ declare namespace aliyunIotAmqp {
     initial_reconnect_delay?: number;
     /** Largest reconnect delay in ms. Default 60000. */
     max_reconnect_delay?: number;
-    /** Attempts in a row without success before giving up. Default unlimited. */
+    /**
+     * Reconnect attempts after a failure before giving up, as in rhea: `3` is the first attempt and
+     * at most 3 reconnects (4 attempts in all). Counted afresh once a connection opens. `0` (as in
+     * rhea) or unset: no limit.
+     */
     reconnect_limit?: number;
     /** Keep reconnecting after the server refused the credentials. Default `false` (the platform limits connects per minute). */
     reconnect_on_auth_failure?: boolean;
@@ -388,6 +392,7 @@ declare namespace aliyunIotAmqp {
     reconnect?: boolean | number;
     initial_reconnect_delay?: number;
     max_reconnect_delay?: number;
+    /** As in `connect()`: reconnects after a failure before a connection gives up (`3`: 4 attempts in all); `0`: no limit. */
     reconnect_limit?: number;
     reconnect_on_auth_failure?: boolean;
     connect_timeout?: number;

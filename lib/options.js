@@ -260,7 +260,12 @@ function finish(out, get, has, tls) {
   } else {
     throw fail('reconnect', 'a boolean or a delay in milliseconds', reconnect);
   }
-  if (has('reconnect_limit')) out.reconnectLimit = number('reconnect_limit', get('reconnect_limit'), { max: 4294967295, integer: true });
+  if (has('reconnect_limit')) {
+    // As rhea: n reconnect attempts after a failure before giving up (the first attempt and n
+    // more, n + 1 in all; counted afresh once a connection opens), and 0 means no limit.
+    const limit = number('reconnect_limit', get('reconnect_limit'), { max: 4294967295, integer: true });
+    if (limit > 0) out.reconnectLimit = limit;
+  }
 
   if (tls && process.env.NODE_EXTRA_CA_CERTS) out.nodeExtraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
   return out;
