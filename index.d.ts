@@ -536,7 +536,11 @@ declare namespace aliyunIotAmqp {
     /** Refuse an Open idle time-out outside 30000–300000 ms. */
     checkIdleTimeout?: boolean;
     containerId?: string;
-    /** Where to write (and reuse) ca.pem, server.pem, server.key. Default: a temporary directory. */
+    /**
+     * Where to keep (and reuse) ca.pem, server.pem, server.key; files of those names the emulator did
+     * not make are never overwritten (startEmulator() rejects with an EEXIST error naming them).
+     * Default: a temporary directory (no key on disk), removed at exit or when its Worker ends.
+     */
     certDir?: string;
   }
 
