@@ -7,7 +7,7 @@ const globals = require('globals');
 
 module.exports = [
   {
-    ignores: ['native.js', 'native.d.ts', 'target/**', 'node_modules/**', 'npm/**', '**/*.ts'],
+    ignores: ['native.js', 'native.d.ts', 'target/**', 'node_modules/**', 'npm/**', '.venv-proton/**', '**/*.ts'],
   },
   js.configs.recommended,
   {

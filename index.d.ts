@@ -608,6 +608,8 @@ declare namespace aliyunIotAmqp {
     dropConnections(): number;
     /** Closes every connection with an AMQP close (and `error`, if given). */
     closeConnections(error?: AmqpErrorLike): number;
+    /** Detaches every receiver's link (with `error`, if given); the connections stay open and unsettled messages are queued again. */
+    detachReceivers(error?: AmqpErrorLike): number;
   }
 }
 

@@ -52,12 +52,13 @@ class Connection extends EventEmitter {
     this._receiver = undefined;
     this._native = undefined;
     this._epoch = 0;
-    this._liveEpoch = 0;
+    // The receiver attachment whose deliveries can be settled now (0: none).
+    this._liveAttach = 0;
     this._open = false;
     this._closeRequested = false;
     this._closeSent = false;
     this._closed = false;
-    this._settleEpoch = 0;
+    this._settleAttach = 0;
     this._settleIds = [];
     this._settleCodes = [];
     this._settleScheduled = false;
@@ -123,13 +124,14 @@ class Connection extends EventEmitter {
     return Object.assign({ connection: this, container: this.container }, extra);
   }
 
-  _isLive(epoch) {
-    return !this._closeSent && epoch === this._liveEpoch;
+  /** Whether deliveries of attachment `attach` can still be settled. */
+  _isLive(attach) {
+    return !this._closeSent && attach === this._liveAttach;
   }
 
-  _queueSettle(epoch, id, code) {
-    if (epoch !== this._settleEpoch && this._settleIds.length) this._flushSettles();
-    this._settleEpoch = epoch;
+  _queueSettle(attach, id, code) {
+    if (attach !== this._settleAttach && this._settleIds.length) this._flushSettles();
+    this._settleAttach = attach;
     this._settleIds.push(id);
     this._settleCodes.push(code);
     if (!this._settleScheduled) {
@@ -145,7 +147,7 @@ class Connection extends EventEmitter {
     const codes = Uint8Array.from(this._settleCodes);
     this._settleIds = [];
     this._settleCodes = [];
-    this._native.settle(this._settleEpoch, ids, codes);
+    this._native.settle(this._settleAttach, ids, codes);
   }
 
   _onEvent(err, ev) {
@@ -176,7 +178,6 @@ class Connection extends EventEmitter {
     switch (ev.type) {
       case 'connection_open':
         this._epoch = ev.epoch;
-        this._liveEpoch = ev.epoch;
         this._open = true;
         this.error = undefined;
         this.remote = { open: remoteOpen(ev.remote) };
@@ -184,14 +185,17 @@ class Connection extends EventEmitter {
         break;
       case 'receiver_open':
         if (!receiver) break;
+        this._liveAttach = ev.attach;
         receiver._open = true;
         receiver.remote = { attach: { source: ev.remoteSource === undefined ? null : { address: ev.remoteSource } } };
         dispatch(receiver, 'receiver_open', receiver._context());
         break;
       case 'messages':
-        if (receiver) receiver._onMessages(ev.deliveries, ev.epoch);
+        if (receiver) receiver._onMessages(ev.deliveries, ev.attach);
         break;
       case 'receiver_close': {
+        // Its deliveries can no longer be settled: the server delivers them again.
+        if (this._liveAttach === ev.attach) this._liveAttach = 0;
         if (!receiver) break;
         receiver._open = false;
         const error = toError(ev.error, this);
@@ -216,7 +220,7 @@ class Connection extends EventEmitter {
         break;
       case 'disconnected': {
         this._open = false;
-        if (this._liveEpoch === ev.epoch) this._liveEpoch = 0;
+        this._liveAttach = 0;
         if (receiver) receiver._open = false;
         const error = toError(ev.error, this);
         if (error) this.error = error;
@@ -234,7 +238,7 @@ class Connection extends EventEmitter {
       case 'closed':
         this._open = false;
         this._closed = true;
-        this._liveEpoch = 0;
+        this._liveAttach = 0;
         break;
       default:
         break;

@@ -11,7 +11,7 @@ const ACCEPT = native.SettleCode.Accept;
 const RELEASE = native.SettleCode.Release;
 
 class Delivery {
-  constructor(receiver, raw, epoch) {
+  constructor(receiver, raw, attach) {
     this.id = raw.id;
     this.tag = raw.tag;
     this.format = raw.format;
@@ -19,7 +19,8 @@ class Delivery {
     this.settled = raw.settled;
     this.state = undefined;
     this.link = receiver;
-    this._epoch = epoch;
+    /** The receiver attachment it came on: settled through that one only. */
+    this._attach = attach;
   }
 
   /**
@@ -74,12 +75,12 @@ class Delivery {
     if (this.settled) return false;
     this.settled = true;
     this.state = state;
-    return this.link.connection._isLive(this._epoch);
+    return this.link.connection._isLive(this._attach);
   }
 
   _settle(code, state) {
     if (!this._claim(state)) return false;
-    this.link.connection._queueSettle(this._epoch, this.id, code);
+    this.link.connection._queueSettle(this._attach, this.id, code);
     return true;
   }
 
@@ -87,7 +88,7 @@ class Delivery {
     if (!this._claim(state)) return false;
     // Keep the order of the calls: acknowledgements queued before this one go out first.
     this.link.connection._flushSettles();
-    return this.link.connection._native.settleWith(this._epoch, this.id, outcome);
+    return this.link.connection._native.settleWith(this._attach, this.id, outcome);
   }
 
   [util.inspect.custom]() {

@@ -28,6 +28,11 @@ const DEFAULTS = Object.freeze({
     connect_timeout: 30000,
     close_timeout: 5000,
     reconnect_on_auth_failure: false,
+    // Coalescing at low rates (the platform pushes ~1 000 msg/s per connection, one at a time):
+    // acknowledgements wait up to ack_delay to go out together (the platform allows 30 s), and
+    // when messages trickle in, a read waits up to read_delay to bring several. 0 turns each off.
+    ack_delay: 20,
+    read_delay: 4,
   }),
   /** sign() and the `credentials` option of connect(). */
   sign: Object.freeze({
@@ -211,6 +216,8 @@ function connectionOptions(own, inherited, defaults) {
     maxMessageSize: number('max_message_size', get('max_message_size', DEFAULTS.connect.max_message_size), { min: 1, integer: true }),
     connectTimeout: number('connect_timeout', get('connect_timeout', DEFAULTS.connect.connect_timeout), { min: 1, max: 1e9 }),
     closeTimeout: number('close_timeout', get('close_timeout', DEFAULTS.connect.close_timeout), { min: 0, max: 1e9 }),
+    ackDelay: number('ack_delay', get('ack_delay', DEFAULTS.connect.ack_delay), { min: 0, max: 10000 }),
+    readDelay: number('read_delay', get('read_delay', DEFAULTS.connect.read_delay), { min: 0, max: 1000 }),
   };
 
   const username = get('username');

@@ -64,14 +64,14 @@ class Receiver extends EventEmitter {
     return Object.assign({ receiver: this, session: this.session }, this.connection._context(), extra);
   }
 
-  /** A batch of deliveries of connection attempt `epoch`, from the native layer. */
-  _onMessages(deliveries, epoch) {
+  /** A batch of deliveries of receiver attachment `attach`, from the native layer. */
+  _onMessages(deliveries, attach) {
     const connection = this.connection;
     const container = connection.container;
     const session = this.session;
     for (const raw of deliveries) {
       const message = adopt(raw.message, raw.section);
-      const delivery = new Delivery(this, raw, epoch);
+      const delivery = new Delivery(this, raw, attach);
       let failed = false;
       try {
         dispatch(this, 'message', { container, connection, session, receiver: this, delivery, message });

@@ -103,6 +103,11 @@ pub struct ReceiverConfig {
     pub credit_window: u32,
 }
 
+/// Default `ack_delay`, ms.
+pub const DEFAULT_ACK_DELAY_MS: u64 = 20;
+/// Default `read_delay`, ms.
+pub const DEFAULT_READ_DELAY_MS: u64 = 4;
+
 /// A validated connection configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -126,7 +131,13 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Bound on waiting for the peer's close.
     pub close_timeout: Duration,
-    /// Print every frame in and out to stderr (performatives only; SASL credentials redacted,
+    /// Most time a settlement waits to be sent, gathered with others (0: each at once).
+    pub ack_delay: Duration,
+    /// When messages trickle in (a read brought little), most time the next read waits so that
+    /// it brings several at once (0: read at once). The first message after a quiet spell is
+    /// never delayed.
+    pub read_delay: Duration,
+    /// Log every frame in and out (performatives only; SASL credentials redacted,
     /// message payloads never shown).
     pub debug_frames: bool,
     /// Where frame lines go when `debug_frames` is on; none: stderr.
@@ -151,6 +162,8 @@ impl Config {
             max_message_size: 16 << 20,
             connect_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
+            ack_delay: Duration::from_millis(DEFAULT_ACK_DELAY_MS),
+            read_delay: Duration::from_millis(DEFAULT_READ_DELAY_MS),
             debug_frames: false,
             frame_log: None,
         }

@@ -19,6 +19,8 @@ pub mod condition {
     pub const RESOURCE_LIMIT_EXCEEDED: &str = "amqp:resource-limit-exceeded";
     /// A message larger than `max_message_size`.
     pub const MESSAGE_SIZE_EXCEEDED: &str = "amqp:link:message-size-exceeded";
+    /// The server sent far more transfers than the credit granted.
+    pub const TRANSFER_LIMIT_EXCEEDED: &str = "amqp:link:transfer-limit-exceeded";
     /// The server closed the connection without giving an error.
     pub const CONNECTION_FORCED: &str = "amqp:connection:forced";
     /// The transport: DNS, refused, reset, end of stream.
@@ -56,6 +58,8 @@ pub enum Error {
     Idle(String),
     /// A message larger than we allow.
     MessageTooLarge(String),
+    /// Transfers far beyond the credit granted.
+    TransferLimit(String),
     /// A bug of ours, caught.
     Internal(String),
     /// An error the server sent (in a close, end or detach), with its own condition.
@@ -87,6 +91,7 @@ impl Error {
             Error::FrameTooLarge(_) => condition::FRAME_SIZE_TOO_SMALL,
             Error::Idle(_) => condition::RESOURCE_LIMIT_EXCEEDED,
             Error::MessageTooLarge(_) => condition::MESSAGE_SIZE_EXCEEDED,
+            Error::TransferLimit(_) => condition::TRANSFER_LIMIT_EXCEEDED,
             Error::Internal(_) => condition::INTERNAL,
             Error::Remote { condition, .. } => condition,
         }
@@ -105,6 +110,7 @@ impl Error {
             | Error::FrameTooLarge(d)
             | Error::Idle(d)
             | Error::MessageTooLarge(d)
+            | Error::TransferLimit(d)
             | Error::Internal(d) => d,
             Error::Remote { description, .. } => description,
         }

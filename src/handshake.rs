@@ -66,10 +66,10 @@ pub async fn connect(
     outbox: &mut Outbox,
     trace: &Trace,
 ) -> Result<FrameReader, Error> {
-    let io = transport::dial(cfg, tls).await?;
+    let (io, wakeups) = transport::dial(cfg, tls).await?;
     let (rd, wr) = tokio::io::split(io);
     outbox.start(wr);
-    let mut reader = FrameReader::new(rd, cfg.max_frame_size);
+    let mut reader = FrameReader::new(rd, wakeups, cfg.max_frame_size);
     if let Some(creds) = creds {
         sasl_plain(cfg, &mut reader, outbox, trace, creds).await?;
     }

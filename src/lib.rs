@@ -28,6 +28,8 @@ pub mod link;
 pub mod settle;
 
 // The connection task: handshake, session loop, reconnecting supervisor.
+pub mod acks;
+pub mod backoff;
 pub mod handshake;
 pub mod session;
 pub mod supervisor;

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use crate::config::ReceiverConfig;
 use crate::error::Error;
 use crate::message::Message;
-use crate::settle::Outcome;
 use crate::sign::Credentials;
 
 /// The server's Open, as far as users see it.
@@ -38,19 +37,27 @@ pub enum Event {
         epoch: u64,
         remote: RemoteOpen,
     },
+    /// The receiver is attached; `attach` numbers this attachment (settlements name it).
     ReceiverOpen {
         epoch: u64,
+        attach: u32,
         /// The source address in the server's attach reply, `None` if it sent none.
         remote_source: Option<String>,
     },
+    /// Deliveries of attachment `attach`.
     Messages {
         epoch: u64,
+        attach: u32,
         deliveries: Vec<Delivery>,
     },
-    /// The server detached our link (with an error, if it gave one), or we did.
+    /// The server detached our link (with an error, if it gave one), or we did: the deliveries
+    /// of attachment `attach` can no longer be settled. `reattach_in` is set when the link will
+    /// be attached again on this connection after that delay.
     ReceiverClose {
         epoch: u64,
+        attach: u32,
         error: Option<Error>,
+        reattach_in: Option<Duration>,
     },
     /// The server closed the connection with an error, or refused the credentials.
     ConnectionError {
@@ -87,11 +94,6 @@ pub trait EventSink: Send + Sync + 'static {
 pub enum Command {
     OpenReceiver(ReceiverConfig),
     CloseReceiver,
-    /// Settle deliveries of transport connection `epoch`.
-    Settle {
-        epoch: u64,
-        settles: Vec<(u32, Outcome)>,
-    },
     /// Change the credit window (0 pauses the flow of messages).
     SetCreditWindow(u32),
     /// The answer to `Event::CredentialsNeeded`: SASL PLAIN credentials, or why there are none.

@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, ReadHalf};
 
 use crate::codec::{self, RawFrame};
 use crate::error::Error;
-use crate::transport::Io;
+use crate::transport::{Io, Wakeups};
 
 /// Spare room kept in the read buffer before each read: one read (one batch, one hand-over to
 /// the owner, one settle round trip) per 256 KiB rather than per 64 KiB.
@@ -16,8 +16,10 @@ const READ_CHUNK: usize = 256 * 1024;
 /// Reads frames from the socket.
 pub struct FrameReader {
     rd: ReadHalf<Box<dyn Io>>,
+    wakeups: Wakeups,
     buf: BytesMut,
     max_frame_size: u32,
+    paused: bool,
 }
 
 pub fn io_error(e: std::io::Error) -> Error {
@@ -29,27 +31,45 @@ pub fn eof_error() -> Error {
 }
 
 impl FrameReader {
-    pub fn new(rd: ReadHalf<Box<dyn Io>>, max_frame_size: u32) -> Self {
+    pub fn new(rd: ReadHalf<Box<dyn Io>>, wakeups: Wakeups, max_frame_size: u32) -> Self {
         FrameReader {
             rd,
+            wakeups,
             buf: BytesMut::with_capacity(64 * 1024),
             max_frame_size,
+            paused: false,
         }
     }
 
-    /// Reads more bytes into the buffer; `Ok(false)` at the end of the stream.
-    pub async fn fill(&mut self) -> Result<bool, Error> {
+    /// Reading waits a while (data trickles in): the packets that arrive meanwhile need not wake
+    /// the runtime's thread one by one, unless `burst` bytes pile up. `resume` undoes it; the
+    /// kernel then signals what is waiting at once.
+    pub fn pause(&mut self, burst: u32) {
+        if !self.paused {
+            self.paused = true;
+            self.wakeups.set_low_water(burst);
+        }
+    }
+
+    pub fn resume(&mut self) {
+        if self.paused {
+            self.paused = false;
+            self.wakeups.set_low_water(1);
+        }
+    }
+
+    /// Reads more bytes into the buffer; how many (0 at the end of the stream).
+    pub async fn fill(&mut self) -> Result<usize, Error> {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
-        let n = self.rd.read_buf(&mut self.buf).await.map_err(io_error)?;
-        Ok(n > 0)
+        self.rd.read_buf(&mut self.buf).await.map_err(io_error)
     }
 
     /// The 8-byte protocol header the server sends at the start of a layer.
     pub async fn read_header(&mut self) -> Result<[u8; 8], Error> {
         while self.buf.len() < 8 {
-            if !self.fill().await? {
+            if self.fill().await? == 0 {
                 return Err(eof_error());
             }
         }
@@ -65,7 +85,7 @@ impl FrameReader {
             if let Some(f) = self.take_frame()? {
                 return Ok(f);
             }
-            if !self.fill().await? {
+            if self.fill().await? == 0 {
                 return Err(eof_error());
             }
         }

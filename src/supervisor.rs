@@ -1,6 +1,6 @@
 //! The consumer's supervisor: starts the connection task, reconnects with backoff (rhea's
-//! defaults, plus jitter) after every failure but a refused login, and turns a panic anywhere in
-//! the task into events instead of an abort.
+//! defaults, plus jitter: `backoff.rs`) after every failure but a refused login, and turns a panic
+//! anywhere in the task into events instead of an abort.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,22 +10,36 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_rustls::rustls::ClientConfig;
 
+use crate::acks::{Acks, Settles};
+use crate::backoff::Backoff;
 use crate::config::{Config, ReceiverConfig, Transport};
 use crate::error::Error;
 use crate::model::{Command, Event, EventSink};
 use crate::session::{Ending, Session};
 use crate::transport;
 
-/// The owner's end: send commands; dropping it closes the consumer.
-#[derive(Debug, Clone)]
+/// The owner's end: send commands and settlements; dropping it closes the consumer.
+#[derive(Clone)]
 pub struct ConsumerHandle {
     tx: mpsc::UnboundedSender<Command>,
+    acks: Arc<Acks>,
 }
 
 impl ConsumerHandle {
     /// Queues a command; `false` when the consumer has finished.
     pub fn send(&self, cmd: Command) -> bool {
         self.tx.send(cmd).is_ok()
+    }
+
+    /// Settles deliveries of attachment `attach` (from their `Messages` event). Those of an
+    /// attachment that ended are dropped: the server delivers them again. `false` when the
+    /// consumer has finished.
+    pub fn settle(&self, attach: u32, settles: Settles) -> bool {
+        if self.tx.is_closed() {
+            return false;
+        }
+        self.acks.push(attach, settles);
+        true
     }
 }
 
@@ -43,8 +57,13 @@ pub fn spawn(
         Transport::Tcp => None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    guarded(rt, run(cfg, tls, receiver, sink.clone(), rx), sink);
-    Ok(ConsumerHandle { tx })
+    let acks = Arc::new(Acks::new(!cfg.ack_delay.is_zero()));
+    guarded(
+        rt,
+        run(cfg, tls, receiver, sink.clone(), rx, acks.clone()),
+        sink,
+    );
+    Ok(ConsumerHandle { tx, acks })
 }
 
 /// Runs `task`, and reports its panic (or cancellation) as a final `Disconnected` + `Closed`.
@@ -83,27 +102,6 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     format!("internal error (panic): {text}")
 }
 
-/// A tiny xorshift for backoff jitter: no need for a cryptographic source here.
-struct Jitter(u64);
-
-impl Jitter {
-    fn new() -> Self {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9e37_79b9_7f4a_7c15);
-        Jitter(seed | 1)
-    }
-
-    /// A factor in [0.5, 1.0).
-    fn factor(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        0.5 + (self.0 >> 11) as f64 / (1u64 << 53) as f64 / 2.0
-    }
-}
-
 /// Fault injection for the test suite (cargo feature `fault-injection`, never in a release
 /// build): proves that a panic in the connection task ends in an error event, not in an abort.
 #[cfg(feature = "fault-injection")]
@@ -122,17 +120,27 @@ async fn run(
     mut receiver: Option<ReceiverConfig>,
     sink: Arc<dyn EventSink>,
     mut rx: mpsc::UnboundedReceiver<Command>,
+    acks: Arc<Acks>,
 ) {
     let mut epoch = 0u64;
     let mut failures = 0u32;
-    let mut delay = cfg.reconnect.initial;
-    let mut jitter = Jitter::new();
+    let mut backoff = Backoff::new(&cfg.reconnect);
+    // Numbers the receiver's attachments across connections (settlements name theirs).
+    let mut attach_seq = 0u32;
     'outer: loop {
         epoch += 1;
         inject_faults();
         let end = {
-            let mut session = Session::new(&cfg, epoch, receiver.take(), sink.as_ref());
+            let mut session = Session::new(
+                &cfg,
+                epoch,
+                receiver.take(),
+                sink.as_ref(),
+                &acks,
+                attach_seq,
+            );
             let end = session.run(tls.as_ref(), &mut rx).await;
+            attach_seq = session.attach_seq();
             receiver = session.link.map(|l| l.config);
             end
         };
@@ -142,7 +150,7 @@ async fn run(
         };
         if was_open {
             failures = 0;
-            delay = cfg.reconnect.initial;
+            backoff.reset();
         }
         failures += 1;
         let auth_failed = error.as_ref().is_some_and(Error::is_auth_failure);
@@ -150,7 +158,7 @@ async fn run(
             && (!auth_failed || cfg.reconnect.on_auth_failure)
             && cfg.reconnect.limit.is_none_or(|limit| failures <= limit);
         let wait = if reconnecting {
-            delay.mul_f64(jitter.factor())
+            backoff.delay()
         } else {
             Duration::ZERO
         };
@@ -163,7 +171,6 @@ async fn run(
         if !reconnecting {
             break;
         }
-        delay = (delay * 2).min(cfg.reconnect.max);
         let until = Instant::now() + wait;
         loop {
             tokio::select! {
@@ -177,8 +184,8 @@ async fn run(
                             r.credit_window = n;
                         }
                     }
-                    // Deliveries of a gone connection come again; nothing to send.
-                    Some(Command::Settle { .. } | Command::Credentials { .. }) => {}
+                    // A late answer for an attempt already made.
+                    Some(Command::Credentials { .. }) => {}
                 },
             }
         }
@@ -199,15 +206,6 @@ mod tests {
             if let Ok(mut v) = self.0.lock() {
                 v.push(event);
             }
-        }
-    }
-
-    #[test]
-    fn jitter_stays_between_half_and_one() {
-        let mut j = Jitter::new();
-        for _ in 0..10_000 {
-            let f = j.factor();
-            assert!((0.5..1.0).contains(&f), "{f}");
         }
     }
 

@@ -120,16 +120,70 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
+/// The socket's readiness wake-ups, which can be held back while the reader does not want to
+/// read (see `FrameReader::pause`): on Linux, by the socket's receive low-water mark, so that a
+/// trickle of small packets does not wake the runtime's thread for each one while reading waits.
+#[derive(Debug, Clone, Copy)]
+pub struct Wakeups {
+    #[cfg(target_os = "linux")]
+    fd: std::os::fd::RawFd,
+}
+
+impl Wakeups {
+    fn of(tcp: &TcpStream) -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            Wakeups {
+                fd: tcp.as_raw_fd(),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = tcp;
+            Wakeups {}
+        }
+    }
+
+    /// No readiness wake-up until `bytes` are waiting (1: the default, every packet). The
+    /// kernel signals readiness at once when lowering it finds enough data waiting. Must be
+    /// called only while the socket lives (the reader that owns it calls it).
+    pub fn set_low_water(&self, bytes: u32) {
+        #[cfg(target_os = "linux")]
+        {
+            let value: libc::c_int = bytes.min(i32::MAX as u32) as libc::c_int;
+            // SAFETY: `fd` is the connected socket owned by the live stream of the reader that
+            // calls this; `value` is a c_int on the stack and its size is passed with it. A
+            // failure only leaves the default (every packet wakes), so the result is ignored.
+            unsafe {
+                libc::setsockopt(
+                    self.fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVLOWAT,
+                    (&value as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = bytes;
+    }
+}
+
 /// Opens the byte stream: TCP, then TLS when configured.
-pub async fn dial(cfg: &Config, tls: Option<&Arc<ClientConfig>>) -> Result<Box<dyn Io>, Error> {
+pub async fn dial(
+    cfg: &Config,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Result<(Box<dyn Io>, Wakeups), Error> {
     let tcp = TcpStream::connect((cfg.host.as_str(), cfg.port))
         .await
         .map_err(|e| Error::Io(format!("cannot connect to {}:{}: {e}", cfg.host, cfg.port)))?;
     // Per-message acknowledgements are small writes: never let Nagle hold them back.
     tcp.set_nodelay(true)
         .map_err(|e| Error::Io(format!("cannot set TCP_NODELAY: {e}")))?;
-    match (cfg.transport, tls) {
-        (Transport::Tcp, _) => Ok(Box::new(tcp)),
+    let wakeups = Wakeups::of(&tcp);
+    let io: Box<dyn Io> = match (cfg.transport, tls) {
+        (Transport::Tcp, _) => Box::new(tcp),
         (Transport::Tls, Some(tls)) => {
             let name = cfg.tls.servername.as_deref().unwrap_or(&cfg.host);
             let server_name = ServerName::try_from(name.to_string())
@@ -138,10 +192,11 @@ pub async fn dial(cfg: &Config, tls: Option<&Arc<ClientConfig>>) -> Result<Box<d
                 .connect(server_name, tcp)
                 .await
                 .map_err(|e| Error::Tls(format!("TLS handshake with {name} failed: {e}")))?;
-            Ok(Box::new(stream))
+            Box::new(stream)
         }
-        (Transport::Tls, None) => Err(Error::Internal("TLS is not configured".into())),
-    }
+        (Transport::Tls, None) => return Err(Error::Internal("TLS is not configured".into())),
+    };
+    Ok((io, wakeups))
 }
 
 #[cfg(test)]

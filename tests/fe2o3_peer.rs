@@ -26,17 +26,17 @@ struct Forward {
 
 impl EventSink for Forward {
     fn emit(&self, event: Event) {
-        if let Event::Messages { epoch, deliveries } = &event {
+        if let Event::Messages {
+            attach, deliveries, ..
+        } = &event
+        {
             let settles = deliveries
                 .iter()
                 .map(|d| (d.id, Outcome::Accepted))
                 .collect();
             if let Ok(guard) = self.handle.lock() {
                 if let Some(h) = guard.as_ref() {
-                    h.send(Command::Settle {
-                        epoch: *epoch,
-                        settles,
-                    });
+                    h.settle(*attach, settles);
                 }
             }
         }

@@ -272,12 +272,14 @@ function defineTests() {
     assert.ok(d.ms < 500, `took ${d.ms} ms`);
   });
 
-  test('a transfer before the attach reply is a protocol error, not a crash', async (t) => {
+  test('a transfer before the attach reply is ignored (it is for no link of ours): not delivered, not a crash', async (t) => {
     const d = await oneCase(t, {
       stage: 'attach',
       bytes: (ctx) => frame(Buffer.concat([perf.transfer({ handle: 0, deliveryId: 0, deliveryTag: Buffer.from('x'), messageFormat: 0 }), enc.described(0x75, enc.bin(Buffer.from('x')))])),
     });
-    assert.match(d.error.message, /transfer|handle|link/);
+    assert.deepEqual(d.events.filter((e) => e[0] === 'message'), [], 'a transfer for no link of ours was delivered');
+    // Only the server ending the stream ended the connection: the slip itself cost nothing.
+    assert.match(d.error.message, /closed by the server/);
     assert.equal(d.reconnecting, true);
   });
 
@@ -346,7 +348,7 @@ function defineTests() {
     assert.equal(d.reconnecting, true, `the consumer gave up for good: ${d.error.message}`);
   });
 
-  test('a frame on a channel the server never began is refused, not delivered as if on ours', async (t) => {
+  test('a frame on a channel the server never began is ignored, not delivered as if on ours', async (t) => {
     const d = await oneCase(t, {
       stage: 'flow',
       hold: true,
@@ -356,18 +358,19 @@ function defineTests() {
       ]), { channel: 7 }),
     }, { idle_time_out: 500 });
     assert.deepEqual(d.events.filter((e) => e[0] === 'message'), [], 'a transfer on channel 7 was delivered');
-    assert.doesNotMatch(d.error.message, /presumed dead/, 'only the dead-peer timer ended it');
+    // The slip cost nothing: the connection stayed up until the (silent) server was presumed dead.
+    assert.match(d.error.message, /presumed dead/);
   });
 
-  test('a sender cannot raise the credit: no more than credit_window deliveries unsettled', async (t) => {
+  test('a sender cannot raise the credit: beyond it, at most four times credit_window deliveries are held, then transfer-limit-exceeded', async (t) => {
     const held = [];
     const d = oneCase(t, {
       stage: 'flow',
       hold: true,
       bytes: (ctx) => {
-        // The sender claims 1 000 credit on the client's behalf, then sends 20 messages.
+        // The sender claims 1 000 credit on the client's behalf, then sends 30 messages.
         const out = [frame(perf.flow({ handle: ctx.handle, deliveryCount: 0, linkCredit: 1000 }))];
-        for (let k = 0; k < 20; k++) {
+        for (let k = 0; k < 30; k++) {
           out.push(frame(Buffer.concat([perf.transfer({ handle: ctx.handle, deliveryId: k, deliveryTag: Buffer.from(`d${k}`), messageFormat: 0 }), platformMessage(`credit-${k}`)])));
         }
         return out;
@@ -375,6 +378,8 @@ function defineTests() {
     }, { idle_time_out: 500 }, { autoaccept: false }, (ctx) => held.push(ctx.delivery));
     const r = await d;
     t.diagnostic(`${held.length} deliveries reached the handler with credit_window 5; ended by: ${r.error.message}`);
-    assert.ok(held.length <= 5, `${held.length} unsettled deliveries with credit_window 5`);
+    // Transfers beyond the credit are a slip taken liberally, but only so far: memory stays bounded.
+    assert.ok(held.length <= 20, `${held.length} unsettled deliveries with credit_window 5`);
+    assert.equal(r.error.condition, 'amqp:link:transfer-limit-exceeded');
   });
 }

@@ -1,8 +1,8 @@
 'use strict';
 // Against a real AMQP 1.0 broker: RabbitMQ with its rabbitmq_amqp1_0 plugin on 127.0.0.1:5672
-// (guest/guest, SASL PLAIN). Messages go in through rhea as an AMQP 1.0 sender (so every property
-// reaches the broker as the platform would send it); queues are declared, inspected and deleted
-// through amqplib (AMQP 0-9-1), which is how queue arguments such as x-dead-letter-exchange are set.
+// (guest/guest, SASL PLAIN); the helpers (rhea to send, amqplib to declare and inspect queues) and
+// the check that the broker is there are in ../support/rabbitmq.js. The handler patterns of
+// issue 10 (late settlement, one delivery held) are in rabbitmq-handlers.test.js.
 //
 // RabbitMQ 3.x facts these tests rely on (checked on 3.10.8):
 // - `/queue/<name>` declares the queue (non-durable, no arguments) if it is missing and consumes
@@ -12,213 +12,16 @@
 // - `rejected` drops the message, or dead-letters it when the queue has x-dead-letter-exchange.
 // - `modified` is not an outcome 3.x accepts: it closes the connection; the message stays queued.
 //
-// The broker: `npm run broker` starts one (scripts/start-broker.sh). If 127.0.0.1:5672 does not
-// answer AMQP 1.0, the tests are skipped with the reason and that command, except under CI=true
-// (CI's .ci/run starts the broker), where they fail. ALIYUN_IOT_AMQP_SKIP_BROKER=1 skips them
-// anywhere (CI runners with no containers).
+// Without a broker the tests are skipped (`npm run broker` starts one), and fail under CI=true:
+// ../support/rabbitmq.js.
 
-const test = require('node:test');
 const assert = require('node:assert/strict');
-const { spawnSync } = require('node:child_process');
+const test = require('node:test');
 
-const HOST = process.env.ALIYUN_IOT_AMQP_BROKER_HOST || '127.0.0.1';
-const PORT = Number(process.env.ALIYUN_IOT_AMQP_BROKER_PORT || 5672);
-const USER = 'guest';
-const PASS = 'guest';
+const { withBroker } = require('../support/rabbitmq');
 
-// ---------------------------------------------------------------------------------------------
-// Is the broker there, speaking AMQP 1.0? (Checked before any test is declared, in a child
-// process, so the verdict can decide between running the tests and one failing test.)
-
-const PROBE = `
-const net = require('node:net');
-const s = net.connect(${PORT}, ${JSON.stringify(HOST)});
-const done = (code, msg) => { process.stdout.write(msg); s.destroy(); process.exit(code); };
-s.setTimeout(4000, () => done(2, 'no answer within 4 s'));
-s.on('connect', () => s.write(Buffer.from('AMQP\\x03\\x01\\x00\\x00', 'latin1')));
-s.on('error', (e) => done(1, e.code || e.message));
-let got = Buffer.alloc(0);
-s.on('data', (d) => {
-  got = Buffer.concat([got, d]);
-  if (got.length < 8) return;
-  const head = got.subarray(0, 8);
-  if (head.toString('latin1') === 'AMQP\\x03\\x01\\x00\\x00') done(0, 'ok');
-  else done(3, JSON.stringify(head.toString('latin1')));
-});
-s.on('end', () => done(3, 'closed without a protocol header'));
-`;
-
-function brokerProblem() {
-  const r = spawnSync(process.execPath, ['-e', PROBE], { encoding: 'utf8', timeout: 10000 });
-  if (r.status === 0) return null;
-  const where = `${HOST}:${PORT}`;
-  if (r.status === 3) {
-    return `RabbitMQ answers on ${where} but not with AMQP 1.0 SASL (reply ${r.stdout}): enable the plugin with \`rabbitmq-plugins enable rabbitmq_amqp1_0\` (or run \`npm run broker\`)`;
-  }
-  return `no AMQP 1.0 broker on ${where} (${r.stdout || r.stderr || `probe exit ${r.status}`}): start one with \`npm run broker\` (RabbitMQ with its AMQP 1.0 plugin)`;
-}
-
-/** Under CI a missing broker is a failure; elsewhere the tests are skipped, saying how to start one. */
-const IN_CI = process.env.CI === 'true';
-
-const SKIP = process.env.ALIYUN_IOT_AMQP_SKIP_BROKER === '1';
-const problem = SKIP ? null : brokerProblem();
-
-if (SKIP) {
-  test('RabbitMQ tests', { skip: 'ALIYUN_IOT_AMQP_SKIP_BROKER=1' }, () => {});
-} else if (problem && IN_CI) {
-  test('RabbitMQ with the AMQP 1.0 plugin is reachable (CI=true: required)', () => {
-    assert.fail(problem);
-  });
-} else if (problem) {
-  test('RabbitMQ tests', { skip: `${problem}; these tests are skipped outside CI` }, () => {});
-} else {
-  declareTests();
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function declareTests() {
-  const amqplib = require('amqplib');
-  const rhea = require('rhea');
-  const amqp = require('../../index.js');
-
-  let admin; // amqplib connection
-  let channel;
-  const created = new Set();
-  let seq = 0;
-
-  test.before(async () => {
-    admin = await amqplib.connect(`amqp://${USER}:${PASS}@${HOST}:${PORT}`);
-    admin.on('error', () => {});
-    channel = await admin.createChannel();
-  });
-
-  test.after(async () => {
-    if (!admin) return;
-    const ch = await admin.createChannel();
-    for (const q of created) {
-      try {
-        await ch.deleteQueue(q);
-      } catch {
-        // already gone
-      }
-    }
-    await admin.close();
-  });
-
-  /** A fresh queue name, remembered for deletion. */
-  function queueName(label) {
-    const name = `aliyun-iot-amqp-test-${label}-${process.pid}-${Date.now()}-${++seq}`;
-    created.add(name);
-    return name;
-  }
-
-  async function declare(label, args) {
-    const name = queueName(label);
-    await channel.assertQueue(name, { durable: false, arguments: args });
-    return name;
-  }
-
-  async function deleteQueue(name) {
-    await channel.deleteQueue(name);
-    created.delete(name);
-  }
-
-  async function depth(name) {
-    const { messageCount, consumerCount } = await channel.checkQueue(name);
-    return { ready: messageCount, consumers: consumerCount };
-  }
-
-  async function waitFor(predicate, what, timeoutMs = 10000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await predicate();
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  /** Waits until the broker has no consumer on the queue (unsettled messages are back) and returns its depth. */
-  async function settledDepth(name) {
-    await waitFor(async () => (await depth(name)).consumers === 0, `no consumer on ${name}`);
-    return (await depth(name)).ready;
-  }
-
-  /** Sends messages through rhea (AMQP 1.0) and resolves once the broker accepted every one. */
-  function send(address, messages) {
-    return new Promise((resolve, reject) => {
-      const container = rhea.create_container();
-      const conn = container.connect({ host: HOST, port: PORT, username: USER, password: PASS, reconnect: false });
-      const sender = conn.open_sender(address);
-      const queue = messages.slice();
-      let accepted = 0;
-      const fail = (err) => {
-        conn.close();
-        reject(err instanceof Error ? err : new Error(String(err && (err.description || err.condition || err))));
-      };
-      sender.on('sendable', () => {
-        while (queue.length && sender.sendable()) sender.send(queue.shift());
-      });
-      sender.on('accepted', () => {
-        if (++accepted === messages.length) {
-          conn.close();
-          resolve();
-        }
-      });
-      sender.on('rejected', (ctx) => fail(new Error(`broker rejected a message: ${JSON.stringify(ctx.delivery.remote_state)}`)));
-      sender.on('sender_error', (ctx) => fail(ctx.sender.error));
-      conn.on('connection_error', (ctx) => fail(ctx.connection.error));
-      conn.on('disconnected', (ctx) => { if (accepted < messages.length) fail(ctx.error || new Error('sender disconnected')); });
-      container.on('error', fail);
-    });
-  }
-
-  function dataSection(text) {
-    return rhea.message.data_section(Buffer.from(text, 'utf8'));
-  }
-
-  /** Our consumer on `source`; records messages, connection events and errors. */
-  function consume(source, opts = {}) {
-    const { onMessage, connectOptions = {}, ...receiverOptions } = opts;
-    const container = amqp.create_container();
-    const connection = container.connect({ host: HOST, port: PORT, transport: 'tcp', username: USER, password: PASS, reconnect: false, ...connectOptions });
-    const receiver = connection.open_receiver({ source, ...receiverOptions });
-    const state = { container, connection, receiver, received: [], events: [], errors: [] };
-    container.on('message', (ctx) => {
-      state.received.push(ctx);
-      if (onMessage) onMessage(ctx, state);
-    });
-    for (const name of ['connection_open', 'receiver_open', 'receiver_close', 'connection_close']) {
-      container.on(name, (ctx) => state.events.push(ctx.error ? `${name}: ${ctx.error.message}` : name));
-    }
-    for (const name of ['connection_error', 'receiver_error', 'disconnected']) {
-      container.on(name, (ctx) => {
-        state.events.push(ctx.error ? `${name}: ${ctx.error.message}` : name);
-        if (ctx.error) state.errors.push(ctx.error);
-      });
-    }
-    container.on('error', (err) => state.errors.push(err));
-    state.close = async () => {
-      connection.close();
-      await waitFor(() => connection.is_closed(), 'our connection to close');
-    };
-    return state;
-  }
-
-  const GENERATE_TIME = 1700000000123;
-
-  /** A platform-shaped message with the given properties. */
-  function platformMessage(i, extra = {}) {
-    const messageId = String(1800000000000000000n + BigInt(i));
-    return {
-      message_id: messageId,
-      application_properties: { topic: `/a1ProductKey/device${i}/thing/event/property/post`, messageId, generateTime: rhea.types.wrap_long(GENERATE_TIME + i) },
-      body: dataSection(JSON.stringify({ seq: i, text: i % 3 === 0 ? '中文内容 ✓' : 'x'.repeat(i * 50) })),
-      ...extra,
-    };
-  }
+withBroker((b) => {
+  const { declare, deleteQueue, depth, waitFor, settledDepth, send, dataSection, consume, platformMessage, GENERATE_TIME, rhea } = b;
 
   test('every message arrives with its properties and body; accepting them all empties the queue', async () => {
     const q = await declare('props');
@@ -284,7 +87,7 @@ function declareTests() {
     }
     // Accepted means gone: the queue is empty, and another consumer gets nothing.
     assert.equal(await settledDepth(q), 0);
-    assert.equal(await channel.get(q, { noAck: false }), false);
+    assert.equal(await b.channel.get(q, { noAck: false }), false);
     await deleteQueue(q);
   });
 
@@ -331,7 +134,7 @@ function declareTests() {
       await c.close();
     }
     assert.equal(await settledDepth(q), 0);
-    assert.equal(await channel.get(q, { noAck: false }), false);
+    assert.equal(await b.channel.get(q, { noAck: false }), false);
     await deleteQueue(q);
   });
 
@@ -352,11 +155,11 @@ function declareTests() {
     await waitFor(async () => (await depth(dlq)).ready === 1, 'the message in the dead-letter queue');
 
     // The broker says why it is there...
-    const peek = await channel.get(dlq, { noAck: false });
+    const peek = await b.channel.get(dlq, { noAck: false });
     assert.ok(peek, 'a dead-lettered message');
     assert.equal(peek.properties.headers['x-first-death-reason'], 'rejected');
     assert.equal(peek.properties.headers['x-first-death-queue'], q);
-    channel.nack(peek, false, true);
+    b.channel.nack(peek, false, true);
     await waitFor(async () => (await depth(dlq)).ready === 1, 'the peeked message back in the dead-letter queue');
 
     // ...and our consumer reads it from there intact.
@@ -444,24 +247,47 @@ function declareTests() {
     await send(`/amq/queue/${q}`, [platformMessage(1)]);
     const c = consume(`/queue/${q}`, {
       autoaccept: false,
+      connectOptions: { reconnect: true, initial_reconnect_delay: 10 },
       onMessage: (ctx, state) => {
         if (state.received.length === 1) ctx.delivery.modified({ delivery_failed: true });
         else ctx.delivery.accept();
       },
     });
     try {
-      // RabbitMQ 4 requeues a modified message (delivered again); 3.x refuses the outcome and closes
-      // the connection, which must reach the user as an error event.
-      await waitFor(() => c.received.length >= 2 || c.errors.length > 0, 'a redelivery or a connection error');
+      // RabbitMQ 4 requeues a modified message (delivered again). 3.x refuses the outcome by ending
+      // the session with an error: that reaches the user as receiver_error, the session is begun
+      // again and the receiver attached again on the same connection, and the message comes again.
+      await waitFor(() => c.received.length >= 2, 'the message delivered again');
+      if (c.errors.length > 0) assert.match(c.errors.map((e) => e.message).join('\n'), /modified|Unrecognised state/i);
+      assert.ok(!c.events.some((e) => e.startsWith('disconnected')), `the connection was lost: ${c.events.join(', ')}`);
+    } finally {
+      await c.close();
+    }
+    assert.equal(await settledDepth(q), 0, 'the message was accepted in the end');
+    await deleteQueue(q);
+  });
+
+  test('modified with reconnect: false: the refused receiver stays closed, the connection stays open, the message stays queued', async () => {
+    const q = await declare('modified-noreconnect');
+    await send(`/amq/queue/${q}`, [platformMessage(1)]);
+    const c = consume(`/queue/${q}`, {
+      autoaccept: false,
+      onMessage: (ctx) => ctx.delivery.modified({ delivery_failed: true }),
+    });
+    try {
+      await waitFor(() => c.received.length >= 1, 'the first delivery');
+      // 3.x: the session ends with an error; 4.x: the message is requeued and delivered again.
+      await waitFor(() => c.errors.length > 0 || c.received.length >= 2, 'a refusal or a redelivery');
       if (c.received.length < 2) {
-        assert.match(c.errors.map((e) => e.message).join('\n'), /modified|Unrecognised state/i);
-        await waitFor(() => c.connection.is_closed() || !c.connection.is_open(), 'the refused connection to be down');
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(c.received.length, 1, 'no re-attach with reconnect: false');
+        assert.equal(c.connection.is_open(), true, 'the connection stays open');
+        assert.ok(!c.events.some((e) => e.startsWith('disconnected')));
       }
     } finally {
       await c.close();
     }
-    const left = await settledDepth(q);
-    assert.ok(c.received.length >= 2 ? left === 0 : left === 1, `after modified: ${c.received.length} deliveries, ${left} left in the queue`);
+    assert.equal(await settledDepth(q), 1, 'the message is still queued');
     await deleteQueue(q);
   });
 
@@ -480,4 +306,4 @@ function declareTests() {
     }
     await deleteQueue(q);
   });
-}
+});

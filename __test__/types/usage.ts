@@ -536,7 +536,7 @@ async function useEmulator(): Promise<void> {
   const ids: string[] = emu.publishMany(3, (i) => ({ body: `message ${i}` }));
   emu.publishMany(2);
   const rawId: string = emu.publishRaw({ body: 'raw' }, { key: 'raw-1' });
-  const counts: number[] = [emu.pending(), emu.inFlight(), emu.queued(), emu.dropConnections(), emu.closeConnections(), emu.closeConnections({ condition: 'amqp:connection:forced', description: 'bye' })];
+  const counts: number[] = [emu.pending(), emu.inFlight(), emu.queued(), emu.dropConnections(), emu.closeConnections(), emu.closeConnections({ condition: 'amqp:connection:forced', description: 'bye' }), emu.detachReceivers(), emu.detachReceivers({ condition: 'amqp:resource-deleted' })];
   const stats: Record<string, any> = emu.stats();
   const three: number = await emu.waitFor(() => 3, 1000, 'three');
   const acceptedAll: boolean = await emu.waitForAccepted(3, 1000);

@@ -105,6 +105,7 @@ class Consumer extends EventEmitter {
     container.on('message', (ctx) => this._onDelivery(ctx));
     container.on('connection_open', (ctx) => this._onOpen(ctx));
     container.on('disconnected', (ctx) => this._onDisconnected(ctx));
+    container.on('receiver_close', (ctx) => this._onReceiverClose(ctx));
     container.on('connection_error', (ctx) => this._noteError(ctx.error));
     container.on('receiver_error', (ctx) => this._noteError(ctx.error));
     container.on('error', (err) => this._noteError(err));
@@ -236,14 +237,24 @@ class Consumer extends EventEmitter {
     this.emit('connected', { clientId: link.clientId, reconnect: link.opens > 1 });
   }
 
+  /** What a link delivered and is not handed out yet: it cannot be settled any more (the platform delivers it again). */
+  _dropBuffered(link) {
+    if (this._buffer.some((m) => m._link === link)) this._buffer = this._buffer.filter((m) => m._link !== link);
+  }
+
+  /** The server detached the receiver (it is attached again on the same connection). */
+  _onReceiverClose(ctx) {
+    const link = this._byConnection.get(ctx.connection);
+    if (!link) return;
+    this._dropBuffered(link);
+  }
+
   _onDisconnected(ctx) {
     const link = this._byConnection.get(ctx.connection);
     if (!link) return;
     link.open = false;
     if (ctx.error) this._noteError(ctx.error);
-    // What that connection delivered and is not handed out yet cannot be settled any more: the
-    // platform delivers it again.
-    if (this._buffer.some((m) => m._link === link)) this._buffer = this._buffer.filter((m) => m._link !== link);
+    this._dropBuffered(link);
     this.emit('disconnected', { clientId: link.clientId, error: ctx.error, reconnecting: ctx.reconnecting });
     if (!ctx.reconnecting && !this._closing) {
       link.stopped = true;

@@ -18,7 +18,7 @@ const MAX_CONNECTIONS = 128;
 /** Options handed as they are to every connection (checked there, by lib/options.js). */
 const PASS_THROUGH = Object.freeze(['transport', 'ca', 'rejectUnauthorized', 'servername', 'hostname',
   'sasl_init_hostname', 'idle_time_out', 'reconnect', 'initial_reconnect_delay', 'max_reconnect_delay',
-  'reconnect_limit', 'reconnect_on_auth_failure', 'connect_timeout', 'close_timeout', 'max_frame_size',
+  'reconnect_limit', 'reconnect_on_auth_failure', 'connect_timeout', 'close_timeout', 'ack_delay', 'read_delay', 'max_frame_size',
   'max_message_size']);
 
 const OWN = Object.freeze(['host', 'endpoint', 'port', 'accessKeyId', 'accessKeySecret', 'securityToken',

@@ -1,8 +1,8 @@
 'use strict';
 // The emulator's server (see ./index.js for what it emulates): a TCP or TLS listener whose
 // connections rhea serves as the platform's endpoint (their state in ./links.js), credit-driven
-// sending from the queue (./queue.js), the SASL check (./auth.js), the records tests assert on,
-// and the controls that drop or close connections.
+// sending from the queue (./queue.js), the SASL check (./auth.js), the records tests assert on;
+// the controls that drop or close connections and detach links are in ./faults.js.
 
 const { EventEmitter } = require('node:events');
 const net = require('node:net');
@@ -14,11 +14,10 @@ const { checkLogin } = require('./auth.js');
 const { MessageQueue, OUTCOMES } = require('./queue.js');
 const { ConnectionState, LinkState, presentTerminus, terminusFields } = require('./links.js');
 const { generateCerts } = require('./certs.js');
+const faults = require('./faults.js');
 
 /** The platform accepts an Open idle-time-out in this range (ms). */
 const IDLE_TIME_OUT_RANGE = Object.freeze([30000, 300000]);
-/** How long closeConnections() waits for a client's Close before destroying its socket. */
-const CLOSE_GRACE_MS = 2000;
 
 class Emulator extends EventEmitter {
   /**
@@ -273,50 +272,19 @@ class Emulator extends EventEmitter {
   // ---------------------------------------------------------------------------------------------
   // Control
 
-  /**
-   * Destroys every connection abruptly (no AMQP Close, no TLS close_notify), like a network failure
-   * or a server crash. Their unsettled deliveries are queued again at once.
-   *
-   * @returns {number} The number of TCP connections dropped.
-   */
+  /** Destroys every connection abruptly (see ./faults.js). @returns {number} */
   dropConnections() {
-    const dropped = this._rawSockets.size;
-    for (const conn of [...this._conns]) {
-      conn.socket.destroy();
-      this._onSocketClosed(conn);
-    }
-    for (const raw of [...this._rawSockets]) {
-      raw.destroy();
-      this._rawSockets.delete(raw); // its 'close' event comes later
-    }
-    return dropped;
+    return faults.dropConnections(this);
   }
 
-  /**
-   * Closes every connection with an AMQP Close (carrying `error` if given, e.g.
-   * `{condition: 'amqp:connection:forced', description: '...'}`). Connections that have not opened
-   * AMQP yet, and those whose client does not answer within a grace period, are destroyed.
-   *
-   * @returns {number} The number of connections closed.
-   */
+  /** Closes every connection with an AMQP Close carrying `error` (see ./faults.js). @returns {number} */
   closeConnections(error) {
-    let closed = 0;
-    for (const conn of [...this._conns]) {
-      closed += 1;
-      if (!conn.amqpOpen) {
-        conn.socket.destroy();
-        this._onSocketClosed(conn);
-        continue;
-      }
-      conn.connection.close(error);
-      this._later(CLOSE_GRACE_MS, () => {
-        if (!conn.closed) {
-          conn.socket.destroy();
-          this._onSocketClosed(conn);
-        }
-      });
-    }
-    return closed;
+    return faults.closeConnections(this, error);
+  }
+
+  /** Detaches every receiver's link, with `error` if given (see ./faults.js). @returns {number} */
+  detachReceivers(error) {
+    return faults.detachReceivers(this, error);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -23,6 +23,9 @@ pub const CONDITION_RESOURCE_LIMIT_EXCEEDED: &str = condition::RESOURCE_LIMIT_EX
 /// A message larger than `max_message_size`.
 #[napi]
 pub const CONDITION_MESSAGE_SIZE_EXCEEDED: &str = condition::MESSAGE_SIZE_EXCEEDED;
+/// The server sent far more transfers than the credit granted.
+#[napi]
+pub const CONDITION_TRANSFER_LIMIT_EXCEEDED: &str = condition::TRANSFER_LIMIT_EXCEEDED;
 /// The server closed the connection without an error.
 #[napi]
 pub const CONDITION_CONNECTION_FORCED: &str = condition::CONNECTION_FORCED;

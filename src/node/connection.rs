@@ -110,9 +110,10 @@ impl NativeConnection {
         self.handle.send(Command::CloseReceiver)
     }
 
-    /// Settles deliveries of connection `epoch`: `codes[i]` is a `SettleCode`.
+    /// Settles deliveries of attachment `attach` (from their `messages` event): `codes[i]` is a
+    /// `SettleCode`.
     #[napi(catch_unwind)]
-    pub fn settle(&self, epoch: u32, ids: Uint32Array, codes: Uint8Array) -> napi::Result<bool> {
+    pub fn settle(&self, attach: u32, ids: Uint32Array, codes: Uint8Array) -> napi::Result<bool> {
         if ids.len() != codes.len() {
             return Err(invalid("ids and codes differ in length"));
         }
@@ -121,19 +122,13 @@ impl NativeConnection {
             .zip(codes.iter())
             .map(|(id, code)| Ok((*id, SettleCode::outcome(*code)?)))
             .collect::<napi::Result<Vec<_>>>()?;
-        Ok(self.handle.send(Command::Settle {
-            epoch: epoch as u64,
-            settles,
-        }))
+        Ok(self.handle.settle(attach, settles))
     }
 
-    /// Settles one delivery with a parameterised outcome.
+    /// Settles one delivery of attachment `attach` with a parameterised outcome.
     #[napi(catch_unwind)]
-    pub fn settle_with(&self, epoch: u32, id: u32, outcome: NativeOutcome) -> bool {
-        self.handle.send(Command::Settle {
-            epoch: epoch as u64,
-            settles: vec![(id, outcome.into())],
-        })
+    pub fn settle_with(&self, attach: u32, id: u32, outcome: NativeOutcome) -> bool {
+        self.handle.settle(attach, vec![(id, outcome.into())])
     }
 
     /// Changes how many deliveries may be outstanding; 0 stops the flow.

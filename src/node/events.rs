@@ -50,21 +50,29 @@ pub enum NativeEvent {
         epoch: u32,
         remote: NativeRemoteOpen,
     },
+    /// The receiver is attached; `attach` numbers this attachment (settlements name it).
     ReceiverOpen {
         epoch: u32,
+        attach: u32,
         /// The source address in the server's attach reply; absent if it sent none.
         remote_source: Option<String>,
     },
+    /// Deliveries of attachment `attach`.
     Messages {
         epoch: u32,
+        attach: u32,
         #[napi(
             ts_type = "Array<{ id: number; tag: Buffer; format: number; settled: boolean; section: boolean; message: Record<string, unknown> }>"
         )]
         deliveries: Batch,
     },
+    /// Attachment `attach` ended: its deliveries can no longer be settled. `reattachIn` (ms) is
+    /// set when the receiver will be attached again on this connection.
     ReceiverClose {
         epoch: u32,
+        attach: u32,
         error: Option<NativeError>,
+        reattach_in: Option<f64>,
     },
     ConnectionError {
         epoch: u32,
@@ -108,21 +116,32 @@ impl From<Event> for NativeEvent {
             },
             Event::ReceiverOpen {
                 epoch: e,
+                attach,
                 remote_source,
             } => NativeEvent::ReceiverOpen {
                 epoch: epoch(e),
+                attach,
                 remote_source,
             },
             Event::Messages {
                 epoch: e,
+                attach,
                 deliveries,
             } => NativeEvent::Messages {
                 epoch: epoch(e),
+                attach,
                 deliveries: Batch(deliveries),
             },
-            Event::ReceiverClose { epoch: e, error } => NativeEvent::ReceiverClose {
+            Event::ReceiverClose {
+                epoch: e,
+                attach,
+                error,
+                reattach_in,
+            } => NativeEvent::ReceiverClose {
                 epoch: epoch(e),
+                attach,
                 error: error.map(Into::into),
+                reattach_in: reattach_in.map(|d| d.as_millis() as f64),
             },
             Event::ConnectionError { epoch: e, error } => NativeEvent::ConnectionError {
                 epoch: epoch(e),

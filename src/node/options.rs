@@ -48,7 +48,11 @@ pub struct NativeOptions {
     pub max_message_size: f64,
     pub connect_timeout: f64,
     pub close_timeout: f64,
-    /// Print frames to stderr (DEBUG=aliyun-iot-amqp:frames), secrets redacted.
+    /// Most time an acknowledgement waits to go out with others (ms; 0: at once).
+    pub ack_delay: Option<f64>,
+    /// When messages trickle in, most time a read waits to bring several (ms; 0: at once).
+    pub read_delay: Option<f64>,
+    /// Log frames (DEBUG=aliyun-iot-amqp:frames), secrets redacted: handed to JavaScript as `log` events.
     pub debug_frames: Option<bool>,
 }
 
@@ -134,6 +138,12 @@ impl TryFrom<NativeOptions> for Config {
         cfg.max_message_size = o.max_message_size as u64;
         cfg.connect_timeout = ms(o.connect_timeout, "connect_timeout")?;
         cfg.close_timeout = ms(o.close_timeout, "close_timeout")?;
+        if let Some(v) = o.ack_delay {
+            cfg.ack_delay = ms(v, "ack_delay")?;
+        }
+        if let Some(v) = o.read_delay {
+            cfg.read_delay = ms(v, "read_delay")?;
+        }
         cfg.debug_frames = o.debug_frames.unwrap_or(false);
         cfg.validate().map_err(|e| invalid(e.description()))?;
         Ok(cfg)

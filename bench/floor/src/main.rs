@@ -3,7 +3,7 @@
 //! A pure-Rust consumer on `aliyun_iot_amqp::supervisor::spawn` (same runtime shape as the addon: a
 //! multi-thread tokio runtime with at most 2 workers) whose `EventSink` does the doc script's
 //! work for each message (topic, message id, the content as a UTF-8 string) and accepts, one
-//! `Command::Settle` per batch. `--null` skips the reading: a null consumer that only accepts.
+//! `ConsumerHandle::settle` per batch. `--null` skips the reading: a null consumer that only accepts.
 //!
 //! Usage: floor --port P [--host 127.0.0.1] [--tls --ca FILE [--servername localhost]]
 //!              --count N [--latency] [--null] [--credit 1000]
@@ -119,7 +119,9 @@ struct Sink {
 impl EventSink for Sink {
     fn emit(&self, event: Event) {
         match event {
-            Event::Messages { epoch, deliveries } => {
+            Event::Messages {
+                attach, deliveries, ..
+            } => {
                 let now = if self.latency { mono_ns() } else { 0 };
                 let mut settles = Vec::with_capacity(deliveries.len());
                 let mut st = self.state.lock().unwrap();
@@ -174,7 +176,7 @@ impl EventSink for Sink {
                 }
                 drop(st);
                 if let Some(h) = self.handle.get() {
-                    h.send(Command::Settle { epoch, settles });
+                    h.settle(attach, settles);
                     if done && self.closing.fetch_add(1, Ordering::SeqCst) == 0 {
                         h.send(Command::Close);
                     }

@@ -1,6 +1,11 @@
 //! Our one receiver link as a state machine: attach, credit, transfers assembled into deliveries,
 //! detach. No I/O: it takes the server's performatives and says what to send and what to hand
 //! over; the session does the sending.
+//!
+//! Liberal in what it takes: a frame for a handle that is not ours, a second attach, a flow that
+//! runs ahead of our grant are noted (`notes`, shown under `DEBUG=aliyun-iot-amqp:frames`) and
+//! ignored, since nothing is lost by it. What would lose or corrupt a delivery (a new delivery
+//! starting inside another, a first transfer with no id to settle it by) is an error.
 
 use bytes::{Bytes, BytesMut};
 use fe2o3_amqp::types::definitions::{Handle, ReceiverSettleMode, Role, SenderSettleMode};
@@ -8,7 +13,7 @@ use fe2o3_amqp::types::messaging::{Source, Target, TargetArchetype};
 use fe2o3_amqp::types::performatives::{Attach, Detach, Transfer};
 
 use crate::config::ReceiverConfig;
-use crate::credit::{Credit, Grant};
+use crate::credit::{Credit, Grant, Taken};
 use crate::error::Error;
 use crate::message;
 use crate::model::Delivery;
@@ -40,9 +45,18 @@ struct Partial {
     size: u64,
 }
 
+/// The server's attach, taken.
+#[derive(Debug, PartialEq)]
+pub struct Opened {
+    /// The source address it gave (`None` when it sent none).
+    pub remote_source: Option<String>,
+}
+
 /// How a detach from the server ended the link.
 #[derive(Debug, PartialEq)]
 pub struct Detached {
+    /// Messages delivered on the attachment that ended (0: the attach itself failed).
+    pub delivered: u64,
     /// We had asked for it (`close_receiver()`); otherwise the server took the link away.
     pub requested: bool,
     /// The error the server gave, if any.
@@ -69,6 +83,13 @@ pub struct Link {
     state: State,
     credit: Credit,
     partial: Option<Partial>,
+    /// Numbers this attachment (unique across the connections of a consumer): settlements name
+    /// the attachment they are for, and those of an ended one are dropped.
+    attach_id: u32,
+    /// Messages delivered on this attachment.
+    delivered: u64,
+    /// What the peer did that was taken liberally, for the frames log (drained by the session).
+    pub notes: Vec<String>,
 }
 
 fn protocol(description: impl Into<String>) -> Error {
@@ -83,7 +104,20 @@ impl Link {
             state: State::Idle,
             credit,
             partial: None,
+            attach_id: 0,
+            delivered: 0,
+            notes: Vec::new(),
         }
+    }
+
+    /// The number of the current (or last) attachment.
+    pub fn attach_id(&self) -> u32 {
+        self.attach_id
+    }
+
+    /// Transfers taken beyond the credit granted, on this attachment.
+    pub fn beyond_credit(&self) -> u64 {
+        self.credit.beyond()
     }
 
     /// Whether both attaches are through.
@@ -101,12 +135,14 @@ impl Link {
         self.credit.unsettled()
     }
 
-    /// Our attach, the first time it is asked for on this connection.
-    pub fn attach(&mut self, max_message_size: u64) -> Option<Attach> {
+    /// Our attach, numbered `attach_id`, when the link is not attached or attaching.
+    pub fn attach(&mut self, max_message_size: u64, attach_id: u32) -> Option<Attach> {
         if self.state != State::Idle {
             return None;
         }
         self.state = State::Attaching;
+        self.attach_id = attach_id;
+        self.delivered = 0;
         let source = self.config.source.clone().map(|address| {
             Box::new(Source {
                 address: Some(address),
@@ -131,21 +167,26 @@ impl Link {
         })
     }
 
-    /// The server's attach. Returns the source address it gave (`None` when it sent none).
-    /// The source may be echoed, replaced or null (a rhea server sends none): all attach. A
-    /// refusal is a null source followed by a detach with an error, handled there.
-    pub fn on_attach(&mut self, attach: &Attach) -> Result<Option<String>, Error> {
+    /// The server's attach. The source may be echoed, replaced or null (a rhea server sends
+    /// none): all attach. A refusal is a null source followed by a detach with an error, handled
+    /// there. An attach for another link, or a second one, is ignored (`None`).
+    pub fn on_attach(&mut self, attach: &Attach) -> Result<Option<Opened>, Error> {
         if attach.name != self.config.name || self.state == State::Idle {
-            return Err(protocol(format!(
-                "attach for unknown link {:?}",
+            self.notes.push(format!(
+                "attach for unknown link {:?}: ignored",
                 attach.name
-            )));
+            ));
+            return Ok(None);
         }
         if self.remote_handle().is_some() {
-            return Err(protocol("second attach for our link"));
+            self.notes
+                .push("second attach for our link: ignored".to_string());
+            return Ok(None);
         }
         if attach.role != Role::Sender {
-            return Err(protocol("server attached as receiver to our receiver"));
+            return Err(protocol(
+                "the server attached as a receiver to our receiver: no messages can flow",
+            ));
         }
         let remote_handle = attach.handle.0;
         self.state = match self.state {
@@ -156,7 +197,9 @@ impl Link {
         };
         self.credit
             .attached(attach.initial_delivery_count.unwrap_or(0));
-        Ok(attach.source.as_ref().and_then(|s| s.address.clone()))
+        Ok(Some(Opened {
+            remote_source: attach.source.as_ref().and_then(|s| s.address.clone()),
+        }))
     }
 
     /// The server's handle for our link, once it attached.
@@ -168,26 +211,27 @@ impl Link {
         }
     }
 
-    fn check_handle(&self, handle: u32, what: &str) -> Result<(), Error> {
-        if self.remote_handle() == Some(handle) {
-            Ok(())
-        } else {
-            Err(protocol(format!("{what} for unknown handle {handle}")))
+    /// Whether a frame's handle is our link's; notes it when not.
+    fn ours(&mut self, handle: u32, what: &str) -> bool {
+        let ours = self.remote_handle() == Some(handle);
+        if !ours {
+            self.notes
+                .push(format!("{what} for unknown handle {handle}: ignored"));
         }
+        ours
     }
 
-    /// The server's flow for our link. Returns whether it asked for an answer (echo).
-    pub fn on_flow(
-        &mut self,
-        handle: u32,
-        delivery_count: Option<u32>,
-        echo: bool,
-    ) -> Result<bool, Error> {
-        self.check_handle(handle, "flow")?;
-        self.credit
-            .on_sender_flow(delivery_count)
-            .map_err(protocol)?;
-        Ok(echo)
+    /// The server's flow for a link. Returns whether it asked for an answer (echo).
+    pub fn on_flow(&mut self, handle: u32, delivery_count: Option<u32>, echo: bool) -> bool {
+        if !self.ours(handle, "flow") {
+            return false;
+        }
+        if let Some(past) = self.credit.on_sender_flow(delivery_count) {
+            self.notes.push(format!(
+                "flow with a delivery-count {past} past the credit granted: its count taken"
+            ));
+        }
+        echo
     }
 
     /// One transfer frame. Returns the delivery once its last frame is in.
@@ -197,16 +241,19 @@ impl Link {
         payload: Bytes,
         max_message_size: u64,
     ) -> Result<Option<Delivery>, Error> {
-        self.check_handle(transfer.handle.0, "transfer")?;
+        if !self.ours(transfer.handle.0, "transfer") {
+            return Ok(None); // not ours to settle: the server keeps it and sends it again
+        }
         if !self.is_attached() {
             return Ok(None); // in flight while we detach: it comes again
         }
         let mut partial = match self.partial.take() {
             Some(p) => {
-                if transfer.delivery_id.is_some_and(|id| id != p.id) {
-                    return Err(protocol(
-                        "new delivery started before the previous one completed",
-                    ));
+                if let Some(id) = transfer.delivery_id.filter(|id| *id != p.id) {
+                    return Err(protocol(format!(
+                        "the server started delivery {id} before delivery {} was complete (more frames were announced)",
+                        p.id
+                    )));
                 }
                 p
             }
@@ -214,10 +261,14 @@ impl Link {
                 let (Some(id), Some(tag)) = (transfer.delivery_id, transfer.delivery_tag.as_ref())
                 else {
                     return Err(protocol(
-                        "first transfer of a delivery without delivery-id or tag",
+                        "the server sent the first transfer of a delivery without a delivery-id or tag: it could never be settled",
                     ));
                 };
-                self.credit.on_transfer().map_err(protocol)?;
+                if let Taken::Beyond(n) = self.credit.on_transfer().map_err(Error::TransferLimit)? {
+                    self.notes.push(format!(
+                        "transfer {id} beyond the credit granted: taken ({n} on this link)"
+                    ));
+                }
                 Partial {
                     id,
                     tag: Bytes::copy_from_slice(tag.as_ref()),
@@ -266,6 +317,7 @@ impl Link {
         if !partial.settled {
             self.credit.held();
         }
+        self.delivered += 1;
         Ok(Some(Delivery {
             id: partial.id,
             tag: partial.tag,
@@ -276,13 +328,19 @@ impl Link {
     }
 
     /// The server's detach. The link is gone on this connection either way: deliveries not yet
-    /// settled will be redelivered by the server.
-    pub fn on_detach(&mut self, detach: &Detach) -> Result<Detached, Error> {
-        if self.remote_handle().is_some_and(|h| h != detach.handle.0) {
-            return Err(protocol(format!(
-                "detach for unknown handle {}",
+    /// settled will be redelivered by the server. A detach for another handle is ignored (`None`).
+    pub fn on_detach(&mut self, detach: &Detach) -> Option<Detached> {
+        let ours = match self.remote_handle() {
+            Some(h) => h == detach.handle.0,
+            // Refused before its attach reply, or never attached here.
+            None => self.state != State::Idle,
+        };
+        if !ours {
+            self.notes.push(format!(
+                "detach for unknown handle {}: ignored",
                 detach.handle.0
-            )));
+            ));
+            return None;
         }
         let requested = matches!(self.state, State::Detaching { .. });
         let reply = (!requested).then_some(Detach {
@@ -293,10 +351,29 @@ impl Link {
         self.state = State::Idle;
         self.partial = None;
         self.credit = Credit::new(self.config.credit_window);
-        Ok(Detached {
+        Some(Detached {
+            delivered: self.delivered,
             requested,
             error: detach.error.as_ref().map(Error::from_amqp),
             reply,
+        })
+    }
+
+    /// Our session ended (the server's end): the link with it, as if detached. `None` when the
+    /// link was not attached or attaching.
+    pub fn session_ended(&mut self, error: Option<Error>) -> Option<Detached> {
+        if self.state == State::Idle {
+            return None;
+        }
+        let requested = matches!(self.state, State::Detaching { .. });
+        self.state = State::Idle;
+        self.partial = None;
+        self.credit = Credit::new(self.config.credit_window);
+        Some(Detached {
+            delivered: self.delivered,
+            requested,
+            error,
+            reply: None,
         })
     }
 
@@ -330,6 +407,12 @@ impl Link {
         self.credit.settled(n);
     }
 
+    /// Whether the sender runs low on credit (a quarter of the window or less left) while
+    /// deliveries are held: their settlements are what brings more.
+    pub fn credit_low(&self) -> bool {
+        self.is_attached() && self.credit.low()
+    }
+
     /// Changes the credit window; returns the flow to send at once, if any.
     pub fn set_window(&mut self, window: u32) -> Option<Grant> {
         self.config.credit_window = window;
@@ -347,225 +430,4 @@ impl Link {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use fe2o3_amqp::types::definitions::{self, AmqpError, ErrorCondition};
-    use fe2o3_amqp::types::primitives::Binary;
-
-    const MAX: u64 = 1 << 20;
-
-    fn link(window: u32) -> Link {
-        Link::new(ReceiverConfig {
-            name: "r".into(),
-            source: None,
-            credit_window: window,
-        })
-    }
-
-    fn reply(l: &mut Link) -> Attach {
-        let mut a = l.attach(MAX).expect("first attach");
-        a.role = Role::Sender;
-        a.handle = Handle(7);
-        a.source = None;
-        a.initial_delivery_count = Some(0);
-        a
-    }
-
-    fn attached(window: u32) -> Link {
-        let mut l = link(window);
-        let a = reply(&mut l);
-        assert_eq!(l.on_attach(&a).unwrap(), None);
-        l
-    }
-
-    /// A platform message: one data section.
-    fn payload(text: &str) -> Bytes {
-        let mut v = vec![0x00, 0x53, 0x75, 0xa0, text.len() as u8];
-        v.extend_from_slice(text.as_bytes());
-        Bytes::from(v)
-    }
-
-    fn transfer(id: Option<u32>, more: bool) -> Transfer {
-        Transfer {
-            handle: Handle(7),
-            delivery_id: id,
-            delivery_tag: id.map(|i| Binary::from(vec![i as u8])),
-            message_format: Some(0),
-            settled: None,
-            more,
-            rcv_settle_mode: None,
-            state: None,
-            resume: false,
-            aborted: false,
-            batchable: false,
-        }
-    }
-
-    #[test]
-    fn attach_is_sent_once_and_any_source_in_the_reply_attaches() {
-        let mut l = link(10);
-        assert!(l.attach(MAX).is_some());
-        assert!(l.attach(MAX).is_none());
-        let mut a = Attach {
-            role: Role::Sender,
-            ..l.attach_for_test()
-        };
-        a.source = Some(Box::new(Source {
-            address: Some("server-side".into()),
-            ..Source::default()
-        }));
-        assert_eq!(l.on_attach(&a).unwrap().as_deref(), Some("server-side"));
-        assert!(l.is_attached());
-        assert!(l.on_attach(&a).is_err(), "a second attach is refused");
-        assert_eq!(l.grant(true).map(|g| g.link_credit), Some(10));
-    }
-
-    #[test]
-    fn transfers_become_deliveries_and_take_credit() {
-        let mut l = attached(2);
-        l.grant(true);
-        let d = l
-            .on_transfer(&transfer(Some(0), false), payload("{}"), MAX)
-            .unwrap()
-            .expect("complete");
-        assert_eq!(d.id, 0);
-        assert_eq!(&d.tag[..], &[0]);
-        assert!(!d.settled);
-        assert_eq!(l.unsettled(), 1);
-        l.on_transfer(&transfer(Some(1), false), payload("{}"), MAX)
-            .unwrap();
-        assert!(
-            l.on_transfer(&transfer(Some(2), false), payload("{}"), MAX)
-                .is_err(),
-            "no credit left"
-        );
-    }
-
-    #[test]
-    fn a_delivery_in_many_frames_is_assembled() {
-        let mut l = attached(10);
-        l.grant(true);
-        let whole = payload("hello world");
-        let (a, b) = whole.split_at(4);
-        let first = l
-            .on_transfer(&transfer(Some(5), true), Bytes::copy_from_slice(a), MAX)
-            .unwrap();
-        assert!(first.is_none());
-        let mut cont = transfer(None, false);
-        cont.delivery_tag = None;
-        let d = l
-            .on_transfer(&cont, Bytes::copy_from_slice(b), MAX)
-            .unwrap()
-            .expect("complete");
-        assert_eq!(d.id, 5);
-        assert_eq!(
-            d.message.single_data().map(|b| b.to_vec()),
-            Some(b"hello world".to_vec())
-        );
-        assert_eq!(l.unsettled(), 1, "one delivery, one credit");
-    }
-
-    #[test]
-    fn a_delivery_that_grows_past_max_message_size_is_refused() {
-        let mut l = attached(10);
-        l.grant(true);
-        l.on_transfer(&transfer(Some(0), true), Bytes::from(vec![0; 8]), 10)
-            .unwrap();
-        let err = l
-            .on_transfer(&transfer(None, false), Bytes::from(vec![0; 8]), 10)
-            .unwrap_err();
-        assert!(matches!(err, Error::MessageTooLarge(_)), "{err:?}");
-    }
-
-    #[test]
-    fn settling_brings_credit_back() {
-        let mut l = attached(4);
-        l.grant(true);
-        for id in 0..4 {
-            l.on_transfer(&transfer(Some(id), false), payload("x"), MAX)
-                .unwrap();
-        }
-        assert_eq!(l.grant(false), None);
-        l.settled(4);
-        assert_eq!(l.grant(false).map(|g| g.link_credit), Some(4));
-    }
-
-    #[test]
-    fn pre_settled_deliveries_hold_no_credit() {
-        let mut l = attached(4);
-        l.grant(true);
-        let mut t = transfer(Some(0), false);
-        t.settled = Some(true);
-        let d = l.on_transfer(&t, payload("x"), MAX).unwrap().unwrap();
-        assert!(d.settled);
-        assert_eq!(l.unsettled(), 0);
-    }
-
-    #[test]
-    fn the_server_taking_the_link_away_is_answered_and_resets_it() {
-        let mut l = attached(4);
-        l.grant(true);
-        l.on_transfer(&transfer(Some(0), true), payload("x"), MAX)
-            .unwrap();
-        let d = l
-            .on_detach(&Detach {
-                handle: Handle(7),
-                closed: true,
-                error: Some(definitions::Error {
-                    condition: ErrorCondition::AmqpError(AmqpError::ResourceDeleted),
-                    description: Some("queue gone".into()),
-                    info: None,
-                }),
-            })
-            .unwrap();
-        assert!(!d.requested);
-        assert!(d.reply.is_some());
-        assert_eq!(
-            d.error.as_ref().map(|e| e.condition()),
-            Some("amqp:resource-deleted")
-        );
-        assert!(!l.is_attached());
-        assert!(l.attach(MAX).is_some(), "it can attach again");
-    }
-
-    #[test]
-    fn our_own_detach_needs_no_answer_and_drops_what_is_in_flight() {
-        let mut l = attached(4);
-        l.grant(true);
-        assert!(matches!(l.detach(), CloseReceiver::Send(_)));
-        assert!(l
-            .on_transfer(&transfer(Some(0), false), payload("x"), MAX)
-            .unwrap()
-            .is_none());
-        let d = l
-            .on_detach(&Detach {
-                handle: Handle(7),
-                closed: true,
-                error: None,
-            })
-            .unwrap();
-        assert!(d.requested);
-        assert!(d.reply.is_none());
-        assert_eq!(
-            link(1).detach(),
-            CloseReceiver::Forget,
-            "never attached: forget it"
-        );
-    }
-
-    #[test]
-    fn frames_for_another_handle_are_refused() {
-        let mut l = attached(4);
-        let mut t = transfer(Some(0), false);
-        t.handle = Handle(9);
-        assert!(l.on_transfer(&t, payload("x"), MAX).is_err());
-        assert!(l.on_flow(9, None, false).is_err());
-    }
-
-    impl Link {
-        fn attach_for_test(&self) -> Attach {
-            let mut copy = Link::new(self.config.clone());
-            copy.attach(MAX).expect("attach")
-        }
-    }
-}
+mod tests;

@@ -2,28 +2,39 @@
 //! frames, hands deliveries over in batches, sends what the owner settled as ranged
 //! dispositions, keeps the connection alive and bounds every wait. The link's own logic is in
 //! `link.rs`; this file routes frames to it and sends what it asks for.
+//!
+//! A connection is worth keeping: the platform counts every connection attempt of a consumer
+//! group against one budget. A peer's harmless slip (a frame for a handle or channel that is not
+//! ours, a second open or begin) is noted under `DEBUG=aliyun-iot-amqp:frames` and ignored; a
+//! detach of our receiver, or the end of our session, is answered and the receiver attached
+//! again on the same connection after a backoff. Only a closed connection, a failure that would
+//! lose or corrupt data, or a re-attach that keeps failing ends it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use fe2o3_amqp::types::definitions::Handle;
-use fe2o3_amqp::types::performatives::{Begin, Close, End, Flow};
+use fe2o3_amqp::types::performatives::{Close, Flow};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_rustls::rustls::ClientConfig;
 
-use crate::codec::{self, Incoming};
+use crate::acks::Acks;
+use crate::backoff::Backoff;
 use crate::config::{Config, CredentialSource, ReceiverConfig};
 use crate::credit::Grant;
 use crate::error::Error;
 use crate::handshake::{self, INCOMING_WINDOW};
 use crate::link::{CloseReceiver, Link, HANDLE};
-use crate::model::{Command, Delivery, Event, EventSink, RemoteOpen};
+use crate::model::{Command, Delivery, Event, EventSink};
 use crate::reader::{eof_error, FrameReader};
 use crate::settle::{coalesce, Outcome};
 use crate::sign::Credentials;
 use crate::trace::Trace;
-use crate::writer::{Outbox, CHANNEL};
+use crate::writer::Outbox;
+
+mod frames;
+mod pacing;
 
 /// How one transport connection ended.
 pub enum Ending {
@@ -48,6 +59,17 @@ pub struct Session<'a> {
     cfg: &'a Config,
     epoch: u64,
     sink: &'a dyn EventSink,
+    /// Settlements from the owner (taken at `ack_flush_at`, or at once when needed).
+    acks: &'a Acks,
+    ack_flush_at: Option<Instant>,
+    /// Reading waits until then (data trickles in: `read_delay`).
+    read_resume_at: Option<Instant>,
+    /// When the last read that brought deliveries was.
+    delivered_read_at: Option<Instant>,
+    /// The coming read is the first after a pause of reading.
+    resumed: bool,
+    /// Deliveries handed over on this connection.
+    handed: u64,
     trace: Trace,
     pub link: Option<Link>,
     outbox: Outbox,
@@ -57,11 +79,26 @@ pub struct Session<'a> {
     begun: bool,
     /// The channel the server's half of our session speaks on (from its Begin).
     remote_channel: Option<u16>,
+    /// The receiver is attached now.
     link_open: bool,
+    /// The receiver was attached once on this connection (the handshake is over; the backoff
+    /// of the supervisor starts afresh).
+    attached_once: bool,
+    /// The last attachment number used (across the connections of a consumer).
+    attach_seq: u32,
+    /// When to attach the receiver again after the server took it away.
+    reattach_at: Option<Instant>,
+    /// Until when an attach sent after the handshake may wait for its answer.
+    attach_deadline: Option<Instant>,
+    reattach_backoff: Backoff,
+    /// Re-attaches in a row that ended before any message arrived.
+    failed_reattaches: u32,
     next_incoming_id: u32,
     pending_settles: Vec<(u32, Outcome)>,
     closing: Option<Instant>,
     batch: Vec<Delivery>,
+    /// The attachment the deliveries in `batch` came on.
+    batch_attach: u32,
 }
 
 impl<'a> Session<'a> {
@@ -70,12 +107,20 @@ impl<'a> Session<'a> {
         epoch: u64,
         receiver: Option<ReceiverConfig>,
         sink: &'a dyn EventSink,
+        acks: &'a Acks,
+        attach_seq: u32,
     ) -> Self {
         let trace = Trace::new(cfg.debug_frames, &cfg.container_id, epoch).with_log(cfg.frame_log.clone());
         Session {
             cfg,
             epoch,
             sink,
+            acks,
+            ack_flush_at: None,
+            read_resume_at: None,
+            delivered_read_at: None,
+            resumed: false,
+            handed: 0,
             outbox: Outbox::new(trace.clone()),
             trace,
             link: receiver.map(Link::new),
@@ -85,10 +130,39 @@ impl<'a> Session<'a> {
             begun: false,
             remote_channel: None,
             link_open: false,
+            attached_once: false,
+            attach_seq,
+            reattach_at: None,
+            attach_deadline: None,
+            reattach_backoff: Backoff::new(&cfg.reconnect),
+            failed_reattaches: 0,
             next_incoming_id: 0,
             pending_settles: Vec::new(),
             closing: None,
             batch: Vec::new(),
+            batch_attach: 0,
+        }
+    }
+
+    /// The last attachment number used: the next connection goes on from it.
+    pub fn attach_seq(&self) -> u32 {
+        self.attach_seq
+    }
+
+    /// A liberally taken slip of the peer's, for the frames log.
+    fn note(&self, what: &str) {
+        self.trace.frame("<-", &format_args!("{what}"));
+    }
+
+    /// Writes out (and clears) the link's notes.
+    fn drain_notes(&mut self) {
+        if let Some(link) = self.link.as_mut() {
+            if !link.notes.is_empty() {
+                let notes = std::mem::take(&mut link.notes);
+                for n in &notes {
+                    self.trace.frame("<-", &format_args!("{n}"));
+                }
+            }
         }
     }
 
@@ -102,8 +176,10 @@ impl<'a> Session<'a> {
     fn hand_over(&mut self) {
         if !self.batch.is_empty() {
             let deliveries = std::mem::take(&mut self.batch);
+            self.handed += deliveries.len() as u64;
             self.sink.emit(Event::Messages {
                 epoch: self.epoch,
+                attach: self.batch_attach,
                 deliveries,
             });
         }
@@ -112,7 +188,7 @@ impl<'a> Session<'a> {
     fn failed(&self, error: Error) -> Ending {
         Ending::Failed {
             error: Some(error),
-            was_open: self.link_open,
+            was_open: self.attached_once,
         }
     }
 
@@ -234,8 +310,18 @@ impl<'a> Session<'a> {
 
     fn send_attach(&mut self) -> Result<(), Error> {
         let max_message_size = self.cfg.max_message_size;
-        if let Some(attach) = self.link.as_mut().and_then(|l| l.attach(max_message_size)) {
+        let next = self.attach_seq.wrapping_add(1);
+        if let Some(attach) = self
+            .link
+            .as_mut()
+            .and_then(|l| l.attach(max_message_size, next))
+        {
+            self.attach_seq = next;
             self.outbox.frame(&attach)?;
+            if self.attached_once {
+                // A re-attach: its answer is bounded as the first one was by the handshake.
+                self.attach_deadline = Some(Instant::now() + self.cfg.connect_timeout);
+            }
         }
         Ok(())
     }
@@ -298,17 +384,14 @@ impl<'a> Session<'a> {
     fn on_command(&mut self, cmd: Option<Command>) -> Result<Step, Error> {
         match cmd {
             None | Some(Command::Close) => {
-                self.flush_settles()?;
+                // What the owner settled before closing goes out first.
+                self.acks.set_urgent(true);
+                self.take_acks()?;
                 if let Some(link) = self.link.as_mut() {
                     // Closing the connection closes the link; forget it so no reconnect attaches it.
                     link.closing();
                 }
                 self.send_close(None)?;
-            }
-            Some(Command::Settle { epoch, settles }) => {
-                if epoch == self.epoch {
-                    self.pending_settles.extend(settles);
-                }
             }
             Some(Command::OpenReceiver(rc)) => {
                 if self.link.is_none() {
@@ -344,6 +427,7 @@ impl<'a> Session<'a> {
     ) -> Ending {
         self.last_read = Instant::now();
         let local_idle = self.cfg.idle_time_out;
+        let acks = self.acks;
         // The server's first frames may have come with its protocol header.
         let mut step = self.process_frames(reader);
         loop {
@@ -371,13 +455,25 @@ impl<'a> Session<'a> {
             let far = Instant::now() + Duration::from_secs(86_400);
             let heartbeat_at = heartbeat_every.map_or(far, |h| self.outbox.last_write() + h);
             let dead_at = local_idle.map_or(far, |l| self.last_read + l * 2);
-            let handshake_at = if self.link_open || (self.link.is_none() && self.begun) {
+            let handshake_at = if self.attached_once || (self.link.is_none() && self.begun) {
                 far
             } else {
                 handshake_deadline
             };
             let close_at = self.closing.unwrap_or(far);
-            let next_timer = heartbeat_at.min(dead_at).min(handshake_at).min(close_at);
+            let reattach_at = self.reattach_at.unwrap_or(far);
+            let attach_deadline = self.attach_deadline.unwrap_or(far);
+            let ack_at = self.ack_flush_at.unwrap_or(far);
+            let read_at = self.read_resume_at.unwrap_or(far);
+            let reading = self.read_resume_at.is_none();
+            let next_timer = heartbeat_at
+                .min(dead_at)
+                .min(handshake_at)
+                .min(close_at)
+                .min(reattach_at)
+                .min(attach_deadline)
+                .min(ack_at)
+                .min(read_at);
 
             step = tokio::select! {
                 biased;
@@ -389,12 +485,20 @@ impl<'a> Session<'a> {
                     }
                     r.and_then(|f| self.flush_settles().map(|_| f))
                 }
-                more = reader.fill() => match more {
-                    Ok(true) => {
+                _ = acks.notified() => self.on_acks_notified(),
+                more = reader.fill(), if reading => match more {
+                    Ok(0) => Err(eof_error()),
+                    Ok(n) => {
                         self.last_read = Instant::now();
-                        self.process_frames(reader)
+                        let handed = self.handed;
+                        let r = self.process_frames(reader);
+                        let resumed = std::mem::take(&mut self.resumed);
+                        if self.handed > handed {
+                            r.and_then(|s| self.pace_reads(reader, n, resumed).map(|_| s))
+                        } else {
+                            r
+                        }
                     }
-                    Ok(false) => Err(eof_error()),
                     Err(e) => Err(e),
                 },
                 _ = sleep_until(next_timer) => {
@@ -403,11 +507,22 @@ impl<'a> Session<'a> {
                         return Ending::Closed;
                     } else if now >= handshake_at {
                         Err(self.timeout_error("opening the connection and attaching the receiver"))
+                    } else if now >= attach_deadline {
+                        Err(self.timeout_error("attaching the receiver again"))
+                    } else if now >= reattach_at {
+                        self.reattach().and_then(|_| self.outbox.flush()).map(|_| Step::Continue)
                     } else if now >= dead_at {
                         Err(Error::Idle(format!(
                             "no frame from the server for {} ms (twice the idle time-out): connection presumed dead",
                             self.last_read.elapsed().as_millis()
                         )))
+                    } else if now >= ack_at {
+                        self.take_acks().map(|_| Step::Continue)
+                    } else if now >= read_at {
+                        self.read_resume_at = None;
+                        self.resumed = true;
+                        reader.resume();
+                        Ok(Step::Continue)
                     } else if now >= heartbeat_at {
                         self.outbox.heartbeat();
                         self.outbox.flush().map(|_| Step::Continue)
@@ -416,221 +531,6 @@ impl<'a> Session<'a> {
                     }
                 }
             };
-        }
-    }
-
-    /// Handles every complete frame in the read buffer, then hands the deliveries over at once.
-    fn process_frames(&mut self, reader: &mut FrameReader) -> Result<Step, Error> {
-        let mut result = Ok(Step::Continue);
-        loop {
-            let frame = match reader.take_frame() {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            let channel = frame.channel;
-            match codec::decode_amqp(frame)
-                .map_err(codec::to_error)
-                .and_then(|incoming| self.on_frame(channel, incoming))
-            {
-                Ok(Step::Continue) => {}
-                other => {
-                    result = other;
-                    break;
-                }
-            }
-        }
-        self.hand_over();
-        if matches!(result, Ok(Step::Continue)) {
-            self.outbox.flush()?;
-        }
-        result
-    }
-
-    fn trace_incoming(&self, incoming: &Incoming) {
-        if !self.trace.enabled() {
-            return;
-        }
-        match incoming {
-            Incoming::Transfer(t, payload) => self.trace.frame(
-                "<-",
-                &format_args!(
-                    "Transfer {{ delivery_id: {:?}, more: {}, settled: {:?}, payload: {} bytes }}",
-                    t.delivery_id,
-                    t.more,
-                    t.settled,
-                    payload.len()
-                ),
-            ),
-            other => self.trace.frame("<-", other),
-        }
-    }
-
-    fn on_frame(&mut self, channel: u16, incoming: Incoming) -> Result<Step, Error> {
-        self.trace_incoming(&incoming);
-        if !self.opened && !matches!(incoming, Incoming::Open(_) | Incoming::Close(_)) {
-            return Err(Error::Protocol(format!(
-                "{} frame before the server's open",
-                incoming.name()
-            )));
-        }
-        let session_frame = !matches!(
-            incoming,
-            Incoming::Empty | Incoming::Open(_) | Incoming::Close(_) | Incoming::Begin(_)
-        );
-        if session_frame && self.remote_channel != Some(channel) {
-            return Err(Error::Protocol(format!(
-                "{} frame on channel {channel}, where the server began no session of ours",
-                incoming.name()
-            )));
-        }
-        match incoming {
-            Incoming::Empty => {}
-            Incoming::Open(open) => {
-                if self.opened {
-                    return Err(Error::Protocol("second open frame".into()));
-                }
-                self.opened = true;
-                // The peer's max-frame-size is not tracked: everything we send (open, begin,
-                // attach, flow, disposition, detach, close) stays under the 512 bytes every
-                // peer accepts.
-                self.remote_idle = open
-                    .idle_time_out
-                    .filter(|ms| *ms > 0)
-                    .map(|ms| Duration::from_millis(ms as u64));
-                self.emit(Event::ConnectionOpen {
-                    epoch: self.epoch,
-                    remote: RemoteOpen {
-                        container_id: open.container_id,
-                        hostname: open.hostname,
-                        idle_time_out: open.idle_time_out,
-                        max_frame_size: open.max_frame_size.0,
-                    },
-                });
-            }
-            Incoming::Begin(begin) => self.on_begin(channel, begin)?,
-            Incoming::Attach(attach) => {
-                let Some(link) = self.link.as_mut() else {
-                    return Err(Error::Protocol("attach for a link we did not open".into()));
-                };
-                let remote_source = link.on_attach(&attach)?;
-                self.link_open = true;
-                self.emit(Event::ReceiverOpen {
-                    epoch: self.epoch,
-                    remote_source,
-                });
-                self.refill_credit(true)?;
-            }
-            Incoming::Flow(flow) => {
-                // A session-level flow: our incoming window is effectively unbounded.
-                let Some(handle) = flow.handle else {
-                    return Ok(Step::Continue);
-                };
-                let Some(link) = self.link.as_mut() else {
-                    return Err(Error::Protocol("flow for a link we do not have".into()));
-                };
-                let echo = link.on_flow(handle.0, flow.delivery_count, flow.echo)?;
-                self.refill_credit(echo)?;
-            }
-            Incoming::Transfer(transfer, payload) => {
-                self.next_incoming_id = self.next_incoming_id.wrapping_add(1);
-                let max_message_size = self.cfg.max_message_size;
-                let Some(link) = self.link.as_mut() else {
-                    return Err(Error::Protocol("transfer with no link attached".into()));
-                };
-                if let Some(delivery) = link.on_transfer(&transfer, payload, max_message_size)? {
-                    self.batch.push(delivery);
-                }
-            }
-            // The server settling on its side needs nothing from us: we settle first.
-            Incoming::Disposition(_) => {}
-            Incoming::Detach(detach) => self.on_detach(detach)?,
-            Incoming::End(end) => {
-                let error = end.error.as_ref().map(Error::from_amqp);
-                if self.closing.is_none() {
-                    self.outbox.frame(&End { error: None })?;
-                }
-                return Err(
-                    error.unwrap_or_else(|| Error::Protocol("the server ended the session".into()))
-                );
-            }
-            Incoming::Close(close) => return Ok(Step::End(self.on_close(close))),
-        }
-        Ok(Step::Continue)
-    }
-
-    fn on_begin(&mut self, channel: u16, begin: Begin) -> Result<(), Error> {
-        if self.begun {
-            return Err(Error::Protocol("second begin frame".into()));
-        }
-        if begin.remote_channel != Some(CHANNEL) {
-            return Err(Error::Protocol(
-                "server began a session we did not ask for".into(),
-            ));
-        }
-        self.begun = true;
-        self.remote_channel = Some(channel);
-        self.next_incoming_id = begin.next_outgoing_id;
-        if self.closing.is_none() {
-            self.send_attach()?;
-        }
-        Ok(())
-    }
-
-    fn on_detach(&mut self, detach: fe2o3_amqp::types::performatives::Detach) -> Result<(), Error> {
-        let Some(link) = self.link.as_mut() else {
-            return Err(Error::Protocol("detach for a link we do not have".into()));
-        };
-        let detached = link.on_detach(&detach)?;
-        if let Some(reply) = &detached.reply {
-            if self.closing.is_none() {
-                self.outbox.frame(reply)?;
-            }
-        }
-        // The link is gone: deliveries not yet settled will be redelivered by the server. If the
-        // server took it away, keep its configuration so that the next connection re-attaches it.
-        if detached.requested {
-            self.link = None;
-        }
-        self.link_open = false;
-        self.emit(Event::ReceiverClose {
-            epoch: self.epoch,
-            error: detached.error.clone(),
-        });
-        if !detached.requested {
-            // The server took the link away: a new connection re-attaches it.
-            return Err(detached
-                .error
-                .unwrap_or_else(|| Error::Protocol("the server detached the receiver".into())));
-        }
-        Ok(())
-    }
-
-    fn on_close(&mut self, close: Close) -> Ending {
-        let error = close.error.as_ref().map(Error::from_amqp);
-        if self.closing.is_none() {
-            let _ = self.outbox.frame(&Close { error: None });
-            let _ = self.outbox.flush();
-        }
-        if let Some(e) = &error {
-            self.emit(Event::ConnectionError {
-                epoch: self.epoch,
-                error: e.clone(),
-            });
-        }
-        if self.closing.is_some() {
-            self.emit(Event::ConnectionClose { epoch: self.epoch });
-            return Ending::Closed;
-        }
-        Ending::Failed {
-            error: Some(error.unwrap_or_else(|| Error::Remote {
-                condition: crate::error::condition::CONNECTION_FORCED.into(),
-                description: "the server closed the connection".into(),
-            })),
-            was_open: self.link_open,
         }
     }
 }

@@ -1,0 +1,151 @@
+'use strict';
+// Coalescing at the platform's own rate: acknowledgements gathered for at most `ack_delay`, reads
+// held back for at most `read_delay` when messages trickle in, the first message after a quiet
+// spell handed over at once, and 0 turning each off. Nothing may be lost or stalled by it.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+
+const { startEmulator } = require('../support/emulator');
+const { amqp, optionsFor, closed } = require('../support/client');
+
+/** Resolves with the time of the next disposition the emulator records. */
+function nextDisposition(emu) {
+  return new Promise((resolve) => emu.once('disposition', () => resolve(Date.now())));
+}
+
+test('an acknowledgement goes out within ack_delay, not at once; with ack_delay 0 at once', async () => {
+  const emu = await startEmulator({});
+  const slow = amqp.create_container().connect(optionsFor(emu, { ack_delay: 300, read_delay: 0 }));
+  slow.open_receiver();
+  let handled = 0;
+  slow.on('message', () => { handled = Date.now(); });
+  try {
+    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
+    const acked = nextDisposition(emu);
+    emu.publish({ body: { n: 1 } });
+    const at = await acked;
+    const waited = at - handled;
+    assert.ok(waited >= 200, `acknowledged ${waited} ms after the handler: not gathered`);
+    assert.ok(waited < 1500, `acknowledged ${waited} ms after the handler: past ack_delay`);
+  } finally {
+    await closed(slow);
+  }
+  const quick = amqp.create_container().connect(optionsFor(emu, { ack_delay: 0, read_delay: 0 }));
+  quick.open_receiver();
+  quick.on('message', () => { handled = Date.now(); });
+  try {
+    await emu.waitFor(() => emu.attaches.length === 2, 5000, 'attached');
+    const acked = nextDisposition(emu);
+    emu.publish({ body: { n: 2 } });
+    const waited = (await acked) - handled;
+    assert.ok(waited < 150, `ack_delay 0: acknowledged ${waited} ms after the handler`);
+  } finally {
+    await closed(quick);
+    await emu.close();
+  }
+});
+
+test('close() sends the gathered acknowledgements first: nothing accepted comes again', async () => {
+  const emu = await startEmulator({});
+  const c = amqp.create_container().connect(optionsFor(emu, { ack_delay: 5000 }));
+  c.open_receiver();
+  let got = 0;
+  c.on('message', () => { got += 1; });
+  try {
+    const ids = emu.publishMany(20);
+    await emu.waitFor(() => got === 20, 5000, 'all delivered');
+    assert.equal(emu.acceptedOnce.size, 0, 'acknowledgements were gathered (ack_delay 5 s)');
+    await closed(c);
+    assert.equal(ids.filter((id) => emu.acceptedOnce.has(id)).length, 20, 'every one accepted by the close');
+    assert.equal(emu.pending(), 0);
+  } finally {
+    await emu.close();
+  }
+});
+
+test('a small credit window is never throttled by gathering: settlements go at once when credit runs low', async () => {
+  const emu = await startEmulator({});
+  const c = amqp.create_container().connect(optionsFor(emu, { ack_delay: 2000 }));
+  c.open_receiver({ credit_window: 2 });
+  c.on('message', () => {});
+  try {
+    const ids = emu.publishMany(60);
+    const t0 = Date.now();
+    await emu.waitFor(() => ids.every((id) => emu.acceptedOnce.has(id)), 10000, 'all accepted');
+    const ms = Date.now() - t0;
+    assert.ok(ms < 1500, `60 messages with credit_window 2 took ${ms} ms`);
+  } finally {
+    await closed(c);
+    await emu.close();
+  }
+});
+
+test('the first message after a quiet spell is handed over at once; a steady trickle comes in batches', async () => {
+  const emu = await startEmulator({});
+  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 50 }));
+  c.open_receiver();
+  const batches = [];
+  let lastBatch = null;
+  let received = 0;
+  c.on('message', (ctx) => {
+    received += 1;
+    // Messages of one batch are dispatched in one turn of the event loop.
+    if (lastBatch === null) {
+      lastBatch = [];
+      batches.push(lastBatch);
+      setImmediate(() => { lastBatch = null; });
+    }
+    lastBatch.push(ctx.message.application_properties.messageId);
+  });
+  try {
+    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
+    // After a quiet spell: one message, handed over at once.
+    const t0 = Date.now();
+    emu.publish({ body: { n: 0 } });
+    await emu.waitFor(() => received === 1, 5000, 'the first message');
+    assert.ok(Date.now() - t0 < 45, `the first message took ${Date.now() - t0} ms (read_delay 50)`);
+    // A steady trickle, one message every 5 ms: gathered into batches of several.
+    for (let i = 1; i <= 40; i++) {
+      emu.publish({ body: { n: i } });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await emu.waitFor(() => received === 41, 5000, 'all 41');
+    const sizes = batches.map((b) => b.length);
+    assert.ok(Math.max(...sizes) >= 4, `batches ${sizes.join(',')}: the trickle was not gathered`);
+    assert.ok(batches.length <= 20, `${batches.length} batches for 41 messages`);
+  } finally {
+    await closed(c);
+    await emu.close();
+  }
+});
+
+test('read_delay 0 hands every message over as it comes', async () => {
+  const emu = await startEmulator({});
+  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 0 }));
+  c.open_receiver();
+  const times = [];
+  c.on('message', () => times.push(Date.now()));
+  try {
+    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
+    const sent = [];
+    for (let i = 0; i < 10; i++) {
+      sent.push(Date.now());
+      emu.publish({ body: { n: i } });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await emu.waitFor(() => times.length === 10, 5000, 'all 10');
+    const worst = Math.max(...times.map((t, i) => t - sent[i]));
+    assert.ok(worst < 18, `a message waited ${worst} ms with read_delay 0`);
+  } finally {
+    await closed(c);
+    await emu.close();
+  }
+});
+
+test('ack_delay and read_delay are checked like every option', () => {
+  for (const [name, value] of [['ack_delay', -1], ['read_delay', 'soon'], ['ack_delay', 1e9]]) {
+    assert.throws(() => amqp.create_container().connect({ host: '127.0.0.1', port: 1, [name]: value }),
+      (err) => err instanceof TypeError && err.option === name);
+  }
+});

@@ -1,0 +1,377 @@
+//! The server's frames, one by one: open, begin, attach, flow, transfer, disposition, detach,
+//! end, close. Harmless slips are noted and ignored; a detach or an end of our session is answered
+//! and the receiver attached again on the same connection, after a backoff.
+
+use std::time::Duration;
+
+use fe2o3_amqp::types::performatives::{Begin, Close, Detach, End};
+use tokio::time::Instant;
+
+use super::{Ending, Session, Step};
+use crate::codec::{self, Incoming};
+use crate::error::Error;
+use crate::handshake;
+use crate::link::Detached;
+use crate::model::{Event, RemoteOpen};
+use crate::reader::FrameReader;
+use crate::writer::CHANNEL;
+
+/// Re-attaches in a row that end in a detach before any message arrived, after which the
+/// connection is closed and made again.
+const MAX_FAILED_REATTACHES: u32 = 5;
+
+impl Session<'_> {
+    /// Handles every complete frame in the read buffer, then hands the deliveries over at once.
+    pub(super) fn process_frames(&mut self, reader: &mut FrameReader) -> Result<Step, Error> {
+        let mut result = Ok(Step::Continue);
+        loop {
+            let frame = match reader.take_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            let channel = frame.channel;
+            match codec::decode_amqp(frame)
+                .map_err(codec::to_error)
+                .and_then(|incoming| self.on_frame(channel, incoming))
+            {
+                Ok(Step::Continue) => {}
+                other => {
+                    result = other;
+                    break;
+                }
+            }
+        }
+        self.hand_over();
+        if matches!(result, Ok(Step::Continue)) {
+            // Awake anyway: settlements already waiting go out with this, when credit runs low.
+            if self.credit_low() && self.acks.any() {
+                self.take_acks()?;
+            } else {
+                self.expect_acks();
+            }
+            self.outbox.flush()?;
+        }
+        result
+    }
+
+    pub(super) fn trace_incoming(&self, incoming: &Incoming) {
+        if !self.trace.enabled() {
+            return;
+        }
+        match incoming {
+            Incoming::Transfer(t, payload) => self.trace.frame(
+                "<-",
+                &format_args!(
+                    "Transfer {{ delivery_id: {:?}, more: {}, settled: {:?}, payload: {} bytes }}",
+                    t.delivery_id,
+                    t.more,
+                    t.settled,
+                    payload.len()
+                ),
+            ),
+            other => self.trace.frame("<-", other),
+        }
+    }
+
+    pub(super) fn on_frame(&mut self, channel: u16, incoming: Incoming) -> Result<Step, Error> {
+        self.trace_incoming(&incoming);
+        if !self.opened && !matches!(incoming, Incoming::Open(_) | Incoming::Close(_)) {
+            return Err(Error::Protocol(format!(
+                "{} frame before the server's open",
+                incoming.name()
+            )));
+        }
+        let session_frame = !matches!(
+            incoming,
+            Incoming::Empty | Incoming::Open(_) | Incoming::Close(_) | Incoming::Begin(_)
+        );
+        if session_frame && self.remote_channel != Some(channel) {
+            // Not on our session: nothing of ours to lose or settle there.
+            self.note(&format!(
+                "{} frame on channel {channel}, where no session of ours is: ignored",
+                incoming.name()
+            ));
+            return Ok(Step::Continue);
+        }
+        let step = self.on_session_frame(channel, incoming);
+        self.drain_notes();
+        step
+    }
+
+    pub(super) fn on_session_frame(
+        &mut self,
+        channel: u16,
+        incoming: Incoming,
+    ) -> Result<Step, Error> {
+        match incoming {
+            Incoming::Empty => {}
+            Incoming::Open(open) => {
+                if self.opened {
+                    self.note("second open frame: ignored");
+                    return Ok(Step::Continue);
+                }
+                self.opened = true;
+                // The peer's max-frame-size is not tracked: everything we send (open, begin,
+                // attach, flow, disposition, detach, close) stays under the 512 bytes every
+                // peer accepts.
+                self.remote_idle = open
+                    .idle_time_out
+                    .filter(|ms| *ms > 0)
+                    .map(|ms| Duration::from_millis(ms as u64));
+                self.emit(Event::ConnectionOpen {
+                    epoch: self.epoch,
+                    remote: RemoteOpen {
+                        container_id: open.container_id,
+                        hostname: open.hostname,
+                        idle_time_out: open.idle_time_out,
+                        max_frame_size: open.max_frame_size.0,
+                    },
+                });
+            }
+            Incoming::Begin(begin) => self.on_begin(channel, begin)?,
+            Incoming::Attach(attach) => {
+                let Some(link) = self.link.as_mut() else {
+                    self.note(&format!(
+                        "attach for link {:?}, which we did not open: ignored",
+                        attach.name
+                    ));
+                    return Ok(Step::Continue);
+                };
+                let Some(opened) = link.on_attach(&attach)? else {
+                    return Ok(Step::Continue);
+                };
+                let attach_id = link.attach_id();
+                self.link_open = true;
+                self.attached_once = true;
+                self.attach_deadline = None;
+                self.emit(Event::ReceiverOpen {
+                    epoch: self.epoch,
+                    attach: attach_id,
+                    remote_source: opened.remote_source,
+                });
+                self.refill_credit(true)?;
+            }
+            Incoming::Flow(flow) => {
+                // A session-level flow: our incoming window is effectively unbounded.
+                let Some(handle) = flow.handle else {
+                    return Ok(Step::Continue);
+                };
+                let Some(link) = self.link.as_mut() else {
+                    self.note(&format!(
+                        "flow for handle {}, with no link of ours: ignored",
+                        handle.0
+                    ));
+                    return Ok(Step::Continue);
+                };
+                let echo = link.on_flow(handle.0, flow.delivery_count, flow.echo);
+                self.refill_credit(echo)?;
+            }
+            Incoming::Transfer(transfer, payload) => {
+                self.next_incoming_id = self.next_incoming_id.wrapping_add(1);
+                let max_message_size = self.cfg.max_message_size;
+                let Some(link) = self.link.as_mut() else {
+                    self.note(&format!(
+                        "transfer for handle {}, with no link of ours: ignored",
+                        transfer.handle.0
+                    ));
+                    return Ok(Step::Continue);
+                };
+                let taken = match link.on_transfer(&transfer, payload.clone(), max_message_size) {
+                    // Far beyond the credit: count only what the owner really still holds (its
+                    // settlements may be waiting here), then judge again.
+                    Err(Error::TransferLimit(_)) if self.acks.any() => {
+                        self.take_acks()?;
+                        match self.link.as_mut() {
+                            Some(link) => link.on_transfer(&transfer, payload, max_message_size),
+                            None => Ok(None),
+                        }
+                    }
+                    other => other,
+                };
+                let Some(link) = self.link.as_mut() else {
+                    return Ok(Step::Continue);
+                };
+                if let Some(delivery) = taken? {
+                    let attach_id = link.attach_id();
+                    if attach_id != self.batch_attach && !self.batch.is_empty() {
+                        self.hand_over();
+                    }
+                    self.batch_attach = attach_id;
+                    self.failed_reattaches = 0;
+                    self.batch.push(delivery);
+                }
+            }
+            // The server settling on its side needs nothing from us: we settle first.
+            Incoming::Disposition(d) => {
+                if self.trace.enabled() {
+                    self.note(&format!(
+                        "disposition for deliveries {}..={}: ignored (we settle first)",
+                        d.first,
+                        d.last.unwrap_or(d.first)
+                    ));
+                }
+            }
+            Incoming::Detach(detach) => self.on_detach(detach)?,
+            Incoming::End(end) => self.on_end(end)?,
+            Incoming::Close(close) => return Ok(Step::End(self.on_close(close))),
+        }
+        Ok(Step::Continue)
+    }
+
+    pub(super) fn on_begin(&mut self, channel: u16, begin: Begin) -> Result<(), Error> {
+        if self.begun {
+            self.note(&format!("second begin (channel {channel}): ignored"));
+            return Ok(());
+        }
+        if begin.remote_channel != Some(CHANNEL) {
+            self.note(&format!(
+                "begin on channel {channel} that answers no begin of ours: ignored"
+            ));
+            return Ok(());
+        }
+        self.begun = true;
+        self.remote_channel = Some(channel);
+        self.next_incoming_id = begin.next_outgoing_id;
+        if self.closing.is_none() && self.reattach_at.is_none() {
+            self.send_attach()?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn on_detach(&mut self, detach: Detach) -> Result<(), Error> {
+        let Some(link) = self.link.as_mut() else {
+            self.note(&format!(
+                "detach for handle {}, with no link of ours: ignored",
+                detach.handle.0
+            ));
+            return Ok(());
+        };
+        let attach_id = link.attach_id();
+        let Some(detached) = link.on_detach(&detach) else {
+            return Ok(());
+        };
+        if let Some(reply) = &detached.reply {
+            if self.closing.is_none() {
+                self.outbox.frame(reply)?;
+            }
+        }
+        self.link_lost(attach_id, detached)
+    }
+
+    /// The server ended our session: answered, and begun again with the receiver (as after a
+    /// detach), on the same connection.
+    pub(super) fn on_end(&mut self, end: End) -> Result<(), Error> {
+        let error = end.error.as_ref().map(Error::from_amqp);
+        if self.closing.is_some() {
+            return Ok(());
+        }
+        self.outbox.frame(&End { error: None })?;
+        self.begun = false;
+        self.remote_channel = None;
+        let Some(link) = self.link.as_mut() else {
+            // No link was on it: begin again at once, for a later open_receiver().
+            return self.outbox.frame(&handshake::begin());
+        };
+        let attach_id = link.attach_id();
+        match link.session_ended(error) {
+            Some(detached) => self.link_lost(attach_id, detached),
+            None => self.outbox.frame(&handshake::begin()),
+        }
+    }
+
+    /// The link is gone on this connection (detached, or its session ended). The deliveries of
+    /// that attachment can no longer be settled: the server delivers them again. If the server
+    /// took it away, it is attached again after a backoff, unless reconnecting is off.
+    pub(super) fn link_lost(&mut self, attach_id: u32, detached: Detached) -> Result<(), Error> {
+        self.hand_over();
+        self.pending_settles.clear();
+        self.link_open = false;
+        self.attach_deadline = None;
+        if detached.requested {
+            self.link = None;
+            self.emit(Event::ReceiverClose {
+                epoch: self.epoch,
+                attach: attach_id,
+                error: detached.error,
+                reattach_in: None,
+            });
+            return Ok(());
+        }
+        let mut reattach_in = None;
+        if self.cfg.reconnect.enabled && self.closing.is_none() {
+            if detached.delivered > 0 {
+                self.failed_reattaches = 0;
+                self.reattach_backoff.reset();
+            }
+            self.failed_reattaches += 1;
+            if self.failed_reattaches > MAX_FAILED_REATTACHES {
+                let why = detached.error.clone().unwrap_or_else(|| {
+                    Error::Protocol(format!(
+                        "the server detached the receiver {} times in a row without delivering a message",
+                        self.failed_reattaches
+                    ))
+                });
+                self.emit(Event::ReceiverClose {
+                    epoch: self.epoch,
+                    attach: attach_id,
+                    error: detached.error,
+                    reattach_in: None,
+                });
+                return Err(why);
+            }
+            let delay = self.reattach_backoff.delay();
+            self.reattach_at = Some(Instant::now() + delay);
+            reattach_in = Some(delay);
+        }
+        self.emit(Event::ReceiverClose {
+            epoch: self.epoch,
+            attach: attach_id,
+            error: detached.error,
+            reattach_in,
+        });
+        Ok(())
+    }
+
+    /// The re-attach timer fired: begin the session again if it ended, else attach.
+    pub(super) fn reattach(&mut self) -> Result<(), Error> {
+        self.reattach_at = None;
+        if self.closing.is_some() || self.link.is_none() {
+            return Ok(());
+        }
+        if !self.begun {
+            // The attach follows the server's begin (on_begin).
+            self.attach_deadline = Some(Instant::now() + self.cfg.connect_timeout);
+            return self.outbox.frame(&handshake::begin());
+        }
+        self.send_attach()
+    }
+
+    pub(super) fn on_close(&mut self, close: Close) -> Ending {
+        let error = close.error.as_ref().map(Error::from_amqp);
+        if self.closing.is_none() {
+            let _ = self.outbox.frame(&Close { error: None });
+            let _ = self.outbox.flush();
+        }
+        if let Some(e) = &error {
+            self.emit(Event::ConnectionError {
+                epoch: self.epoch,
+                error: e.clone(),
+            });
+        }
+        if self.closing.is_some() {
+            self.emit(Event::ConnectionClose { epoch: self.epoch });
+            return Ending::Closed;
+        }
+        Ending::Failed {
+            error: Some(error.unwrap_or_else(|| Error::Remote {
+                condition: crate::error::condition::CONNECTION_FORCED.into(),
+                description: "the server closed the connection".into(),
+            })),
+            was_open: self.attached_once,
+        }
+    }
+}

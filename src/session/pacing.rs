@@ -1,0 +1,94 @@
+//! Pacing at the platform's own rate: when messages trickle in, reads wait `read_delay` so that
+//! each brings several; settlements are taken from `acks.rs` at most `ack_delay` after the first,
+//! with a read when one comes first, or at once when the sender runs low on credit.
+
+use super::{Session, Step};
+use crate::error::Error;
+use crate::reader::FrameReader;
+use tokio::time::Instant;
+
+/// A read of fewer bytes than this, that brought deliveries less than `read_delay` after the read
+/// before, means data trickles in steadily: the next read waits `read_delay` so that it brings
+/// several messages at once (at the platform's ~1 000 msg/s, about one per millisecond). Slower
+/// than one delivery per `read_delay`, reads are not held back: nothing would be gained.
+pub(super) const TRICKLE: usize = 32 * 1024;
+
+impl Session<'_> {
+    /// After a read of `n` bytes that brought deliveries: when they trickle in steadily (this
+    /// read was small, and came less than `read_delay` after the last one that brought any, or
+    /// right after a pause of reading), the next read waits `read_delay`, so that it brings
+    /// several at once, with one wake-up of this thread and one of Node's for all of them.
+    /// Settlements due before then go out now, in this wake-up.
+    pub(super) fn pace_reads(
+        &mut self,
+        reader: &mut FrameReader,
+        n: usize,
+        resumed: bool,
+    ) -> Result<(), Error> {
+        let now = self.last_read;
+        let delay = self.cfg.read_delay;
+        let steady = resumed
+            || self
+                .delivered_read_at
+                .is_some_and(|at| now.duration_since(at) < delay);
+        self.delivered_read_at = Some(now);
+        if delay.is_zero() || n >= TRICKLE || !steady {
+            return Ok(());
+        }
+        self.read_resume_at = Some(now + delay);
+        reader.pause(TRICKLE as u32);
+        if self.ack_flush_at.is_some_and(|at| at <= now + delay) {
+            self.take_acks()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the sender runs low on credit: settlements are then needed at once to grant more.
+    pub(super) fn credit_low(&self) -> bool {
+        self.link.as_ref().is_some_and(|l| l.credit_low())
+    }
+
+    /// The owner settled deliveries the task did not expect: take them at once when needed,
+    /// else at most `ack_delay` from now, with whatever else comes meanwhile.
+    pub(super) fn on_acks_notified(&mut self) -> Result<Step, Error> {
+        if self.cfg.ack_delay.is_zero() || self.closing.is_some() || self.credit_low() {
+            self.take_acks()?;
+        } else if self.ack_flush_at.is_none() {
+            self.ack_flush_at = Some(Instant::now() + self.cfg.ack_delay);
+        }
+        Ok(Step::Continue)
+    }
+
+    /// Takes the owner's settlements and sends them (ranged dispositions, then more credit).
+    /// Those of an attachment that ended are dropped: the server delivers them again.
+    pub(super) fn take_acks(&mut self) -> Result<(), Error> {
+        self.ack_flush_at = None;
+        let current = self
+            .link
+            .as_ref()
+            .filter(|l| l.is_attached())
+            .map(|l| l.attach_id());
+        for (attach, settles) in self.acks.take() {
+            if Some(attach) == current {
+                self.pending_settles.extend(settles);
+            }
+        }
+        self.flush_settles()?;
+        self.expect_acks();
+        Ok(())
+    }
+
+    /// While deliveries are out with the owner, look for their settlements every `ack_delay`
+    /// instead of being woken for each; when credit runs low, be woken at once.
+    pub(super) fn expect_acks(&mut self) {
+        let urgent = self.cfg.ack_delay.is_zero() || self.closing.is_some() || self.credit_low();
+        self.acks.set_urgent(urgent);
+        if urgent || self.ack_flush_at.is_some() {
+            return;
+        }
+        if self.link.as_ref().is_some_and(|l| l.unsettled() > 0) {
+            self.acks.expect();
+            self.ack_flush_at = Some(Instant::now() + self.cfg.ack_delay);
+        }
+    }
+}
