@@ -82,6 +82,9 @@ mod tests {
         Trace::new(false, "c", 3)
             .with_log(Some(log))
             .frame("->", &"Open");
-        assert_eq!(*lines.lock().unwrap(), vec!["[c#2] -> \"Open\"".to_string()]);
+        assert_eq!(
+            *lines.lock().unwrap(),
+            vec!["[c#2] -> \"Open\"".to_string()]
+        );
     }
 }
