@@ -539,7 +539,7 @@ declare namespace aliyunIotAmqp {
     /**
      * Where to keep (and reuse) ca.pem, server.pem, server.key; files of those names the emulator did
      * not make are never overwritten (startEmulator() rejects with an EEXIST error naming them).
-     * Default: a temporary directory (no key on disk), removed at exit or when its Worker ends.
+     * Default: a temporary directory, removed at exit or when its Worker thread ends or is terminated.
      */
     certDir?: string;
   }

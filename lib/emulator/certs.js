@@ -259,7 +259,7 @@ function registerCleanup(dir) {
       try {
         fs.rmSync(d, { recursive: true, force: true });
       } catch {
-        // Best effort: a leftover directory in the temp dir is harmless (it holds no key).
+        // Best effort: the native hook above removes it as well.
       }
     }
   });
@@ -296,11 +296,10 @@ function inspect(dir) {
  *   another day (so a CA file exported once keeps working across runs), and renewed in place when
  *   it is not. Files of those names that this module did not make (a CA of the user's, say) are
  *   never overwritten: an Error with code 'EEXIST' names them. Default: a fresh
- *   `aliyun-iot-amqp-certs-*` directory in the temporary directory holding `ca.pem` and
- *   `server.pem` only (the key stays in memory), removed when the process exits or the Worker
- *   thread that made it is terminated.
+ *   `aliyun-iot-amqp-certs-*` directory in the temporary directory (the key readable by its owner
+ *   only), removed when the process exits or the Worker thread that made it ends or is terminated.
  * @returns {{dir: string, caFile: string, ca: string, certFile: string, cert: string,
- *   keyFile: string | null, key: string}} PEM strings and the paths they were written to.
+ *   keyFile: string, key: string}} PEM strings and the paths they were written to.
  */
 function generateCerts(dir) {
   const cacheKey = dir ? path.resolve(dir) : '';
@@ -335,11 +334,11 @@ function generateCerts(dir) {
 
   const caFile = path.join(outDir, FILES.ca);
   const certFile = path.join(outDir, FILES.cert);
-  const keyFile = dir ? path.join(outDir, FILES.key) : null;
+  const keyFile = path.join(outDir, FILES.key);
   if (write) {
     fs.writeFileSync(caFile, material.ca);
     fs.writeFileSync(certFile, material.cert);
-    if (keyFile) fs.writeFileSync(keyFile, material.key, { mode: 0o600 });
+    fs.writeFileSync(keyFile, material.key, { mode: 0o600 });
   }
   const result = Object.freeze({
     dir: outDir,
