@@ -13,7 +13,7 @@ declare const aliyunIotAmqp: aliyunIotAmqp.Container & {
   Delivery: Function & { prototype: aliyunIotAmqp.Delivery };
   Message: new () => aliyunIotAmqp.Message;
   Section: new (typecode: 0x75 | 0x76, content: any, multiple?: boolean) => aliyunIotAmqp.Section;
-  ConnectionError: new (description: string, condition: string, connection?: aliyunIotAmqp.Connection) => aliyunIotAmqp.ConnectionError;
+  ConnectionError: new (description: string, condition: string, connection?: aliyunIotAmqp.Connection, code?: string) => aliyunIotAmqp.ConnectionError;
   /** Signs the platform's SASL PLAIN credentials (in Rust). Throws a TypeError naming a bad option. */
   sign(options: aliyunIotAmqp.SignOptions): aliyunIotAmqp.SignedCredentials;
   /**
@@ -68,6 +68,11 @@ declare namespace aliyunIotAmqp {
     reconnect_limit?: number;
     /** Keep reconnecting after the server refused the credentials. Default `false` (the platform limits connects per minute). */
     reconnect_on_auth_failure?: boolean;
+    /**
+     * Keep reconnecting after the server's certificate failed verification (each attempt reports
+     * the error with Node's `err.code`). Default `true`, as rhea; `createConsumer()` defaults to `false`.
+     */
+    reconnect_on_certificate_failure?: boolean;
     /** Container id sent in Open. Default: the container's id. */
     container_id?: string;
     /** Hostname sent in Open. Not sent unless given (SASL init sends `sasl_init_hostname`). */
@@ -76,10 +81,24 @@ declare namespace aliyunIotAmqp {
     sasl_init_hostname?: string;
     /** TLS server name to send and verify. Default: `host`. */
     servername?: string;
-    /** Extra trusted CA certificates (PEM or DER), added to the public roots and `NODE_EXTRA_CA_CERTS`. */
+    /**
+     * The trusted certificates (PEM text with one or more certificates, or a DER Buffer, or an
+     * array of them). As in Node, they replace the public roots and `NODE_EXTRA_CA_CERTS`. A value
+     * that holds no usable certificate throws a TypeError naming `ca`.
+     */
     ca?: string | Buffer | Uint8Array | Array<string | Buffer | Uint8Array>;
-    /** `false` accepts any server certificate. Default `true`. */
+    /**
+     * `false` accepts any server certificate chain (the handshake signature is still checked).
+     * Default `true`, or `false` under `NODE_TLS_REJECT_UNAUTHORIZED=0` (with Node's warning).
+     */
     rejectUnauthorized?: boolean;
+    /**
+     * Replaces the host name check, as in Node's `tls.connect()`: called after the TLS handshake
+     * (the chain verified) and before any credential is sent, with `servername || host` and the
+     * server's certificate in the shape of `getPeerCertificate()`. Return an Error (or throw) to
+     * refuse the server: the attempt fails with that error's message and `code`.
+     */
+    checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
     /** Default credit window of receivers on this connection. Default 1000. */
     credit_window?: number;
     /** Default `autoaccept` of receivers on this connection. Default `true`. */
@@ -215,13 +234,46 @@ declare namespace aliyunIotAmqp {
     modified(params?: ModifiedParams): boolean;
   }
 
-  /** An error from the connection or the server. `condition` is the AMQP error condition. */
+  /**
+   * An error from the connection or the server. `condition` is the AMQP error condition. A
+   * refused server certificate has the condition `aliyun-iot-amqp:tls` and Node's `code`
+   * (`DEPTH_ZERO_SELF_SIGNED_CERT`, `SELF_SIGNED_CERT_IN_CHAIN`, `UNABLE_TO_GET_ISSUER_CERT_LOCALLY`,
+   * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `CERT_HAS_EXPIRED`, `CERT_NOT_YET_VALID`,
+   * `ERR_TLS_CERT_ALTNAME_INVALID`, ...); its message is Node's, then the server and a hint.
+   */
   interface ConnectionError extends Error {
     name: 'ConnectionError';
     condition: string;
     description: string;
+    /** Node's `err.code`, where there is one. */
+    code?: string;
     readonly connection: Connection;
     toJSON(): { type: string; code: string; message: string };
+  }
+
+  /** A certificate in the shape of Node's `tlsSocket.getPeerCertificate(true)`. */
+  interface PeerCertificate {
+    subject: Record<string, string | string[]>;
+    issuer: Record<string, string | string[]>;
+    subjectaltname?: string;
+    infoAccess?: Record<string, string[]>;
+    ca: boolean;
+    modulus?: string;
+    bits?: number;
+    exponent?: string;
+    pubkey?: Buffer;
+    asn1Curve?: string;
+    nistCurve?: string;
+    valid_from: string;
+    valid_to: string;
+    fingerprint: string;
+    fingerprint256: string;
+    fingerprint512: string;
+    ext_key_usage?: string[];
+    serialNumber: string;
+    raw: Buffer;
+    /** The certificate that issued this one (itself for a self-signed one), where known. */
+    issuerCertificate?: PeerCertificate;
   }
 
   interface EventContext {
@@ -316,6 +368,8 @@ declare namespace aliyunIotAmqp {
     close(): void;
     is_open(): boolean;
     is_closed(): boolean;
+    /** The server's certificate on the current connection (as Node's `getPeerCertificate(true)`); `{}` without TLS or before the first connection. */
+    getPeerCertificate(): PeerCertificate | Record<string, never>;
   }
 
   interface Container extends Endpoint {
@@ -376,10 +430,12 @@ declare namespace aliyunIotAmqp {
     dedupe?: boolean | { size?: number };
     /** Default `'tls'`. */
     transport?: 'tcp' | 'tls' | 'ssl';
-    /** Extra trusted CA certificates (PEM or DER). */
+    /** The trusted certificates (PEM or DER), replacing the public roots and `NODE_EXTRA_CA_CERTS` as in Node. */
     ca?: string | Buffer | Uint8Array | Array<string | Buffer | Uint8Array>;
-    /** `false` accepts any server certificate. Default `true`. */
+    /** `false` accepts any server certificate chain. Default `true` (`false` under `NODE_TLS_REJECT_UNAUTHORIZED=0`). */
     rejectUnauthorized?: boolean;
+    /** As in `connect()`: replaces the host name check (e.g. to pin a certificate's `fingerprint256`). */
+    checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
     /** TLS server name to send and verify. Default: the host. */
     servername?: string;
     /** Hostname sent in Open. */
@@ -395,6 +451,8 @@ declare namespace aliyunIotAmqp {
     /** As in `connect()`: reconnects after a failure before a connection gives up (`3`: 4 attempts in all); `0`: no limit. */
     reconnect_limit?: number;
     reconnect_on_auth_failure?: boolean;
+    /** Keep retrying after the server's certificate failed verification. Default `false`: the consumer fails (a loop throws, handlers get 'error'). */
+    reconnect_on_certificate_failure?: boolean;
     connect_timeout?: number;
     close_timeout?: number;
     max_frame_size?: number;

@@ -27,7 +27,11 @@ Options:
   --connections <n>         connections (client ids <id>-0..n-1 when more than one); default 1
   --credit <n>              unsettled messages per connection; default 100
   --sign-method <m>         hmacsha256 (default), hmacsha1 or hmacmd5
-  --ca <file>               extra trusted CA (PEM); NODE_EXTRA_CA_CERTS works too
+  --ca <file>               trust these certificates (PEM) instead of the public roots and
+                            NODE_EXTRA_CA_CERTS (as Node's \`ca\` option does)
+  --reconnect-on-certificate-failure
+                            keep retrying when the server's certificate fails verification
+                            (e.g. while it is being renewed); by default that ends consume
   --topic <glob>            print only matching topics ('+' or '*' one level, '#' or '**' any);
                             repeatable. Other messages are settled all the same, not printed
   --json                    one JSON object per line instead of readable lines
@@ -399,6 +403,7 @@ async function consume(args) {
     credit: { type: 'string' },
     'sign-method': { type: 'string' },
     ca: { type: 'string' },
+    'reconnect-on-certificate-failure': { type: 'boolean' },
     topic: { type: 'string', multiple: true },
     json: { type: 'boolean' },
     'no-ack': { type: 'boolean' },
@@ -438,6 +443,7 @@ async function consume(args) {
     dedupe: o.dedupe || undefined,
   };
   if (o.ca !== undefined) options.ca = readFlagFile('ca', o.ca);
+  if (o['reconnect-on-certificate-failure']) options.reconnect_on_certificate_failure = true;
   if (o.topic) for (const t of o.topic) topicFilter(t); // a bad filter fails now
 
   const { createConsumer } = require(ROOT);
@@ -445,6 +451,10 @@ async function consume(args) {
   try {
     consumer = createConsumer(options);
   } catch (err) {
+    if (err instanceof TypeError && err.option === 'ca') {
+      // Name the flag, not the option: the file given is not usable as certificates.
+      throw new UsageError(`--ca ${o.ca}: ${err.message.replace(/^aliyun-iot-amqp: option 'ca' must hold certificates: ca is /, 'not a usable certificate file: it is ')}`);
+    }
     if (err instanceof TypeError && err.option) {
       const labels = { host: host.label, port: portSetting.label, transport: '--transport', consumerGroupId: group.label, iotInstanceId: instance.label,
         clientId: '--client-id', connections: '--connections', credit: '--credit', signMethod: '--sign-method', ca: '--ca' };
@@ -741,7 +751,9 @@ function runMain() {
         log(`aliyun-iot-amqp: ${err.message}\nRun 'aliyun-iot-amqp ${HELP[process.argv[2]] ? `${process.argv[2]} ` : ''}--help' for the options.`);
         process.exitCode = 2;
       } else {
-        log(`aliyun-iot-amqp: ${err && err.message ? err.message : err}`);
+        // A refused certificate carries Node's code (e.g. DEPTH_ZERO_SELF_SIGNED_CERT); its message ends with the hint.
+        const code = err && typeof err.code === 'string' && /^[A-Z_]+$/.test(err.code) ? `${err.code}: ` : '';
+        log(`aliyun-iot-amqp: ${code}${err && err.message ? err.message : err}`);
         process.exitCode = 1;
       }
     },

@@ -15,6 +15,7 @@ const { ConnectionError, toError, AUTH_CONDITION } = require('./errors.js');
 const { dispatch, rethrowLater, reportError } = require('./events.js');
 const { Session } = require('./session.js');
 const { Receiver } = require('./receiver.js');
+const { peerCertificate } = require('./tls.js');
 
 // Options on their way to the native layer, kept out of the objects users can inspect (they hold
 // the password); dropped once the native connection has them.
@@ -42,6 +43,16 @@ class Connection extends EventEmitter {
     this._logFrames = resolved.debugFrames ? debug.logger('frames') : null;
     this._logReconnect = debug.logger('reconnect');
     this._credentialsProvider = resolved.credentialsProvider;
+    this._checkServerIdentity = resolved.checkServerIdentity;
+    // Node's checkServerIdentity is called with `servername || host`.
+    this._tlsHostname = resolved.servername || resolved.host;
+    // The certificates trusted (for issuerCertificate at the top of getPeerCertificate()).
+    this._trusted = resolved.ca || resolved.defaultCa || [];
+    // The server's certificate chain of the current connection (DER, leaf first).
+    this._peerChain = [];
+    this._peerCert = undefined;
+    // The checkServerIdentity error of each refused attempt, as the cause of its disconnect.
+    this._identityErrors = new Map();
     pendingOptions.set(this, resolved);
     this._address = { host: resolved.host, port: resolved.port, transport: resolved.transport, container_id: resolved.containerId };
     // Kept for users who read connection.options; secrets are masked.
@@ -116,6 +127,16 @@ class Connection extends EventEmitter {
     return this._open;
   }
 
+  /**
+   * The server's certificate on the current connection, in the shape of Node's
+   * `tlsSocket.getPeerCertificate(true)` (issuerCertificate chained); `{}` when not connected over
+   * TLS, as Node returns for a socket without a peer certificate.
+   */
+  getPeerCertificate() {
+    if (this._peerCert === undefined) this._peerCert = peerCertificate(this._peerChain, this._trusted);
+    return this._peerCert;
+  }
+
   is_closed() {
     return this._closed;
   }
@@ -178,6 +199,8 @@ class Connection extends EventEmitter {
     switch (ev.type) {
       case 'connection_open':
         this._epoch = ev.epoch;
+        this._peerChain = ev.peerCertificates || [];
+        this._peerCert = undefined;
         this._open = true;
         this.error = undefined;
         this.remote = { open: remoteOpen(ev.remote) };
@@ -224,6 +247,11 @@ class Connection extends EventEmitter {
         if (receiver) receiver._open = false;
         const error = toError(ev.error, this);
         if (error) this.error = error;
+        const refusal = this._identityErrors.get(ev.epoch);
+        if (refusal) {
+          this._identityErrors.delete(ev.epoch);
+          if (error) error.cause = refusal;
+        }
         const ctx = this._context({ reconnecting: ev.reconnecting });
         if (error) ctx.error = error;
         if (!dispatch(this, 'disconnected', ctx)) {
@@ -234,6 +262,9 @@ class Connection extends EventEmitter {
       }
       case 'credentials_needed':
         this._provideCredentials(ev.epoch);
+        break;
+      case 'peer_certificate':
+        this._checkIdentity(ev.epoch, ev.chain);
         break;
       case 'closed':
         this._open = false;
@@ -256,6 +287,28 @@ class Connection extends EventEmitter {
         const why = err instanceof Error ? err.message : String(err);
         if (this._native) this._native.provideCredentials(epoch, null, null, why);
       });
+  }
+
+  /** The user's checkServerIdentity(hostname, cert), as Node calls it: an Error returned (or thrown) refuses. */
+  _checkIdentity(epoch, chain) {
+    let verdict;
+    try {
+      this._peerChain = chain;
+      this._peerCert = undefined;
+      verdict = this._checkServerIdentity(this._tlsHostname, this.getPeerCertificate());
+    } catch (err) {
+      verdict = err instanceof Error ? err : new Error(String(err));
+    }
+    if (!this._native) return;
+    if (!verdict) {
+      this._native.provideIdentityVerdict(epoch, null, null);
+      return;
+    }
+    // Node refuses on any truthy value; an Error's code and message are reported.
+    const message = verdict instanceof Error || typeof verdict.message === 'string' ? verdict.message : String(verdict);
+    const code = typeof verdict.code === 'string' ? verdict.code : null;
+    if (verdict instanceof Error) this._identityErrors.set(epoch, verdict);
+    this._native.provideIdentityVerdict(epoch, message || 'refused by checkServerIdentity', code);
   }
 
   [util.inspect.custom]() {

@@ -3,18 +3,24 @@
 // and its description), as rhea's users meet it in `context.error`.
 
 const native = require('./native.js');
+const { alertNaming } = require('./tls.js');
 
 const AUTH_CONDITION = native.CONDITION_UNAUTHORIZED_ACCESS;
 
-/** An error reported by the connection or the server: `condition` is the AMQP error condition. */
+/**
+ * An error reported by the connection or the server: `condition` is the AMQP error condition;
+ * `code` is Node's `err.code` where there is one (a refused certificate: `DEPTH_ZERO_SELF_SIGNED_CERT`,
+ * `CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`, ..., under the condition `aliyun-iot-amqp:tls`).
+ */
 class ConnectionError extends Error {
-  constructor(description, condition, connection) {
+  constructor(description, condition, connection, code) {
     let message = description || condition;
     if (condition === AUTH_CONDITION && !/authenticat/i.test(message)) message = `authentication failed: ${message}`;
     super(message);
     this.name = 'ConnectionError';
     this.condition = condition;
     this.description = description || condition;
+    if (code) this.code = code;
     Object.defineProperty(this, 'connection', { value: connection, enumerable: false });
   }
 
@@ -23,9 +29,16 @@ class ConnectionError extends Error {
   }
 }
 
-/** The ConnectionError for a native `{condition, description}`, or undefined when there is none. */
+/** The ConnectionError for a native `{condition, description, code}`, or undefined when there is none. */
 function toError(info, connection) {
-  return info ? new ConnectionError(info.description, info.condition, connection) : undefined;
+  if (!info) return undefined;
+  let { description, code } = info;
+  // A TLS alert's code and words as the running Node's OpenSSL names them.
+  if (code && code.startsWith('ERR_SSL_SSLV3_ALERT_') && alertNaming() !== 'SSLV3') {
+    code = code.replace('SSLV3_ALERT', 'SSL/TLS_ALERT');
+    description = description.replace('sslv3 alert', 'ssl/tls alert');
+  }
+  return new ConnectionError(description, info.condition, connection, code ?? undefined);
 }
 
 module.exports = { ConnectionError, toError, AUTH_CONDITION };

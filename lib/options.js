@@ -4,6 +4,8 @@
 // One table of defaults (DEFAULTS) and one set of validators serve connect() and open_receiver()
 // (here), sign() and the `credentials` option (here), and createConsumer() (lib/consumer/options.js).
 
+const { caList, nodeDefaultTrust, rejectUnauthorizedDefault, securityLevel } = require('./tls.js');
+
 /** The default sign method, everywhere (sign(), the `credentials` option, createConsumer()). */
 const SIGN_METHOD = 'hmacsha256';
 /** The AMQP ports, by whether the transport is TLS. */
@@ -33,6 +35,8 @@ const DEFAULTS = Object.freeze({
     // when messages trickle in, a read waits up to read_delay to bring several. 0 turns each off.
     ack_delay: 20,
     read_delay: 4,
+    // rhea reconnects after TLS errors; each attempt reports the certificate's problem.
+    reconnect_on_certificate_failure: true,
   }),
   /** sign() and the `credentials` option of connect(). */
   sign: Object.freeze({
@@ -48,6 +52,8 @@ const DEFAULTS = Object.freeze({
     concurrency: 10,
     dedupeSize: 10000,
     closeTimeout: 30000,
+    // A certificate that fails verification ends the consumer, as a refused login does.
+    reconnect_on_certificate_failure: false,
   }),
   ports: PORTS,
 });
@@ -65,7 +71,7 @@ const TRANSPORTS = Object.freeze(['tcp', 'tls', 'ssl']);
 const SECRET_OPTIONS = new Set(['password', 'accessKeySecret', 'securityToken', 'key', 'pfx', 'passphrase']);
 
 // TLS options Node knows that this package cannot honour: refusing them beats ignoring them.
-const UNSUPPORTED = ['cert', 'key', 'pfx', 'passphrase', 'checkServerIdentity', 'sasl_mechanisms'];
+const UNSUPPORTED = ['cert', 'key', 'pfx', 'passphrase', 'sasl_mechanisms'];
 
 // Options whose string values are safe to quote in an error; anything else (a password, a secret,
 // a whole options argument that turned out to be a string) is described by its type alone.
@@ -138,15 +144,6 @@ function port(v) {
   return number('port', n, { min: 1, max: 65535, integer: true });
 }
 
-function caList(v) {
-  const list = Array.isArray(v) ? v : [v];
-  return list.map((item) => {
-    if (typeof item === 'string') return Buffer.from(item);
-    if (Buffer.isBuffer(item) || item instanceof Uint8Array) return Buffer.from(item);
-    throw fail('ca', 'a PEM string, a Buffer, or an array of them', v);
-  });
-}
-
 /**
  * Checks signing parameters (for `sign()` and the `credentials` connection option); returns the
  * native layer's shape. `prefix` names the option path in errors (e.g. 'credentials.').
@@ -210,8 +207,10 @@ function connectionOptions(own, inherited, defaults) {
     transport,
     containerId: string('container_id', get('container_id', defaults.container_id)),
     reconnectOnAuthFailure: bool('reconnect_on_auth_failure', get('reconnect_on_auth_failure', DEFAULTS.connect.reconnect_on_auth_failure)),
-    rejectUnauthorized: bool('rejectUnauthorized', get('rejectUnauthorized', DEFAULTS.connect.rejectUnauthorized)),
-    ca: has('ca') ? caList(get('ca')) : [],
+    reconnectOnCertificateFailure: bool('reconnect_on_certificate_failure',
+      get('reconnect_on_certificate_failure', DEFAULTS.connect.reconnect_on_certificate_failure)),
+    // As tls.connect(): NODE_TLS_REJECT_UNAUTHORIZED=0 changes the default (and warns, once).
+    rejectUnauthorized: bool('rejectUnauthorized', get('rejectUnauthorized', tls ? rejectUnauthorizedDefault() : DEFAULTS.connect.rejectUnauthorized)),
     maxFrameSize: number('max_frame_size', get('max_frame_size', DEFAULTS.connect.max_frame_size), { min: 512, max: 4294967295, integer: true }),
     maxMessageSize: number('max_message_size', get('max_message_size', DEFAULTS.connect.max_message_size), { min: 1, integer: true }),
     connectTimeout: number('connect_timeout', get('connect_timeout', DEFAULTS.connect.connect_timeout), { min: 1, max: 1e9 }),
@@ -274,7 +273,18 @@ function finish(out, get, has, tls) {
     if (limit > 0) out.reconnectLimit = limit;
   }
 
-  if (tls && process.env.NODE_EXTRA_CA_CERTS) out.nodeExtraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
+  if (has('checkServerIdentity')) {
+    const check = get('checkServerIdentity');
+    if (typeof check !== 'function') throw fail('checkServerIdentity', 'a function (hostname, cert) returning an Error to refuse', check);
+    // Called after the handshake, before any credential is sent (lib/connection.js).
+    out.externalIdentityCheck = true;
+    Object.defineProperty(out, 'checkServerIdentity', { value: check, enumerable: false });
+  }
+  // Node's trust store: a `ca` alone when given, else Node's default CA certificates.
+  if (has('ca')) out.ca = caList(get('ca'));
+  else if (tls) Object.assign(out, nodeDefaultTrust());
+  // Key sizes and digests are held to what the running Node accepts.
+  if (tls) out.securityLevel = securityLevel();
   return out;
 }
 

@@ -57,6 +57,8 @@ class Receiver extends EventEmitter {
   close() {
     if (this._closed) return;
     this._closed = true;
+    // Acknowledgements made before the close go out before the detach.
+    this.connection._flushSettles();
     if (this.connection._native) this.connection._native.closeReceiver();
   }
 

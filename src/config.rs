@@ -55,6 +55,10 @@ pub struct Reconnect {
     /// Keep retrying after the server refused the credentials (off by default: the platform
     /// limits connection attempts per consumer group).
     pub on_auth_failure: bool,
+    /// Keep retrying after the server's certificate failed verification (on by default, as rhea
+    /// does; the platform-native consumer turns it off: retrying cannot fix a certificate,
+    /// unless it is being rotated).
+    pub on_certificate_failure: bool,
 }
 
 impl Default for Reconnect {
@@ -65,30 +69,47 @@ impl Default for Reconnect {
             max: Duration::from_secs(60),
             limit: None,
             on_auth_failure: false,
+            on_certificate_failure: true,
         }
     }
 }
 
-/// Whom to trust for TLS.
+/// Whom to trust for TLS, as Node builds its trust store (see `tls/mod.rs`).
 #[derive(Debug, Clone)]
 pub struct TlsOptions {
     /// Name to send (SNI) and to verify the certificate against; the host when `None`.
     pub servername: Option<String>,
-    /// Extra trusted certificates (PEM text or DER), added to the public roots.
-    pub ca: Vec<Vec<u8>>,
-    /// `false` accepts any certificate (Node's `rejectUnauthorized: false`).
+    /// The `ca` option (PEM text or DER, each item): when given, even empty, the only
+    /// certificates trusted, as in Node.
+    pub ca: Option<Vec<Vec<u8>>>,
+    /// Node's default CA certificates (PEM or DER, each item), as the running Node reports
+    /// them; `None`: the Mozilla roots compiled in. Not used with `ca`.
+    pub default_ca: Option<Vec<Vec<u8>>>,
+    /// `false` accepts any certificate chain (Node's `rejectUnauthorized: false`); the
+    /// handshake signature is still verified.
     pub reject_unauthorized: bool,
-    /// Also trust the PEM file named by `NODE_EXTRA_CA_CERTS`, as Node's TLS does.
+    /// Also trust the PEM file named by `NODE_EXTRA_CA_CERTS`, as Node's TLS does (not with
+    /// `ca`).
     pub node_extra_ca_certs: Option<String>,
+    /// The owner checks the server's identity itself (`checkServerIdentity`): the verifier
+    /// checks the chain only, and the connection waits for the owner's verdict
+    /// (`Event::PeerCertificate`) before SASL.
+    pub external_identity_check: bool,
+    /// The OpenSSL security level keys and signatures are held to, as the running Node's
+    /// (1 with OpenSSL 3.0; 2 on Node 24).
+    pub security_level: u8,
 }
 
 impl Default for TlsOptions {
     fn default() -> Self {
         TlsOptions {
             servername: None,
-            ca: Vec::new(),
+            ca: None,
+            default_ca: None,
             reject_unauthorized: true,
             node_extra_ca_certs: None,
+            external_identity_check: false,
+            security_level: 1,
         }
     }
 }
@@ -167,6 +188,11 @@ impl Config {
             debug_frames: false,
             frame_log: None,
         }
+    }
+
+    /// The name Node's TLS checks the certificate against: `servername`, else the host.
+    pub fn tls_hostname(&self) -> &str {
+        self.tls.servername.as_deref().unwrap_or(&self.host)
     }
 
     /// The hostname sent in SASL init.

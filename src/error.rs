@@ -42,8 +42,21 @@ pub enum Error {
     Auth(String),
     /// The transport failed or ended.
     Io(String),
-    /// TLS failed: the handshake, or the server's certificate.
-    Tls(String),
+    /// The TLS handshake failed for another reason than the certificate: a reset, an alert, a
+    /// server that does not speak TLS there. `code` is Node's where it has one (an alert:
+    /// `ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE`, ...).
+    Tls {
+        code: Option<String>,
+        description: String,
+    },
+    /// The server's certificate failed verification (`code` is Node's `err.code`, e.g.
+    /// `DEPTH_ZERO_SELF_SIGNED_CERT`, `ERR_TLS_CERT_ALTNAME_INVALID`), or the owner's
+    /// `checkServerIdentity` refused it (its code, if it gave one). Reported with the TLS
+    /// condition; retrying cannot fix it.
+    Certificate {
+        code: Option<String>,
+        description: String,
+    },
     /// A step did not complete within its bound.
     Timeout(String),
     /// Bad options, or credentials that could not be obtained.
@@ -78,12 +91,20 @@ impl Error {
         }
     }
 
+    /// A TLS failure with no code.
+    pub fn tls(description: impl Into<String>) -> Self {
+        Error::Tls {
+            code: None,
+            description: description.into(),
+        }
+    }
+
     /// The AMQP error condition (one of [`condition`], or the server's own).
     pub fn condition(&self) -> &str {
         match self {
             Error::Auth(_) => condition::UNAUTHORIZED_ACCESS,
             Error::Io(_) => condition::IO,
-            Error::Tls(_) => condition::TLS,
+            Error::Tls { .. } | Error::Certificate { .. } => condition::TLS,
             Error::Timeout(_) => condition::TIMEOUT,
             Error::Config(_) => condition::CONFIG,
             Error::Protocol(_) => condition::INTERNAL_ERROR,
@@ -102,7 +123,6 @@ impl Error {
         match self {
             Error::Auth(d)
             | Error::Io(d)
-            | Error::Tls(d)
             | Error::Timeout(d)
             | Error::Config(d)
             | Error::Protocol(d)
@@ -112,8 +132,24 @@ impl Error {
             | Error::MessageTooLarge(d)
             | Error::TransferLimit(d)
             | Error::Internal(d) => d,
-            Error::Remote { description, .. } => description,
+            Error::Remote { description, .. }
+            | Error::Certificate { description, .. }
+            | Error::Tls { description, .. } => description,
         }
+    }
+
+    /// Node's `err.code` for this error, where it has one (certificate failures).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Certificate { code, .. } | Error::Tls { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the server's certificate was refused (by the verifier or the owner's
+    /// `checkServerIdentity`).
+    pub fn is_certificate_failure(&self) -> bool {
+        matches!(self, Error::Certificate { .. })
     }
 
     /// Whether the server refused who we are.
@@ -178,9 +214,15 @@ mod tests {
         });
         assert_eq!(custom.condition(), "vendor:busy");
         assert!(!custom.is_auth_failure());
-        assert_eq!(
-            Error::Tls("x".into()).to_amqp().description.as_deref(),
-            Some("x")
-        );
+        assert_eq!(Error::tls("x").to_amqp().description.as_deref(), Some("x"));
+        let cert = Error::Certificate {
+            code: Some("CERT_HAS_EXPIRED".into()),
+            description: "certificate has expired".into(),
+        };
+        assert_eq!(cert.condition(), condition::TLS);
+        assert_eq!(cert.code(), Some("CERT_HAS_EXPIRED"));
+        assert!(cert.is_certificate_failure());
+        assert!(!Error::tls("reset").is_certificate_failure());
+        assert_eq!(Error::tls("reset").code(), None);
     }
 }

@@ -12,7 +12,7 @@ use fe2o3_amqp::types::sasl::{SaslCode, SaslInit};
 use tokio_rustls::rustls::ClientConfig;
 
 use crate::codec;
-use crate::config::Config;
+use crate::config::{Config, Transport};
 use crate::error::Error;
 use crate::reader::FrameReader;
 use crate::sign::Credentials;
@@ -57,16 +57,54 @@ fn sasl_code_name(code: &SaslCode) -> &'static str {
     }
 }
 
-/// Dials, starts the writer, runs SASL (when there are credentials) and exchanges the AMQP
-/// protocol header. Returns the reader, positioned at the server's first AMQP frame.
-pub async fn connect(
+/// Whether bytes a server sent look like TLS: a handshake (0x16) or alert (0x15) record of
+/// version 3.x.
+fn looks_like_tls(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x15 | 0x16, 0x03, ..])
+}
+
+/// The protocol header the server answers with; a server that answers in TLS (a plain TCP
+/// connection to a TLS port) is told as such.
+async fn read_header(cfg: &Config, reader: &mut FrameReader) -> Result<[u8; 8], Error> {
+    let tls_port = || {
+        Error::tls(format!(
+            "{}:{} answered in TLS: it is a TLS port, use `transport: 'tls'` (or the plain AMQP port)",
+            cfg.host, cfg.port
+        ))
+    };
+    match reader.read_header().await {
+        Ok(h) if looks_like_tls(&h) => Err(tls_port()),
+        Ok(h) => Ok(h),
+        Err(_) if looks_like_tls(reader.buffered()) => Err(tls_port()),
+        // A TLS server that read our protocol header as a bad handshake closes without a word.
+        Err(Error::Io(_)) if reader.buffered().is_empty() && cfg.transport == Transport::Tcp => {
+            Err(Error::Io(format!(
+                "connection closed by the server ({}:{}) without an answer to the AMQP protocol header (a TLS port? use `transport: 'tls'` there)",
+                cfg.host, cfg.port
+            )))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Dials (TCP, TLS). Returns the stream and the server's certificate chain.
+pub async fn dial(
     cfg: &Config,
     tls: Option<&Arc<ClientConfig>>,
+) -> Result<transport::Dialed, Error> {
+    transport::dial(cfg, tls).await
+}
+
+/// Starts the writer on a dialled stream, runs SASL (when there are credentials) and exchanges
+/// the AMQP protocol header. Returns the reader, positioned at the server's first AMQP frame.
+pub async fn setup(
+    cfg: &Config,
+    io: Box<dyn transport::Io>,
+    wakeups: transport::Wakeups,
     creds: Option<&Credentials>,
     outbox: &mut Outbox,
     trace: &Trace,
 ) -> Result<FrameReader, Error> {
-    let (io, wakeups) = transport::dial(cfg, tls).await?;
     let (rd, wr) = tokio::io::split(io);
     outbox.start(wr);
     let mut reader = FrameReader::new(rd, wakeups, cfg.max_frame_size);
@@ -75,7 +113,7 @@ pub async fn connect(
     }
     outbox.raw(&codec::AMQP_HEADER);
     outbox.flush()?;
-    let header = reader.read_header().await?;
+    let header = read_header(cfg, &mut reader).await?;
     if header != codec::AMQP_HEADER {
         return Err(Error::Protocol(format!(
             "server answered with protocol header {}",
@@ -99,7 +137,7 @@ async fn sasl_plain(
 ) -> Result<(), Error> {
     outbox.raw(&codec::SASL_HEADER);
     outbox.flush()?;
-    let header = reader.read_header().await?;
+    let header = read_header(cfg, reader).await?;
     if header != codec::SASL_HEADER {
         return Err(Error::Protocol(
             "server does not offer SASL (it answered the SASL header with another protocol)".into(),
@@ -210,5 +248,8 @@ mod tests {
             "AMQP\\x03\\x01\\x00\\x00"
         );
         assert_eq!(header_text(b"HTTP/1.1"), "HTTP/1.1");
+        assert!(looks_like_tls(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46]));
+        assert!(looks_like_tls(&[0x16, 0x03, 0x03]));
+        assert!(!looks_like_tls(b"AMQP\x03\x01\x00\x00"));
     }
 }

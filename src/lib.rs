@@ -18,6 +18,7 @@ pub mod model;
 pub mod codec;
 pub mod message;
 pub mod reader;
+pub mod tls;
 pub mod transport;
 pub mod value;
 pub mod writer;

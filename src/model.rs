@@ -36,6 +36,8 @@ pub enum Event {
     ConnectionOpen {
         epoch: u64,
         remote: RemoteOpen,
+        /// The certificate chain the server presented (DER, leaf first); empty without TLS.
+        peer_certificates: Vec<Vec<u8>>,
     },
     /// The receiver is attached; `attach` numbers this attachment (settlements name it).
     ReceiverOpen {
@@ -60,14 +62,9 @@ pub enum Event {
         reattach_in: Option<Duration>,
     },
     /// The server closed the connection with an error, or refused the credentials.
-    ConnectionError {
-        epoch: u64,
-        error: Error,
-    },
+    ConnectionError { epoch: u64, error: Error },
     /// The connection closed cleanly (after `close()`, or the server's close without error).
-    ConnectionClose {
-        epoch: u64,
-    },
+    ConnectionClose { epoch: u64 },
     /// The transport is gone. `reconnecting` tells whether another attempt follows, after `delay`.
     Disconnected {
         epoch: u64,
@@ -77,11 +74,20 @@ pub enum Event {
     },
     /// Credentials for attempt `epoch` are wanted (`CredentialSource::External`): answer with
     /// `Command::Credentials` within the connect time-out.
-    CredentialsNeeded {
-        epoch: u64,
-    },
+    CredentialsNeeded { epoch: u64 },
+    /// The TLS handshake of attempt `epoch` is done and the chain verified; the owner checks the
+    /// server's identity (`checkServerIdentity`) on `chain` (DER, leaf first) and answers with
+    /// `Command::IdentityVerdict` within the connect time-out. Nothing is sent before.
+    PeerCertificate { epoch: u64, chain: Vec<Vec<u8>> },
     /// The consumer is finished: no event follows.
     Closed,
+}
+
+/// The owner's refusal of a server's identity: its `err.code` (if any) and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityRefusal {
+    pub code: Option<String>,
+    pub message: String,
 }
 
 /// Receives events, on the connection task's thread.
@@ -100,6 +106,11 @@ pub enum Command {
     Credentials {
         epoch: u64,
         result: Result<Credentials, String>,
+    },
+    /// The answer to `Event::PeerCertificate`.
+    IdentityVerdict {
+        epoch: u64,
+        result: Result<(), IdentityRefusal>,
     },
     Close,
 }

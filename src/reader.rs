@@ -23,7 +23,14 @@ pub struct FrameReader {
 }
 
 pub fn io_error(e: std::io::Error) -> Error {
-    Error::Io(format!("connection lost: {e}"))
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        // rustls: the server closed without TLS close_notify; to a user, a close.
+        return eof_error();
+    }
+    Error::Io(format!(
+        "connection lost: {}",
+        crate::tls::errors::io_error_words(&e)
+    ))
 }
 
 pub fn eof_error() -> Error {
@@ -77,6 +84,11 @@ impl FrameReader {
         let mut header = [0u8; 8];
         header.copy_from_slice(&bytes);
         Ok(header)
+    }
+
+    /// What is read but not yet taken (a server's bytes before it closed).
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
     }
 
     /// The next complete frame, reading as needed.

@@ -12,7 +12,7 @@ use tokio_rustls::rustls::ClientConfig;
 
 use crate::acks::{Acks, Settles};
 use crate::backoff::Backoff;
-use crate::config::{Config, ReceiverConfig, Transport};
+use crate::config::{Config, ReceiverConfig, Reconnect, Transport};
 use crate::error::Error;
 use crate::model::{Command, Event, EventSink};
 use crate::session::{Ending, Session};
@@ -53,7 +53,7 @@ pub fn spawn(
     sink: Arc<dyn EventSink>,
 ) -> Result<ConsumerHandle, Error> {
     let tls = match cfg.transport {
-        Transport::Tls => Some(transport::tls_config(&cfg.tls)?),
+        Transport::Tls => Some(transport::tls_config(&cfg)?),
         Transport::Tcp => None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
@@ -114,6 +114,17 @@ fn inject_faults() {
 #[cfg(not(feature = "fault-injection"))]
 fn inject_faults() {}
 
+/// Whether another attempt follows a failure: not after a refused login or a refused server
+/// certificate (retrying cannot fix either) unless asked for, nor past the limit.
+fn should_reconnect(policy: &Reconnect, error: Option<&Error>, failures: u32) -> bool {
+    let auth_failed = error.is_some_and(Error::is_auth_failure);
+    let certificate_failed = error.is_some_and(Error::is_certificate_failure);
+    policy.enabled
+        && (!auth_failed || policy.on_auth_failure)
+        && (!certificate_failed || policy.on_certificate_failure)
+        && policy.limit.is_none_or(|limit| failures <= limit)
+}
+
 async fn run(
     cfg: Config,
     tls: Option<Arc<ClientConfig>>,
@@ -153,10 +164,7 @@ async fn run(
             backoff.reset();
         }
         failures += 1;
-        let auth_failed = error.as_ref().is_some_and(Error::is_auth_failure);
-        let reconnecting = cfg.reconnect.enabled
-            && (!auth_failed || cfg.reconnect.on_auth_failure)
-            && cfg.reconnect.limit.is_none_or(|limit| failures <= limit);
+        let reconnecting = should_reconnect(&cfg.reconnect, error.as_ref(), failures);
         let wait = if reconnecting {
             backoff.delay()
         } else {
@@ -185,7 +193,7 @@ async fn run(
                         }
                     }
                     // A late answer for an attempt already made.
-                    Some(Command::Credentials { .. }) => {}
+                    Some(Command::Credentials { .. } | Command::IdentityVerdict { .. }) => {}
                 },
             }
         }
@@ -207,6 +215,35 @@ mod tests {
                 v.push(event);
             }
         }
+    }
+
+    #[test]
+    fn refused_logins_and_certificates_end_reconnecting_unless_asked() {
+        let cert = Error::Certificate {
+            code: Some("DEPTH_ZERO_SELF_SIGNED_CERT".into()),
+            description: "self-signed certificate".into(),
+        };
+        let auth = Error::Auth("authentication failed".into());
+        let reset = Error::tls("the server reset the connection during the TLS handshake");
+        let mut p = Reconnect::default();
+        assert!(
+            should_reconnect(&p, Some(&cert), 1),
+            "rhea's default: retried"
+        );
+        assert!(!should_reconnect(&p, Some(&auth), 1));
+        assert!(should_reconnect(&p, Some(&reset), 1));
+        p.on_certificate_failure = false;
+        assert!(
+            !should_reconnect(&p, Some(&cert), 1),
+            "final for the consumer"
+        );
+        assert!(
+            should_reconnect(&p, Some(&reset), 1),
+            "only verification failures are final"
+        );
+        assert!(should_reconnect(&p, None, 1));
+        p.limit = Some(2);
+        assert!(!should_reconnect(&p, None, 3));
     }
 
     #[test]

@@ -1,123 +1,26 @@
-//! Dialling: TCP with TCP_NODELAY, then TLS with rustls on the ring provider, trusting what Node
-//! trusts (the Mozilla roots, `NODE_EXTRA_CA_CERTS`, and the `ca` option).
+//! Dialling: TCP with TCP_NODELAY, then TLS with rustls (`tls/`: Node's trust store, Node's
+//! verdict, Node's words).
 
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::{
-    self,
-    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
-    pki_types::{pem::PemObject, CertificateDer, ServerName, UnixTime},
-    ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use tokio_rustls::rustls::{pki_types::ServerName, ClientConfig};
 use tokio_rustls::TlsConnector;
 
-use crate::config::{Config, TlsOptions, Transport};
+use crate::config::{Config, Transport};
 use crate::error::Error;
+use crate::tls::errors::{self, Failure, Refusal};
+
+pub use crate::tls::parse_certificates;
 
 /// A connected byte stream.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 
-/// Parses PEM text (one or more certificates) or a single DER certificate.
-pub fn parse_certificates(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
-    if data.windows(11).any(|w| w == b"-----BEGIN ") {
-        let certs = CertificateDer::pem_slice_iter(data)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::Config(format!("invalid PEM certificate: {e}")))?;
-        if certs.is_empty() {
-            return Err(Error::Config("no certificate found in PEM text".into()));
-        }
-        Ok(certs)
-    } else {
-        Ok(vec![CertificateDer::from(data.to_vec())])
-    }
-}
-
 /// Builds the TLS client configuration once per connection object.
-pub fn tls_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?;
-    let config = if opts.reject_unauthorized {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = &opts.node_extra_ca_certs {
-            // Node warns and goes on when this file cannot be read; so do we.
-            if let Ok(pem) = std::fs::read(path) {
-                if let Ok(certs) = parse_certificates(&pem) {
-                    roots.add_parsable_certificates(certs);
-                }
-            }
-        }
-        for ca in &opts.ca {
-            let certs = parse_certificates(ca)
-                .map_err(|e| Error::Config(format!("ca: {}", e.description())))?;
-            for cert in certs {
-                roots.add(cert).map_err(|e| {
-                    Error::Config(format!("ca: certificate not usable as a trust anchor: {e}"))
-                })?;
-            }
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    } else {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
-            .with_no_client_auth()
-    };
-    Ok(Arc::new(config))
-}
-
-/// `rejectUnauthorized: false`: the handshake still proves possession of the key, nothing more.
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+pub fn tls_config(cfg: &Config) -> Result<Arc<ClientConfig>, Error> {
+    crate::tls::client_config(&cfg.tls, cfg.tls_hostname())
 }
 
 /// The socket's readiness wake-ups, which can be held back while the reader does not want to
@@ -170,56 +73,77 @@ impl Wakeups {
     }
 }
 
+/// A dialled connection: the stream, its wake-ups, and the certificate chain the server
+/// presented (DER, leaf first; empty without TLS).
+pub struct Dialed {
+    pub io: Box<dyn Io>,
+    pub wakeups: Wakeups,
+    pub peer_certificates: Vec<Vec<u8>>,
+}
+
+/// The error of a failed TLS handshake with `place` (`host:port`): a refused certificate with
+/// Node's code, words and a hint; anything else in words.
+pub fn handshake_error(e: &std::io::Error, place: &str) -> Error {
+    match errors::handshake_failure(e, place) {
+        Failure::Certificate(r) => certificate_error(&r, place),
+        Failure::Handshake(description, code) => Error::Tls { code, description },
+    }
+}
+
+/// A refused certificate as the error users see: Node's code and message, where, and what fixes
+/// it.
+pub fn certificate_error(r: &Refusal, place: &str) -> Error {
+    let hint = errors::hint(&r.reason);
+    Error::Certificate {
+        description: format!("{} (server {place}); hint: {hint}", r.message),
+        code: Some(r.code.clone()),
+    }
+}
+
 /// Opens the byte stream: TCP, then TLS when configured.
-pub async fn dial(
-    cfg: &Config,
-    tls: Option<&Arc<ClientConfig>>,
-) -> Result<(Box<dyn Io>, Wakeups), Error> {
+pub async fn dial(cfg: &Config, tls: Option<&Arc<ClientConfig>>) -> Result<Dialed, Error> {
+    let place = format!("{}:{}", cfg.host, cfg.port);
     let tcp = TcpStream::connect((cfg.host.as_str(), cfg.port))
         .await
-        .map_err(|e| Error::Io(format!("cannot connect to {}:{}: {e}", cfg.host, cfg.port)))?;
+        .map_err(|e| {
+            Error::Io(format!(
+                "cannot connect to {place}: {}",
+                errors::io_error_words(&e)
+            ))
+        })?;
     // Per-message acknowledgements are small writes: never let Nagle hold them back.
     tcp.set_nodelay(true)
         .map_err(|e| Error::Io(format!("cannot set TCP_NODELAY: {e}")))?;
     let wakeups = Wakeups::of(&tcp);
-    let io: Box<dyn Io> = match (cfg.transport, tls) {
-        (Transport::Tcp, _) => Box::new(tcp),
+    match (cfg.transport, tls) {
+        (Transport::Tcp, _) => Ok(Dialed {
+            io: Box::new(tcp),
+            wakeups,
+            peer_certificates: Vec::new(),
+        }),
         (Transport::Tls, Some(tls)) => {
-            let name = cfg.tls.servername.as_deref().unwrap_or(&cfg.host);
-            let server_name = ServerName::try_from(name.to_string())
-                .map_err(|e| Error::Tls(format!("invalid TLS server name {name:?}: {e}")))?;
+            let name = cfg.tls_hostname();
+            let server_name = ServerName::try_from(name.to_string()).map_err(|_| {
+                Error::Config(format!(
+                    "{name:?} cannot be sent as a TLS server name: give `servername` a host name"
+                ))
+            })?;
             let stream = TlsConnector::from(tls.clone())
                 .connect(server_name, tcp)
                 .await
-                .map_err(|e| Error::Tls(format!("TLS handshake with {name} failed: {e}")))?;
-            Box::new(stream)
+                .map_err(|e| handshake_error(&e, &place))?;
+            let peer_certificates = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .map(|certs| certs.iter().map(|c| c.as_ref().to_vec()).collect())
+                .unwrap_or_default();
+            Ok(Dialed {
+                io: Box::new(stream),
+                wakeups,
+                peer_certificates,
+            })
         }
-        (Transport::Tls, None) => return Err(Error::Internal("TLS is not configured".into())),
-    };
-    Ok((io, wakeups))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bad_ca_is_reported() {
-        let opts = TlsOptions {
-            ca: vec![
-                b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n".to_vec(),
-            ],
-            ..TlsOptions::default()
-        };
-        assert!(tls_config(&opts)
-            .unwrap_err()
-            .description()
-            .starts_with("ca:"));
-        assert!(tls_config(&TlsOptions::default()).is_ok());
-        let lax = TlsOptions {
-            reject_unauthorized: false,
-            ..TlsOptions::default()
-        };
-        assert!(tls_config(&lax).is_ok());
+        (Transport::Tls, None) => Err(Error::Internal("TLS is not configured".into())),
     }
 }

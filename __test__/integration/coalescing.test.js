@@ -149,3 +149,23 @@ test('ack_delay and read_delay are checked like every option', () => {
       (err) => err instanceof TypeError && err.option === name);
   }
 });
+
+test('receiver.close() sends the gathered acknowledgements before the detach', async () => {
+  const emu = await startEmulator({});
+  const c = amqp.create_container().connect(optionsFor(emu, { ack_delay: 5000 }));
+  const receiver = c.open_receiver({ autoaccept: false });
+  const held = [];
+  c.on('message', (ctx) => held.push(ctx.delivery));
+  c.on('receiver_close', () => {});
+  try {
+    const ids = emu.publishMany(5);
+    await emu.waitFor(() => held.length === 5, 5000, 'all delivered');
+    for (const d of held) assert.equal(d.accept(), true);
+    receiver.close();
+    await emu.waitFor(() => ids.every((id) => emu.acceptedOnce.has(id)), 3000, 'accepted before the detach');
+    assert.equal(emu.pending(), 0, 'nothing goes back to the queue');
+  } finally {
+    await closed(c);
+    await emu.close();
+  }
+});

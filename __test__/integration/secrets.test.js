@@ -192,8 +192,9 @@ async function runChild(scenario) {
         keep('connection.options', c.options);
         try { return c.open_receiver({ credit_window: 'ten' }); } finally { c.close(); }
       });
-      // Errors raised asynchronously (from the native layer), e.g. an unusable CA.
-      await consume({ ...base, ...fast, ca: 'not a certificate', credentials: { ...creds, accessKeySecret: SECRET } }, { stopAfter: () => true });
+      // An unusable CA is refused at once (a TypeError naming ca), the secrets beside it unquoted.
+      expectError('ca-not-a-certificate', () => amqp.create_container().connect({ ...base, ...fast, ca: 'not a certificate', credentials: { ...creds, accessKeySecret: SECRET } }));
+      expectError('ca-secret-as-ca', () => amqp.create_container().connect({ ...base, ...fast, ca: SECRET, username: 'u', password: PASSWORD }));
       break;
     }
     case 'sign-errors': {

@@ -1,6 +1,7 @@
 'use strict';
-// TLS trusts what Node's TLS trusts: public roots, NODE_EXTRA_CA_CERTS (covered by the doc-script
-// tests) and `ca`; an untrusted or mismatched certificate is an error event, never a crash.
+// TLS against the emulator: an untrusted or mismatched certificate is an error event, never a crash;
+// `ca` as a Buffer or in an array; heartbeats. (Node's verdict over a matrix of certificates:
+// tls-matrix.test.js; codes, finality and checkServerIdentity: tls-final.test.js.)
 
 const test = require('node:test');
 const assert = require('node:assert/strict');

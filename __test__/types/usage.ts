@@ -79,12 +79,15 @@ const allOptions: amqp.ConnectionOptions = {
   max_reconnect_delay: 60000,
   reconnect_limit: 10,
   reconnect_on_auth_failure: false,
+  reconnect_on_certificate_failure: true,
   container_id: 'my-container',
   hostname: 'vhost',
   sasl_init_hostname: 'sasl-host',
   servername: 'iot-cn-xxxx.amqp.iothub.aliyuncs.com',
   ca: [Buffer.from('pem'), 'pem', new Uint8Array(1)],
   rejectUnauthorized: true,
+  checkServerIdentity: (host: string, cert: amqp.PeerCertificate): Error | undefined =>
+    cert.fingerprint256 === 'AB:CD' && cert.issuerCertificate?.subject.CN !== host ? undefined : new Error(`${host}: not pinned`),
   credit_window: 100,
   autoaccept: false,
   max_frame_size: 65536,
@@ -245,7 +248,11 @@ function useError(err: amqp.ConnectionError | undefined): void {
   const description: string = err.description;
   const conn: amqp.Connection = err.connection;
   const json: { type: string; code: string; message: string } = err.toJSON();
-  void [e, name, condition, description, conn, json];
+  const code: string | undefined = err.code;
+  const peer = conn.getPeerCertificate();
+  const pinned: boolean = 'fingerprint256' in peer && peer.fingerprint256 === 'AB:CD' && peer.raw.length > 0
+    && typeof peer.valid_from === 'string' && typeof peer.valid_to === 'string' && typeof peer.subjectaltname !== 'number';
+  void [e, name, condition, description, conn, json, code, pinned];
 }
 
 const onMessage = (ctx: amqp.MessageContext): void => {
@@ -362,6 +369,8 @@ const consumerOptions: amqp.ConsumerOptions = {
   max_reconnect_delay: 60000,
   reconnect_limit: 100,
   reconnect_on_auth_failure: false,
+  reconnect_on_certificate_failure: false,
+  checkServerIdentity: () => undefined,
   connect_timeout: 30000,
   close_timeout: 5000,
   max_frame_size: 1 << 20,
@@ -545,3 +554,17 @@ async function useEmulator(): Promise<void> {
   await emu.close();
 }
 void useEmulator;
+
+// A peer certificate, as Node's getPeerCertificate(true) gives it.
+function usePeerCertificate(c: amqp.PeerCertificate): string {
+  const subject: Record<string, string | string[]> = c.subject;
+  const issuer: Record<string, string | string[]> = c.issuer;
+  const parts: Array<string | number | boolean | undefined> = [c.subjectaltname, c.ca, c.modulus, c.bits, c.exponent,
+    c.asn1Curve, c.nistCurve, c.valid_from, c.valid_to, c.fingerprint, c.fingerprint256, c.fingerprint512, c.serialNumber];
+  const buffers: Array<Buffer | undefined> = [c.pubkey, c.raw];
+  const access: Record<string, string[]> | undefined = c.infoAccess;
+  const eku: string[] | undefined = c.ext_key_usage;
+  const up: amqp.PeerCertificate | undefined = c.issuerCertificate;
+  return JSON.stringify([subject, issuer, parts, buffers.length, access, eku, up && up.fingerprint256]);
+}
+void usePeerCertificate;

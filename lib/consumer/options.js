@@ -18,8 +18,8 @@ const MAX_CONNECTIONS = 128;
 /** Options handed as they are to every connection (checked there, by lib/options.js). */
 const PASS_THROUGH = Object.freeze(['transport', 'ca', 'rejectUnauthorized', 'servername', 'hostname',
   'sasl_init_hostname', 'idle_time_out', 'reconnect', 'initial_reconnect_delay', 'max_reconnect_delay',
-  'reconnect_limit', 'reconnect_on_auth_failure', 'connect_timeout', 'close_timeout', 'ack_delay', 'read_delay', 'max_frame_size',
-  'max_message_size']);
+  'reconnect_limit', 'reconnect_on_auth_failure', 'reconnect_on_certificate_failure', 'checkServerIdentity',
+  'connect_timeout', 'close_timeout', 'ack_delay', 'read_delay', 'max_frame_size', 'max_message_size']);
 
 const OWN = Object.freeze(['host', 'endpoint', 'port', 'accessKeyId', 'accessKeySecret', 'securityToken',
   'credentials', 'consumerGroupId', 'iotInstanceId', 'clientId', 'signMethod', 'authMode', 'connections',
@@ -166,6 +166,9 @@ function consumerOptions(options, env = process.env) {
   const transportOptions = {};
   for (const name of PASS_THROUGH) if (o[name] !== undefined) transportOptions[name] = o[name];
   transportOptions.transport = where.transport;
+  if (transportOptions.reconnect_on_certificate_failure === undefined) {
+    transportOptions.reconnect_on_certificate_failure = DEFAULTS.reconnect_on_certificate_failure;
+  }
 
   return {
     host: where.host,

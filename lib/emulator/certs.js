@@ -6,13 +6,8 @@
  * encoded here in DER and signed with `crypto.sign` (ECDSA with SHA-256). A CA and a leaf take a
  * few milliseconds.
  *
- * The native client verifies with rustls/webpki, which is strict:
- *
- * - the leaf must not be self-signed and must chain to a trusted CA (webpki refuses a self-signed
- *   end-entity certificate even when it is listed as trusted);
- * - the CA must be an X.509 v3 certificate with `basicConstraints CA:TRUE` and `keyCertSign`;
- * - the leaf must carry a subjectAltName for the name the client connects to (the CN is ignored),
- *   `extendedKeyUsage serverAuth`, and must not itself be a CA.
+ * The certificates are the kind a CA issues (a v3 CA with keyCertSign, a leaf with serverAuth
+ * and subject alternative names), which every client accepts.
  *
  * Clients trust the CA, either through the `ca` TLS option or `NODE_EXTRA_CA_CERTS=caFile`.
  * The leaf is valid for `DNS:localhost`, `IP:127.0.0.1` and `IP:::1`.

@@ -125,6 +125,12 @@ impl Link {
         matches!(self.state, State::Attached { .. })
     }
 
+    /// Whether deliveries of the current attachment can still be settled: it is attached, or we
+    /// are detaching it (the server has not answered yet).
+    pub fn settleable(&self) -> bool {
+        self.remote_handle().is_some()
+    }
+
     /// Whether our attach went out on this connection.
     pub fn attach_sent(&self) -> bool {
         self.state != State::Idle

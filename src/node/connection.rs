@@ -13,7 +13,7 @@ use super::options::{NativeOptions, NativeReceiverOptions};
 use super::settle::{NativeOutcome, SettleCode};
 use super::{invalid, runtime};
 use crate::config::Config;
-use crate::model::{Command, Event, EventSink};
+use crate::model::{Command, Event, EventSink, IdentityRefusal};
 use crate::secret::Secret;
 use crate::sign::Credentials;
 use crate::supervisor::{self, ConsumerHandle};
@@ -155,6 +155,25 @@ impl NativeConnection {
             _ => Err("no username and password given".to_string()),
         };
         self.handle.send(Command::Credentials {
+            epoch: epoch as u64,
+            result,
+        })
+    }
+
+    /// Answers `peer_certificate` for attempt `epoch`: no message accepts the server's identity;
+    /// a message (and Node's `err.code`, if any) refuses it.
+    #[napi(catch_unwind)]
+    pub fn provide_identity_verdict(
+        &self,
+        epoch: u32,
+        message: Option<String>,
+        code: Option<String>,
+    ) -> bool {
+        let result = match message {
+            None => Ok(()),
+            Some(message) => Err(IdentityRefusal { code, message }),
+        };
+        self.handle.send(Command::IdentityVerdict {
             epoch: epoch as u64,
             result,
         })

@@ -1,17 +1,22 @@
 //! What JavaScript receives: each core event as one typed object, `{type, epoch, ...}`, built by
 //! `From`. A batch of messages is converted by `batch.rs`, the hot path.
 
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use super::batch::Batch;
 use crate::error::Error;
 use crate::model::{Event, RemoteOpen};
 
-/// An error reported by the core: `condition` is the AMQP error condition.
+/// An error reported by the core: `condition` is the AMQP error condition; `code` Node's
+/// `err.code` where there is one (a refused certificate).
 #[napi(object, object_from_js = false)]
 pub struct NativeError {
     pub condition: String,
     pub description: String,
+    pub code: Option<String>,
+    /// The server's certificate was refused (retrying cannot help).
+    pub certificate: bool,
 }
 
 impl From<Error> for NativeError {
@@ -19,8 +24,14 @@ impl From<Error> for NativeError {
         NativeError {
             condition: e.condition().to_string(),
             description: e.description().to_string(),
+            code: e.code().map(str::to_string),
+            certificate: e.is_certificate_failure(),
         }
     }
+}
+
+fn buffers(chain: Vec<Vec<u8>>) -> Vec<Buffer> {
+    chain.into_iter().map(Buffer::from).collect()
 }
 
 /// The server's Open.
@@ -49,6 +60,8 @@ pub enum NativeEvent {
     ConnectionOpen {
         epoch: u32,
         remote: NativeRemoteOpen,
+        /// The server's certificate chain (DER, leaf first); empty without TLS.
+        peer_certificates: Vec<Buffer>,
     },
     /// The receiver is attached; `attach` numbers this attachment (settlements name it).
     ReceiverOpen {
@@ -91,6 +104,12 @@ pub enum NativeEvent {
     CredentialsNeeded {
         epoch: u32,
     },
+    /// The chain is verified; check the server's identity (`checkServerIdentity`) and answer
+    /// with `provideIdentityVerdict`.
+    PeerCertificate {
+        epoch: u32,
+        chain: Vec<Buffer>,
+    },
     /// The connection is finished: no event follows.
     Closed {
         epoch: u32,
@@ -110,9 +129,14 @@ fn epoch(e: u64) -> u32 {
 impl From<Event> for NativeEvent {
     fn from(ev: Event) -> Self {
         match ev {
-            Event::ConnectionOpen { epoch: e, remote } => NativeEvent::ConnectionOpen {
+            Event::ConnectionOpen {
+                epoch: e,
+                remote,
+                peer_certificates,
+            } => NativeEvent::ConnectionOpen {
                 epoch: epoch(e),
                 remote: remote.into(),
+                peer_certificates: buffers(peer_certificates),
             },
             Event::ReceiverOpen {
                 epoch: e,
@@ -162,6 +186,10 @@ impl From<Event> for NativeEvent {
             Event::CredentialsNeeded { epoch: e } => {
                 NativeEvent::CredentialsNeeded { epoch: epoch(e) }
             }
+            Event::PeerCertificate { epoch: e, chain } => NativeEvent::PeerCertificate {
+                epoch: epoch(e),
+                chain: buffers(chain),
+            },
             Event::Closed => NativeEvent::Closed { epoch: 0 },
         }
     }

@@ -40,10 +40,19 @@ pub struct NativeOptions {
     pub max_reconnect_delay: f64,
     pub reconnect_limit: Option<u32>,
     pub reconnect_on_auth_failure: bool,
+    /// Keep reconnecting after the server's certificate was refused (default true, as rhea).
+    pub reconnect_on_certificate_failure: Option<bool>,
     pub servername: Option<String>,
-    pub ca: Vec<Buffer>,
+    /// The `ca` option: when given (even empty), the only certificates trusted.
+    pub ca: Option<Vec<Buffer>>,
+    /// Node's default CA certificates, as the running Node reports them (unused with `ca`).
+    pub default_ca: Option<Vec<Buffer>>,
     pub reject_unauthorized: bool,
     pub node_extra_ca_certs: Option<String>,
+    /// The owner checks the server's identity (`peer_certificate` event → `provideIdentityVerdict`).
+    pub external_identity_check: Option<bool>,
+    /// The running Node's OpenSSL security level (0-5; default 1).
+    pub security_level: Option<u32>,
     pub max_frame_size: u32,
     pub max_message_size: f64,
     pub connect_timeout: f64,
@@ -124,9 +133,19 @@ impl TryFrom<NativeOptions> for Config {
             max: ms(o.max_reconnect_delay, "max_reconnect_delay")?,
             limit: o.reconnect_limit,
             on_auth_failure: o.reconnect_on_auth_failure,
+            on_certificate_failure: o.reconnect_on_certificate_failure.unwrap_or(true),
         };
         cfg.tls.servername = o.servername;
-        cfg.tls.ca = o.ca.iter().map(|b| b.to_vec()).collect();
+        cfg.tls.ca = o.ca.map(|list| list.iter().map(|b| b.to_vec()).collect());
+        cfg.tls.default_ca = o
+            .default_ca
+            .map(|list| list.iter().map(|b| b.to_vec()).collect());
+        cfg.tls.external_identity_check = o.external_identity_check.unwrap_or(false);
+        cfg.tls.security_level = match o.security_level {
+            None => 1,
+            Some(l @ 0..=5) => l as u8,
+            Some(_) => return Err(invalid("securityLevel must be from 0 to 5")),
+        };
         cfg.tls.reject_unauthorized = o.reject_unauthorized;
         cfg.tls.node_extra_ca_certs = o.node_extra_ca_certs;
         cfg.max_frame_size = o.max_frame_size;

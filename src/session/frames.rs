@@ -122,6 +122,7 @@ impl Session<'_> {
                     .idle_time_out
                     .filter(|ms| *ms > 0)
                     .map(|ms| Duration::from_millis(ms as u64));
+                let peer_certificates = std::mem::take(&mut self.peer_certificates);
                 self.emit(Event::ConnectionOpen {
                     epoch: self.epoch,
                     remote: RemoteOpen {
@@ -130,6 +131,7 @@ impl Session<'_> {
                         idle_time_out: open.idle_time_out,
                         max_frame_size: open.max_frame_size.0,
                     },
+                    peer_certificates,
                 });
             }
             Incoming::Begin(begin) => self.on_begin(channel, begin)?,

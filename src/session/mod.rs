@@ -33,8 +33,11 @@ use crate::sign::Credentials;
 use crate::trace::Trace;
 use crate::writer::Outbox;
 
+mod connect;
 mod frames;
 mod pacing;
+
+use connect::racing;
 
 /// How one transport connection ended.
 pub enum Ending {
@@ -99,6 +102,8 @@ pub struct Session<'a> {
     batch: Vec<Delivery>,
     /// The attachment the deliveries in `batch` came on.
     batch_attach: u32,
+    /// The server's certificate chain (DER, leaf first), reported with the connection's open.
+    peer_certificates: Vec<Vec<u8>>,
 }
 
 impl<'a> Session<'a> {
@@ -142,6 +147,7 @@ impl<'a> Session<'a> {
             closing: None,
             batch: Vec::new(),
             batch_attach: 0,
+            peer_certificates: Vec::new(),
         }
     }
 
@@ -225,23 +231,38 @@ impl<'a> Session<'a> {
             Ok(c) => c,
             Err(end) => return end,
         };
+        let dialed = match racing(handshake::dial(self.cfg, tls), rx, deadline, &mut stash).await {
+            None => return Ending::Closed,
+            Some(Ok(Ok(d))) => d,
+            Some(Ok(Err(e))) => return self.failed(e),
+            Some(Err(_)) => return self.failed(self.timeout_error("connecting and TLS")),
+        };
+        if tls.is_some() && self.cfg.tls.external_identity_check && self.cfg.tls.reject_unauthorized
+        {
+            if let Err(end) = self
+                .identity(dialed.peer_certificates.clone(), rx, deadline, &mut stash)
+                .await
+            {
+                return end;
+            }
+        }
+        self.peer_certificates = dialed.peer_certificates;
         let connected = {
             let trace = self.trace.clone();
-            let setup = handshake::connect(self.cfg, tls, creds.as_ref(), &mut self.outbox, &trace);
-            tokio::pin!(setup);
-            loop {
-                tokio::select! {
-                    r = tokio::time::timeout_at(deadline, &mut setup) => break r,
-                    cmd = rx.recv() => match cmd {
-                        None | Some(Command::Close) => return Ending::Closed,
-                        Some(cmd) => stash.push(cmd),
-                    },
-                }
-            }
+            let setup = handshake::setup(
+                self.cfg,
+                dialed.io,
+                dialed.wakeups,
+                creds.as_ref(),
+                &mut self.outbox,
+                &trace,
+            );
+            racing(setup, rx, deadline, &mut stash).await
         };
         let mut reader = match connected {
-            Ok(Ok(reader)) => reader,
-            Ok(Err(e)) => {
+            None => return Ending::Closed,
+            Some(Ok(Ok(reader))) => reader,
+            Some(Ok(Err(e))) => {
                 if e.is_auth_failure() {
                     self.emit(Event::ConnectionError {
                         epoch: self.epoch,
@@ -250,7 +271,7 @@ impl<'a> Session<'a> {
                 }
                 return self.failed(e);
             }
-            Err(_) => return self.failed(self.timeout_error("connecting, TLS and SASL")),
+            Some(Err(_)) => return self.failed(self.timeout_error("connecting, TLS and SASL")),
         };
         if let Err(e) = self.send_open() {
             return self.failed(e);
@@ -403,6 +424,8 @@ impl<'a> Session<'a> {
                 }
             }
             Some(Command::CloseReceiver) => {
+                // What the owner settled before closing the receiver goes out first.
+                self.take_acks()?;
                 if let Some(link) = self.link.as_mut() {
                     match link.detach() {
                         CloseReceiver::Send(detach) => self.outbox.frame(&detach)?,
@@ -411,7 +434,8 @@ impl<'a> Session<'a> {
                     }
                 }
             }
-            Some(Command::Credentials { .. }) => {} // a late answer for an attempt already made
+            // Late answers for an attempt already made.
+            Some(Command::Credentials { .. } | Command::IdentityVerdict { .. }) => {}
             Some(Command::SetCreditWindow(n)) => {
                 let grant = self.link.as_mut().and_then(|l| l.set_window(n));
                 self.send_grant(grant)?;

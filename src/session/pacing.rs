@@ -66,7 +66,7 @@ impl Session<'_> {
         let current = self
             .link
             .as_ref()
-            .filter(|l| l.is_attached())
+            .filter(|l| l.settleable())
             .map(|l| l.attach_id());
         for (attach, settles) in self.acks.take() {
             if Some(attach) == current {

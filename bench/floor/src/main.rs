@@ -235,7 +235,7 @@ fn main() {
     if opts.tls {
         cfg.tls.servername = Some(opts.servername.clone());
         if let Some(ca) = &opts.ca {
-            cfg.tls.ca = vec![std::fs::read(ca).expect("read --ca")];
+            cfg.tls.ca = Some(vec![std::fs::read(ca).expect("read --ca")]);
         }
     }
     let (tx, rx) = mpsc::channel();

@@ -1,0 +1,237 @@
+'use strict';
+// TLS as Node's own TLS does it, the JavaScript half (the verdict itself is Rust's, src/tls/):
+// the `ca` option checked (a TypeError naming it, never quoting it), the trust store Node would
+// use when there is no `ca` (the running Node's own default CA certificates), the
+// NODE_TLS_REJECT_UNAUTHORIZED=0 default with Node's warning, and the peer certificate in the shape
+// of Node's `getPeerCertificate()`, for `checkServerIdentity` and `connection.getPeerCertificate()`.
+
+const crypto = require('node:crypto');
+const tls = require('node:tls');
+
+// lib/options.js requires this module: its validators are looked up when used.
+const fail = (...args) => require('./options.js').fail(...args);
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+
+/** Why a `ca` item is not usable, or null when it is. Never quotes the item. */
+function caProblem(item) {
+  const text = Buffer.isBuffer(item) ? item.toString('latin1') : item;
+  if (text.includes('-----BEGIN ')) {
+    let certificates = 0;
+    for (const m of text.matchAll(PEM_BLOCK)) {
+      if (m[1] !== 'CERTIFICATE' && m[1] !== 'TRUSTED CERTIFICATE' && m[1] !== 'X509 CERTIFICATE') continue;
+      try {
+        new crypto.X509Certificate(m[0].replace('TRUSTED CERTIFICATE', 'CERTIFICATE').replace('X509 CERTIFICATE', 'CERTIFICATE'));
+      } catch {
+        return 'a PEM CERTIFICATE block that does not decode as a certificate (bad base64 or a truncated file?)';
+      }
+      certificates += 1;
+    }
+    if (certificates === 0) return 'PEM text with no CERTIFICATE block (a key or a request instead of a certificate?)';
+    return null;
+  }
+  if (text.trim() === '') return 'empty';
+  if (typeof item === 'string') return 'text that is not PEM (no -----BEGIN CERTIFICATE----- line)';
+  try {
+    new crypto.X509Certificate(item);
+    return null;
+  } catch {
+    return 'neither PEM text nor a DER certificate';
+  }
+}
+
+/**
+ * The `ca` option: PEM text (a string or Buffer with one or more CERTIFICATE blocks), a DER
+ * certificate (a Buffer), or an array of them. Returns Buffers; throws a TypeError naming `ca`.
+ */
+function caList(v) {
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((item, i) => {
+    const where = Array.isArray(v) ? `ca[${i}]` : 'ca';
+    if (typeof item !== 'string' && !(item instanceof Uint8Array)) {
+      throw fail('ca', 'PEM certificates (a string or Buffer), a DER certificate (a Buffer), or an array of them', v);
+    }
+    const buf = Buffer.from(item);
+    const problem = caProblem(typeof item === 'string' ? item : buf);
+    if (problem) {
+      const err = fail('ca', `usable as trusted certificates (${where} is ${problem})`, v);
+      err.message = `aliyun-iot-amqp: option 'ca' must hold certificates: ${where} is ${problem}`;
+      throw err;
+    }
+    return buf;
+  });
+}
+
+// Node's default CA certificates, as Buffers, kept while Node's list stays the same.
+let defaults = { key: null, list: null };
+
+/**
+ * The trust store Node uses without a `ca` option: `{defaultCa, nodeExtraCaCerts}` for the
+ * native layer. Where Node can say (tls.getCACertificates, Node 22.15+/23.10+), its default set
+ * as it is: the bundled roots (or what --use-openssl-ca reads), NODE_EXTRA_CA_CERTS, and the
+ * system store when --use-system-ca / NODE_USE_SYSTEM_CA=1 is in force. Otherwise (Node 20) its
+ * bundled roots and the NODE_EXTRA_CA_CERTS file, which was all that Node trusts.
+ */
+function nodeDefaultTrust() {
+  const hasApi = typeof tls.getCACertificates === 'function';
+  const pems = hasApi ? tls.getCACertificates('default') : tls.rootCertificates;
+  const key = `${pems.length}:${pems[0] || ''}:${pems[pems.length - 1] || ''}`;
+  if (defaults.key !== key) defaults = { key, list: pems.map((p) => Buffer.from(p)) };
+  return {
+    defaultCa: defaults.list,
+    nodeExtraCaCerts: !hasApi && process.env.NODE_EXTRA_CA_CERTS ? process.env.NODE_EXTRA_CA_CERTS : undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The running Node's OpenSSL security level (1 with Node 20 and 22's OpenSSL, 2 on Node 24): it
+// decides which key sizes and digests Node accepts. Node has no API for it, so it is probed once:
+// Node's own TLS refuses to load a certificate whose key is weaker than its level allows.
+
+const der = {
+  tlv(tag, ...parts) {
+    const body = Buffer.concat(parts);
+    let len;
+    if (body.length < 0x80) len = Buffer.from([body.length]);
+    else {
+      const bytes = [];
+      for (let n = body.length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
+      len = Buffer.from([0x80 | bytes.length, ...bytes]);
+    }
+    return Buffer.concat([Buffer.from([tag]), len, body]);
+  },
+  time(d) {
+    return der.tlv(0x17, Buffer.from(d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z'));
+  },
+};
+
+/** A throwaway self-signed certificate (PEM) for `keys`, signed with SHA-256. */
+function probeCertificate(keys) {
+  const rsa = keys.privateKey.asymmetricKeyType === 'rsa';
+  // sha256WithRSAEncryption (with NULL parameters) or ecdsa-with-SHA256.
+  const alg = rsa
+    ? Buffer.from('300d06092a864886f70d01010b0500', 'hex')
+    : Buffer.from('300a06082a8648ce3d040302', 'hex');
+  const name = der.tlv(0x30, der.tlv(0x31, der.tlv(0x30, Buffer.from('0603550403', 'hex'), der.tlv(0x0c, Buffer.from('probe')))));
+  const now = Date.now();
+  const tbs = der.tlv(0x30,
+    der.tlv(0xa0, Buffer.from('020102', 'hex')), Buffer.from('020101', 'hex'), alg, name,
+    der.tlv(0x30, der.time(new Date(now - 86400000)), der.time(new Date(now + 86400000))), name,
+    keys.publicKey.export({ type: 'spki', format: 'der' }));
+  const signature = crypto.sign('sha256', tbs, keys.privateKey);
+  const cert = der.tlv(0x30, tbs, alg, der.tlv(0x03, Buffer.from([0]), signature));
+  return `-----BEGIN CERTIFICATE-----\n${cert.toString('base64').match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`;
+}
+
+/** Whether Node's TLS takes a certificate with this key at its default security level. */
+function loads(keys) {
+  try {
+    tls.createSecureContext({ key: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), cert: probeCertificate(keys) });
+    return true;
+  } catch (err) {
+    if (err && err.code === 'ERR_SSL_EE_KEY_TOO_SMALL') return false;
+    throw err;
+  }
+}
+
+let level = null;
+
+/** The running Node's default OpenSSL security level, 0 to 5 (probed once, a few ms). */
+function securityLevel() {
+  if (level !== null) return level;
+  try {
+    // The key each level refuses first: RSA-512 (level 1: 80 bits), RSA-1024 (2: 112),
+    // RSA-2048 (3: 128), P-256 (4: 192), P-384 (5: 256).
+    const probes = [
+      () => crypto.generateKeyPairSync('rsa', { modulusLength: 512 }),
+      () => crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }),
+      () => crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }),
+      () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+      () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+    ];
+    level = 5;
+    for (let i = 0; i < probes.length; i += 1) {
+      if (loads(probes[i]())) {
+        level = i;
+        break;
+      }
+    }
+  } catch {
+    level = 1; // OpenSSL 3's default, should the probe itself fail
+  }
+  return level;
+}
+
+/** OpenSSL 3.2 and later name TLS alerts "ssl/tls alert ..." where 3.0 said "sslv3 alert ...". */
+function alertNaming() {
+  const [major, minor] = String(process.versions.openssl || '').split('.').map(Number);
+  return major > 3 || (major === 3 && minor >= 2) ? 'SSL/TLS' : 'SSLV3';
+}
+
+let warnedUnauthorized = false;
+
+/** rejectUnauthorized's default: false under NODE_TLS_REJECT_UNAUTHORIZED=0, with Node's warning. */
+function rejectUnauthorizedDefault() {
+  const allow = process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0';
+  if (allow && !warnedUnauthorized) {
+    warnedUnauthorized = true;
+    process.emitWarning('Setting the NODE_TLS_REJECT_UNAUTHORIZED environment variable to \'0\' makes TLS connections and HTTPS requests insecure by disabling certificate verification.');
+  }
+  return !allow;
+}
+
+/** A certificate (DER) in the shape of Node's `getPeerCertificate()`. */
+function legacyObject(x509) {
+  const o = x509.toLegacyObject();
+  // Node's TLSSocket adds these where X509Certificate#toLegacyObject() leaves them out.
+  if (o.subjectaltname === undefined && x509.subjectAltName !== undefined) o.subjectaltname = x509.subjectAltName;
+  if (o.infoAccess === undefined && x509.infoAccess !== undefined) {
+    const access = Object.create(null);
+    for (const line of x509.infoAccess.split('\n')) {
+      const at = line.indexOf(' - ');
+      if (at < 0) continue;
+      const k = line.slice(0, at);
+      (access[k] = access[k] || []).push(line.slice(at + 3));
+    }
+    o.infoAccess = access;
+  }
+  if (o.ext_key_usage === undefined && Array.isArray(x509.keyUsage) && x509.keyUsage.length) o.ext_key_usage = x509.keyUsage;
+  return o;
+}
+
+/**
+ * The peer's certificate as `tls.TLSSocket#getPeerCertificate(true)` gives it: the leaf's
+ * legacy object, each `issuerCertificate` the next certificate of the chain (the server's, then
+ * the trusted one that issued the last, when `trusted` holds it), a self-signed top pointing at
+ * itself as in Node. `chain` is DER Buffers, leaf first; `trusted` PEM/DER Buffers.
+ */
+function peerCertificate(chain, trusted = []) {
+  if (!chain || chain.length === 0) return {};
+  const certs = chain.map((der) => new crypto.X509Certificate(der));
+  const objects = certs.map(legacyObject);
+  // The issuer of the last one sent, from the trust store, as Node appends it.
+  const last = certs[certs.length - 1];
+  if (!last.checkIssued(last)) {
+    for (const item of trusted) {
+      let anchor;
+      try {
+        anchor = new crypto.X509Certificate(item);
+      } catch {
+        continue;
+      }
+      if (last.checkIssued(anchor) && last.verify(anchor.publicKey)) {
+        certs.push(anchor);
+        objects.push(legacyObject(anchor));
+        break;
+      }
+    }
+  }
+  for (let i = 0; i < objects.length; i += 1) {
+    const next = i + 1 < objects.length ? objects[i + 1] : null;
+    if (next && certs[i].checkIssued(certs[i + 1])) objects[i].issuerCertificate = next;
+    else if (certs[i].checkIssued(certs[i])) objects[i].issuerCertificate = objects[i];
+  }
+  return objects[0];
+}
+
+module.exports = { caList, nodeDefaultTrust, rejectUnauthorizedDefault, peerCertificate, securityLevel, alertNaming };

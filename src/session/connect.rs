@@ -1,0 +1,83 @@
+//! The steps of getting connected that wait on the owner or on a deadline: any future raced
+//! against the owner's commands (kept for later) within the connect time-out, and the owner's
+//! `checkServerIdentity` verdict on the server's certificate chain, before any credential is
+//! sent.
+
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+use super::{Ending, Session};
+use crate::error::Error;
+use crate::model::{Command, Event};
+use crate::transport;
+
+/// Runs `fut` until `deadline`, keeping the commands that arrive meanwhile for later. `None`:
+/// the owner asked to close; `Some(Err(_))`: the deadline passed.
+pub(super) async fn racing<T>(
+    fut: impl std::future::Future<Output = T>,
+    rx: &mut mpsc::UnboundedReceiver<Command>,
+    deadline: Instant,
+    stash: &mut Vec<Command>,
+) -> Option<Result<T, tokio::time::error::Elapsed>> {
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            r = tokio::time::timeout_at(deadline, &mut fut) => return Some(r),
+            cmd = rx.recv() => match cmd {
+                None | Some(Command::Close) => return None,
+                Some(cmd) => stash.push(cmd),
+            },
+        }
+    }
+}
+
+impl Session<'_> {
+    /// The owner's `checkServerIdentity` on the server's chain, before any credential is sent.
+    pub(super) async fn identity(
+        &mut self,
+        chain: Vec<Vec<u8>>,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+        deadline: Instant,
+        stash: &mut Vec<Command>,
+    ) -> Result<(), Ending> {
+        self.emit(Event::PeerCertificate {
+            epoch: self.epoch,
+            chain,
+        });
+        loop {
+            tokio::select! {
+                _ = sleep_until(deadline) => {
+                    return Err(self.failed(self.timeout_error("checking the server's identity (checkServerIdentity)")));
+                }
+                cmd = rx.recv() => match cmd {
+                    None | Some(Command::Close) => return Err(Ending::Closed),
+                    Some(Command::IdentityVerdict { epoch, result }) if epoch == self.epoch => {
+                        return result.map_err(|r| {
+                            let place = format!("{}:{}", self.cfg.host, self.cfg.port);
+                            let error = match r.code {
+                                Some(code) => transport::certificate_error(
+                                    &crate::tls::Refusal {
+                                        reason: code.clone(),
+                                        code,
+                                        message: r.message,
+                                    },
+                                    &place,
+                                ),
+                                None => Error::Certificate {
+                                    code: None,
+                                    description: format!(
+                                        "{} (server {place}); hint: refused by the checkServerIdentity option",
+                                        r.message
+                                    ),
+                                },
+                            };
+                            self.failed(error)
+                        });
+                    }
+                    Some(Command::IdentityVerdict { .. }) => {}
+                    Some(cmd) => stash.push(cmd),
+                },
+            }
+        }
+    }
+}
