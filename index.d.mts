@@ -1,6 +1,6 @@
-// Type definitions for `import ... from 'aliyun-iot-amqp'` (index.mjs). The declarations are index.d.ts's
-// (the CommonJS module): the default export is the ready container, and every function, class and
-// type is exported by name as well. A test (unit/esm.test.js) keeps this list in step with index.d.ts.
+// Type definitions for `import ... from 'aliyun-iot-amqp'` (index.mjs), written by
+// scripts/index-d-mts.js from index.d.ts (the CommonJS module): the default export is the ready
+// container, and every function, class and type is exported by name as well.
 import amqp from './index.js';
 
 export default amqp;
@@ -36,6 +36,7 @@ export type ModifiedParams = amqp.ModifiedParams;
 export type AmqpErrorLike = amqp.AmqpErrorLike;
 export type Delivery = amqp.Delivery;
 export type ConnectionError = amqp.ConnectionError;
+export type PeerCertificate = amqp.PeerCertificate;
 export type EventContext = amqp.EventContext;
 export type ReceiverContext = amqp.ReceiverContext;
 export type MessageContext = amqp.MessageContext;

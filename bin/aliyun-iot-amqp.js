@@ -338,6 +338,11 @@ function connectionHint(error, { host, port, transport }, { connected = false } 
   return null;
 }
 
+/** A core message's own hint in the command line's words: `transport: 'tcp'` is `--transport tcp` here. */
+function flagWords(text) {
+  return String(text).replace(/`transport: '(tls|tcp)'`/g, '`--transport $1`');
+}
+
 /**
  * Connection events on stderr. An error is printed when it first happens (with a hint where one
  * helps); the same error again in a row is counted and summed up at 2, 4, 8, ... repeats, so
@@ -364,7 +369,7 @@ function watchConsumer(consumer, label, where) {
       return;
     }
     last.set(clientId, { text, count: 1 });
-    log(`disconnected: ${clientId}${error ? ` (${text})` : ''}${reconnecting ? ', reconnecting' : ''}`);
+    log(`disconnected: ${clientId}${error ? ` (${flagWords(text)})` : ''}${reconnecting ? ', reconnecting' : ''}`);
     const hint = error && where ? connectionHint(error, where, { connected: connected.has(clientId) }) : null;
     if (hint) log(`  ${hint}`);
   });

@@ -218,14 +218,20 @@ test('consume: connection errors a flag explains are shown at once with a hint, 
   const plain = net.createServer((s) => { s.on('error', () => {}); s.once('data', () => s.write(Buffer.from('AMQP\x03\x01\x00\x00', 'latin1'))); });
   await new Promise((resolve) => plain.listen(0, '127.0.0.1', resolve));
   t.after(() => plain.close());
+  // The core's message may carry its own hint (naming the transport): then ours is not added.
+  // Either way, one hint, naming the port or the transport.
+  const hintLines = (stderr) => stderr.split('\n').filter((l) => /hint:|transport/i.test(l) && !/the same error/.test(l));
   r = await runFor(['--host', '127.0.0.1', '--port', String(plain.address().port)], 2500);
-  assert.match(r.stderr, /\n {2}hint: 127\.0\.0\.1:\d+ did not answer TLS; .*check --port/);
+  let hints = hintLines(r.stderr);
+  assert.equal(hints.length, 1, r.stderr);
+  assert.match(hints[0], /did not answer (in )?TLS.*(--port|--transport tcp)/, r.stderr);
 
   // Plain TCP against the (TLS) emulator.
   const emu = await startEmulatorProcess(t);
   r = await runFor(['--host', '127.0.0.1', '--port', String(emu.settings.port), '--transport', 'tcp'], 2500);
-  assert.match(r.stderr, /\n {2}hint: 127\.0\.0\.1:\d+ did not answer plain AMQP; .*--transport tls/);
-  assert.ok(r.stderr.split('\n').filter((l) => l.includes('hint:')).length <= 1, r.stderr);
+  hints = hintLines(r.stderr);
+  assert.equal(hints.length, 1, r.stderr);
+  assert.match(hints[0], /TLS.*--transport tls/i, r.stderr);
 });
 
 test('emulator --cert-dir: never overwrites files it did not make; keeps and reuses its own', async (t) => {

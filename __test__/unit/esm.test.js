@@ -64,6 +64,11 @@ test('index.mjs exports by name every function and class index.d.ts declares, an
   assert.deepEqual(exportsOf(parse('index.mjs')).values, [...CONTAINER_FUNCTIONS, ...moduleLevel].sort());
 });
 
+test('index.d.mts is what scripts/index-d-mts.js writes from index.d.ts (run it after changing index.d.ts)', () => {
+  const { render } = require('../../scripts/index-d-mts.js');
+  assert.equal(fs.readFileSync(path.join(ROOT, 'index.d.mts'), 'utf8'), render());
+});
+
 test('index.d.mts declares the same values and every type of index.d.ts', () => {
   const { values, types } = exportsOf(parse('index.d.mts'));
   assert.deepEqual(values, [...CONTAINER_FUNCTIONS, ...moduleLevel].sort());
