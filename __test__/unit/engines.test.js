@@ -34,8 +34,13 @@ test('the README states the development minimum, and every package of the lock a
     const version = semver.coerce(floor).version;
     assert.deepEqual(excluding(version, lockPackages({ dev: true })), [], `Node.js ${version}`);
   }
-  // And the Node.js the repository's CI builds with (the machine's) too.
-  assert.deepEqual(excluding(process.versions.node, lockPackages({ dev: true })), [], `Node.js ${process.versions.node}`);
+  // And the Node.js running this, when it is one the README names for development (CI also runs
+  // the unit tests on Node.js 18, which only runs the package).
+  const [a, b, c] = m.slice(2).map((f) => semver.coerce(f).version);
+  const devRange = `>=${a} <${semver.major(a) + 1} || >=${b} <${semver.major(b) + 1} || >=${c}`;
+  if (semver.satisfies(process.versions.node, devRange)) {
+    assert.deepEqual(excluding(process.versions.node, lockPackages({ dev: true })), [], `Node.js ${process.versions.node}`);
+  }
 });
 
 test('the runtime dependencies accept every Node.js the package says it runs on', () => {
