@@ -20,9 +20,12 @@ mod algorithms;
 pub mod cert;
 pub mod der;
 pub mod errors;
+mod keys;
 pub mod name;
+pub mod oid;
 mod rsa;
 pub mod verify;
+mod x509_text;
 
 use std::sync::Arc;
 
