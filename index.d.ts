@@ -11,6 +11,8 @@ declare const aliyunIotAmqp: aliyunIotAmqp.Container & {
   Connection: Function & { prototype: aliyunIotAmqp.Connection };
   Receiver: Function & { prototype: aliyunIotAmqp.Receiver };
   Delivery: Function & { prototype: aliyunIotAmqp.Delivery };
+  /** What 'batch' events carry (a receiver opened with `{batch: true}`). */
+  Batch: Function & { prototype: aliyunIotAmqp.Batch };
   Message: new () => aliyunIotAmqp.Message;
   Section: new (typecode: 0x75 | 0x76, content: any, multiple?: boolean) => aliyunIotAmqp.Section;
   ConnectionError: new (description: string, condition: string, connection?: aliyunIotAmqp.Connection, code?: string) => aliyunIotAmqp.ConnectionError;
@@ -23,6 +25,13 @@ declare const aliyunIotAmqp: aliyunIotAmqp.Container & {
   createConsumer(options: aliyunIotAmqp.ConsumerOptions): aliyunIotAmqp.Consumer;
   Consumer: new (options: aliyunIotAmqp.ConsumerOptions) => aliyunIotAmqp.Consumer;
   ConsumerMessage: Function & { prototype: aliyunIotAmqp.ConsumerMessage };
+  /**
+   * Serves a consumer's `/metrics` (Prometheus text format, `consumer.metrics()`) and `/healthz`
+   * (200 while every connection is up, 503 otherwise; the body is `consumer.health()` as JSON).
+   */
+  serveMetrics(consumer: aliyunIotAmqp.Consumer, options?: aliyunIotAmqp.MetricsServerOptions): Promise<aliyunIotAmqp.MetricsServer>;
+  /** The `node:diagnostics_channel` names this package publishes on. */
+  channels: aliyunIotAmqp.Channels;
   /** What a topic says about its message: product, device, topic family and identifier. */
   parseTopic(topic: string | undefined): aliyunIotAmqp.TopicInfo;
   /** A topic filter: `+`/`*` one level, `#`/`**` any number of levels, `*`/`?` inside a level. */
@@ -157,6 +166,12 @@ declare namespace aliyunIotAmqp {
     credit_window?: number;
     /** Accept a delivery after the handler returns without settling it. Default `true`. */
     autoaccept?: boolean;
+    /**
+     * Emit one `'batch'` event per batch of deliveries (a `Batch`, read on demand) instead of
+     * `'message'` events: `true` (as many as arrived together), or `{max}` (at most `max` per
+     * event). Default `false`.
+     */
+    batch?: boolean | { max?: number };
   }
 
   /** A body of data (0x75) or amqp-sequence (0x76) sections, as rhea gives it. */
@@ -235,6 +250,40 @@ declare namespace aliyunIotAmqp {
   }
 
   /**
+   * The deliveries of one read, for a receiver opened with `{batch: true}`: still packed as the
+   * native layer handed them over. A field read builds that field alone; `message(i)` builds the
+   * whole message (once). Each delivery settles once, by index or all together.
+   */
+  interface Batch extends Iterable<Message> {
+    readonly receiver: Receiver;
+    /** How many deliveries it holds. */
+    readonly length: number;
+    /** The `topic` application property of delivery `i`, if a string. Indexes out of range throw a RangeError. */
+    topic(index: number): string | undefined;
+    /** The platform's message id of delivery `i` (`messageId` application property, else `message_id`) as a decimal string. */
+    messageId(index: number): string | undefined;
+    /** The `generateTime` application property of delivery `i`, ms since the epoch. */
+    generateTime(index: number): number | undefined;
+    /** The payload of delivery `i` (a view of the batch's Buffer), if its body is one data section. */
+    content(index: number): Buffer | undefined;
+    /** The whole message of delivery `i`, as `'message'` events give it; built on first use. */
+    message(index: number): Message;
+    /** The delivery id of delivery `i`. */
+    id(index: number): number;
+    /** Whether delivery `i` is settled (here, or by the sender). */
+    settled(index: number): boolean;
+    /** How delivery `i` was settled here. */
+    state(index: number): 'accepted' | 'released' | undefined;
+    /** `accept()`: every delivery not settled yet, in one settle call; returns how many outcomes went out (0 when the connection is gone). */
+    accept(): number;
+    /** `accept(i)`: `true` when the outcome goes to the live connection; `false` when already settled or the connection is gone. */
+    accept(index: number): boolean;
+    /** As `accept`, releasing (the platform delivers the message again). */
+    release(): number;
+    release(index: number): boolean;
+  }
+
+  /**
    * An error from the connection or the server. `condition` is the AMQP error condition. A
    * refused server certificate has the condition `aliyun-iot-amqp:tls` and Node's `code`
    * (`DEPTH_ZERO_SELF_SIGNED_CERT`, `SELF_SIGNED_CERT_IN_CHAIN`, `UNABLE_TO_GET_ISSUER_CERT_LOCALLY`,
@@ -291,6 +340,10 @@ declare namespace aliyunIotAmqp {
     message: Message;
   }
 
+  interface BatchContext extends ReceiverContext {
+    batch: Batch;
+  }
+
   interface ErrorContext extends EventContext {
     error?: ConnectionError;
   }
@@ -308,6 +361,8 @@ declare namespace aliyunIotAmqp {
   /** Events and their listeners, on the container, a connection, its session or its receiver. */
   interface EventMap {
     message: (context: MessageContext) => void;
+    /** A receiver opened with `{batch: true}`: one per batch, instead of `message`. */
+    batch: (context: BatchContext) => void;
     connection_open: (context: EventContext) => void;
     connection_close: (context: ErrorContext) => void;
     connection_error: (context: ErrorContext) => void;
@@ -524,6 +579,61 @@ declare namespace aliyunIotAmqp {
     lastError: string | null;
   }
 
+  /** A batch of `consumer.batches()`: an array of messages (map, filter... give plain arrays). */
+  interface ConsumerBatch extends Array<ConsumerMessage> {
+    /** Accepts every message not settled yet; returns how many outcomes went out (not those whose connection is gone: they come again). */
+    accept(): number;
+    /** Releases every message not settled yet (they come again); returns how many outcomes went out. */
+    release(): number;
+  }
+
+  /** Options of `consumer.batches()`. */
+  interface BatchOptions {
+    /** Most messages per batch. Default 100. */
+    max?: number;
+    /** How long the first message of a batch waits for more, in ms. Default 50. */
+    maxWaitMs?: number;
+  }
+
+  /** One connection in `consumer.health()`. */
+  interface ConnectionHealth {
+    clientId: string;
+    /** `'open'`: the connection is open and its receiver attached. */
+    state: 'connecting' | 'open' | 'reconnecting' | 'closed';
+    /** When it entered that state, ms since the epoch. */
+    since: number;
+    /** When its last message arrived, ms since the epoch; `null` if none yet. */
+    lastMessageAt: number | null;
+    /** Times it was re-established after a loss. */
+    reconnects: number;
+  }
+
+  /** `consumer.health()`. */
+  interface ConsumerHealth {
+    /** `'up'`: every connection open; `'degraded'`: some; `'down'`: none, or the consumer is closing, closed or failed. */
+    status: 'up' | 'degraded' | 'down';
+    connections: ConnectionHealth[];
+    /** As in `stats()`. */
+    lastError: string | null;
+  }
+
+  interface MetricsServerOptions {
+    /** Default 0: any free port (see `server.port`). */
+    port?: number;
+    /** Default: every interface. */
+    host?: string;
+  }
+
+  interface MetricsServer {
+    readonly port: number;
+    readonly host: string;
+    /** `http://host:port` (without a path). */
+    readonly url: string;
+    readonly server: import('node:http').Server;
+    /** Stops serving; resolves once closed. */
+    close(): Promise<void>;
+  }
+
   interface ConsumerEventMap {
     /** A resolved promise (or a plain return) accepts, a rejected one (or a throw) releases and emits 'error'; unless the handler settled the message itself. */
     message: (message: ConsumerMessage) => void | Promise<unknown>;
@@ -554,6 +664,18 @@ declare namespace aliyunIotAmqp {
     removeListener<E extends keyof ConsumerEventMap>(event: E, listener: ConsumerEventMap[E]): this;
     emit<E extends keyof ConsumerEventMap>(event: E, ...args: Parameters<ConsumerEventMap[E]>): boolean;
     [Symbol.asyncIterator](): AsyncIterator<ConsumerMessage>;
+    /**
+     * Batches for a for-await loop: at most `max` messages, yielded when `max` are buffered,
+     * `maxWaitMs` after the first one arrived, or at once when no more can come (every connection's
+     * credit is used). The loop asking for the next batch accepts what the held one left;
+     * leaving it (break, return, throw) releases that and closes the consumer. One loop at a time;
+     * not with 'message' listeners; `concurrency` does not apply.
+     */
+    batches(options?: BatchOptions): AsyncIterableIterator<ConsumerBatch>;
+    /** Whether every connection is open with its receiver attached, per connection since when, and the last error. */
+    health(): ConsumerHealth;
+    /** The counters and gauges of `stats()` per connection and the handler durations, in Prometheus' text format. */
+    metrics(): string;
     /** Stops handing out messages and the flow from the server until `resume()`. */
     pause(): void;
     resume(): void;
@@ -565,6 +687,92 @@ declare namespace aliyunIotAmqp {
      * unsettled, and closes every connection. Do not await it inside a handler or loop body.
      */
     close(options?: { timeout?: number }): Promise<void>;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Instrumentation: node:diagnostics_channel. Payloads never hold a password, AccessKey secret,
+  // security token or signed username.
+
+  interface Channels {
+    readonly connect: 'aliyun-iot-amqp:connect';
+    readonly disconnect: 'aliyun-iot-amqp:disconnect';
+    readonly message: 'aliyun-iot-amqp:message';
+    readonly settle: 'aliyun-iot-amqp:settle';
+    readonly error: 'aliyun-iot-amqp:error';
+    /** A tracing channel (`diagnostics_channel.tracingChannel`) around each `createConsumer()` handler call. */
+    readonly handler: 'aliyun-iot-amqp:handler';
+  }
+
+  /** What every connection's payload starts with. */
+  interface ConnectionEventBase {
+    /** Numbers the connections of the process, from 1. */
+    connectionId: number;
+    /** The container id sent in Open: the client id shown in the platform's console. */
+    clientId: string;
+    host: string;
+    port: number;
+    /** Numbers the connection's transport attempts, from 1. */
+    epoch: number;
+  }
+
+  /** `aliyun-iot-amqp:connect`: the connection is open (AMQP Open done). */
+  interface ConnectEvent extends ConnectionEventBase {
+    transport: 'tcp' | 'tls' | 'ssl';
+    /** It was open before. */
+    reconnect: boolean;
+  }
+
+  /** `aliyun-iot-amqp:disconnect`: the transport is gone. */
+  interface DisconnectEvent extends ConnectionEventBase {
+    reconnecting: boolean;
+    /** Milliseconds until the next attempt. */
+    delay: number;
+    error: ConnectionError | undefined;
+  }
+
+  /** `aliyun-iot-amqp:message`: a delivery handed to the application (one per delivery of a batch too). */
+  interface MessageEvent {
+    connectionId: number;
+    clientId: string;
+    epoch: number;
+    /** Numbers the receiver's attachments on the connection: a delivery is `(connectionId, attach, deliveryId)`. */
+    attach: number;
+    deliveryId: number;
+    topic: string | undefined;
+    messageId: string | undefined;
+  }
+
+  /** `aliyun-iot-amqp:settle`: an outcome handed to the connection (`sent`), or not (its connection is gone). */
+  interface SettleEvent {
+    connectionId: number;
+    clientId: string;
+    attach: number;
+    deliveryId: number;
+    outcome: 'accepted' | 'released' | 'rejected' | 'modified';
+    sent: boolean;
+  }
+
+  /**
+   * `aliyun-iot-amqp:error`: `'connection'` the server closed the connection with an error or refused
+   * the login; `'receiver'` it detached the link with one; `'transport'` the socket failed; `'handler'`
+   * a handler threw (with the delivery: a batch's first).
+   */
+  interface ErrorEvent extends ConnectionEventBase {
+    source: 'connection' | 'receiver' | 'transport' | 'handler';
+    error: Error;
+    attach?: number;
+    deliveryId?: number;
+    messageId?: string;
+  }
+
+  /** The context of the `aliyun-iot-amqp:handler` tracing channel (Node adds `result` or `error`). */
+  interface HandlerTraceContext {
+    message: ConsumerMessage;
+    clientId: string;
+    topic: string | undefined;
+    messageId: string | undefined;
+    result?: unknown;
+    error?: unknown;
   }
 
   // -------------------------------------------------------------------------------------------

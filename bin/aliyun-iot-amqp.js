@@ -38,6 +38,9 @@ Options:
   --no-ack                  release every message instead of accepting it (it comes again)
   --dedupe                  skip redeliveries of messages already accepted
   --count <n>               exit after printing n messages
+  --metrics-port <[host:]n> serve /metrics (Prometheus text format) and /healthz (200 while
+                            every connection is up, else 503) on port n (0: any free port;
+                            every interface unless a host is given)
   --help                    this help
 
 Exit codes: 0 done, 1 failed (e.g. credentials refused), 2 usage error.
@@ -414,9 +417,11 @@ async function consume(args) {
     'no-ack': { type: 'boolean' },
     dedupe: { type: 'boolean' },
     count: { type: 'string' },
+    'metrics-port': { type: 'string' },
   });
   if (o.help) return usage('consume');
   const env = process.env;
+  const metricsAt = metricsAddress(o['metrics-port']);
   const host = setting(o, 'host', 'ALIYUN_IOT_AMQP_HOST');
   if (!host.value) throw new UsageError('--host is required (or set ALIYUN_IOT_AMQP_HOST)');
   const group = setting(o, 'consumer-group', 'ALIYUN_IOT_AMQP_CONSUMER_GROUP');
@@ -472,7 +477,12 @@ async function consume(args) {
   watchConsumer(consumer, `${options.host}:${options.port} (group ${options.consumerGroupId})`, where);
   stopOnSignals(() => consumer.close());
   let result;
+  let metrics = null;
   try {
+    if (metricsAt) {
+      metrics = await require(ROOT).serveMetrics(consumer, metricsAt);
+      log(`metrics: ${metrics.url}/metrics, health: ${metrics.url}/healthz`);
+    }
     result = await printMessages(consumer, { json: o.json, topics: o.topic, noAck: o['no-ack'], count });
   } catch (err) {
     const hint = connectionHint(err, where);
@@ -480,10 +490,19 @@ async function consume(args) {
     throw err;
   } finally {
     await consumer.close();
+    if (metrics) await metrics.close();
     log(summary(consumer.stats()));
   }
   if (result.stdoutError) log(`stdout closed (${result.stdoutError.code || result.stdoutError.message}): stopped, the message not printed was released`);
   return 0;
+}
+
+/** --metrics-port: `n` or `host:n` (`[v6]:n`). */
+function metricsAddress(value) {
+  if (value === undefined) return null;
+  const m = /^(?:\[([^\]]+)\]:|([^:]+):)?(\d+)$/.exec(value);
+  if (!m || Number(m[3]) > 65535) throw new UsageError(`--metrics-port must be a port (0: any free port) or host:port, got ${JSON.stringify(value)}`);
+  return { port: Number(m[3]), host: m[1] || m[2] };
 }
 
 // ---------------------------------------------------------------------------------------------

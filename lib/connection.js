@@ -15,11 +15,15 @@ const { ConnectionError, toError, AUTH_CONDITION } = require('./errors.js');
 const { dispatch, rethrowLater, reportError } = require('./events.js');
 const { Session } = require('./session.js');
 const { Receiver } = require('./receiver.js');
+const diagnostics = require('./diagnostics.js');
 const { peerCertificate } = require('./tls.js');
 
 // Options on their way to the native layer, kept out of the objects users can inspect (they hold
 // the password); dropped once the native connection has them.
 const pendingOptions = new WeakMap();
+
+/** Numbers the connections of this process (`connectionId` in diagnostics_channel payloads). */
+let nextConnectionId = 0;
 
 /** The server's open in rhea's shape (`connection.remote.open`). */
 function remoteOpen(r) {
@@ -36,6 +40,9 @@ class Connection extends EventEmitter {
     const own = options || {};
     this.container = container;
     this._parent = container;
+    this._id = ++nextConnectionId;
+    this._opens = 0;
+    this._errorEpoch = 0;
     const resolved = connectionOptions(own, inherited, { container_id: container.id });
     resolved.debugFrames = debug.enabled(`${debug.PREFIX}:frames`);
     this._logEvents = debug.logger('events');
@@ -168,7 +175,17 @@ class Connection extends EventEmitter {
     const codes = Uint8Array.from(this._settleCodes);
     this._settleIds = [];
     this._settleCodes = [];
-    this._native.settle(this._settleAttach, ids, codes);
+    const sent = this._native.settle(this._settleAttach, ids, codes);
+    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(this, this._settleAttach, ids, codes, sent);
+  }
+
+  /** Settles many deliveries of attachment `attach` with one code at once (a batch), after those queued before. */
+  _settleMany(attach, ids, code) {
+    this._flushSettles();
+    const codes = new Uint8Array(ids.length);
+    if (code !== 0) codes.fill(code);
+    const sent = this._native.settle(attach, ids, codes);
+    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(this, attach, ids, codes, sent);
   }
 
   _onEvent(err, ev) {
@@ -202,8 +219,10 @@ class Connection extends EventEmitter {
         this._peerChain = ev.peerCertificates || [];
         this._peerCert = undefined;
         this._open = true;
+        this._opens += 1;
         this.error = undefined;
         this.remote = { open: remoteOpen(ev.remote) };
+        if (diagnostics.connect.hasSubscribers) diagnostics.publishConnect(this, ev.epoch, this._opens > 1);
         dispatch(this, 'connection_open', this._context());
         break;
       case 'receiver_open':
@@ -214,7 +233,7 @@ class Connection extends EventEmitter {
         dispatch(receiver, 'receiver_open', receiver._context());
         break;
       case 'messages':
-        if (receiver) receiver._onMessages(ev.deliveries, ev.attach);
+        if (receiver) receiver._onMessages(ev.deliveries, ev.attach, ev.epoch);
         break;
       case 'receiver_close': {
         // Its deliveries can no longer be settled: the server delivers them again.
@@ -223,6 +242,7 @@ class Connection extends EventEmitter {
         receiver._open = false;
         const error = toError(ev.error, this);
         receiver.error = error;
+        if (error && diagnostics.error.hasSubscribers) diagnostics.publishError(this, ev.epoch, 'receiver', error);
         if (error) dispatch(receiver, 'receiver_error', receiver._context({ error }));
         dispatch(receiver, 'receiver_close', receiver._context(error ? { error } : undefined));
         if (receiver._closed) this._receiver = undefined;
@@ -231,6 +251,8 @@ class Connection extends EventEmitter {
       case 'connection_error': {
         const error = toError(ev.error, this);
         this.error = error;
+        this._errorEpoch = ev.epoch;
+        if (diagnostics.error.hasSubscribers) diagnostics.publishError(this, ev.epoch, 'connection', error);
         let handled = dispatch(this, 'connection_error', this._context({ error }));
         handled = dispatch(this, 'connection_close', this._context({ error })) || handled;
         // A refused login is fatal (no reconnect storm); unheard, it surfaces as 'error' (rhea).
@@ -252,6 +274,9 @@ class Connection extends EventEmitter {
           this._identityErrors.delete(ev.epoch);
           if (error) error.cause = refusal;
         }
+        // (The server's close with an error was published as it came, as a 'connection' error.)
+        if (error && this._errorEpoch !== ev.epoch && diagnostics.error.hasSubscribers) diagnostics.publishError(this, ev.epoch, 'transport', error);
+        if (diagnostics.disconnect.hasSubscribers) diagnostics.publishDisconnect(this, ev.epoch, error, ev.reconnecting, ev.delay);
         const ctx = this._context({ reconnecting: ev.reconnecting });
         if (error) ctx.error = error;
         if (!dispatch(this, 'disconnected', ctx)) {

@@ -5,6 +5,7 @@
 const util = require('node:util');
 
 const native = require('./native.js');
+const diagnostics = require('./diagnostics.js');
 
 /** Settlement codes of the native `settle()` batch (defined by the native layer). */
 const ACCEPT = native.SettleCode.Accept;
@@ -75,7 +76,10 @@ class Delivery {
     if (this.settled) return false;
     this.settled = true;
     this.state = state;
-    return this.link.connection._isLive(this._attach);
+    const connection = this.link.connection;
+    if (connection._isLive(this._attach)) return true;
+    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, this.id, state, false);
+    return false;
   }
 
   _settle(code, state) {
@@ -87,8 +91,11 @@ class Delivery {
   _settleWith(outcome, state) {
     if (!this._claim(state)) return false;
     // Keep the order of the calls: acknowledgements queued before this one go out first.
-    this.link.connection._flushSettles();
-    return this.link.connection._native.settleWith(this._attach, this.id, outcome);
+    const connection = this.link.connection;
+    connection._flushSettles();
+    const sent = connection._native.settleWith(this._attach, this.id, outcome);
+    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, this.id, state, sent);
+    return sent;
   }
 
   [util.inspect.custom]() {

@@ -1,6 +1,7 @@
 'use strict';
 // The message and body-section shapes rhea gives its users, so `msg.body.content`,
-// `msg.application_properties.topic` and `String(msg)` behave as they do with rhea.
+// `msg.application_properties.topic` and `String(msg)` behave as they do with rhea; and how the
+// platform's message id and generate time read as a string and a number.
 
 /** A body made of data (typecode 0x75) or amqp-sequence (0x76) sections. */
 class Section {
@@ -36,7 +37,7 @@ function adopt(raw, section) {
   return raw;
 }
 
-// The native layer builds messages in JavaScript it compiles itself (src/js.rs, the batch
+// The native layer builds messages in JavaScript it compiles itself (src/node/batch.rs, the batch
 // unpacker). It looks the classes up here, under a registry symbol, so that it can construct
 // `new Message()` / `new Section()` directly instead of plain objects that `adopt` must re-prototype
 // (two Object.setPrototypeOf calls cost ~0.2 µs per message). Non-enumerable; set by the first copy
@@ -46,4 +47,22 @@ if (!Object.prototype.hasOwnProperty.call(globalThis, CLASSES)) {
   Object.defineProperty(globalThis, CLASSES, { value: Object.freeze({ Message, Section }), enumerable: false, writable: false, configurable: true });
 }
 
-module.exports = { Message, Section, adopt };
+/** The platform's message id as a decimal string (it may travel as a string, a long, or 8 bytes beyond 2^53). */
+function idString(v) {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (Buffer.isBuffer(v)) return v.length === 8 ? v.readBigInt64BE(0).toString() : v.toString('hex');
+  return String(v);
+}
+
+/** generateTime as ms since the epoch (a long on the wire). */
+function timeNumber(v) {
+  if (typeof v === 'number') return v;
+  if (Buffer.isBuffer(v) && v.length === 8) return Number(v.readBigInt64BE(0));
+  if (v instanceof Date) return v.getTime();
+  if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
+  return undefined;
+}
+
+module.exports = { Message, Section, adopt, idString, timeNumber };

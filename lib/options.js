@@ -52,6 +52,9 @@ const DEFAULTS = Object.freeze({
     concurrency: 10,
     dedupeSize: 10000,
     closeTimeout: 30000,
+    /** consumer.batches(): most messages per batch, and how long the first one waits for more (ms). */
+    batchMax: 100,
+    batchMaxWaitMs: 50,
     // A certificate that fails verification ends the consumer, as a refused login does.
     reconnect_on_certificate_failure: false,
   }),
@@ -76,7 +79,7 @@ const UNSUPPORTED = ['cert', 'key', 'pfx', 'passphrase', 'sasl_mechanisms'];
 // Options whose string values are safe to quote in an error; anything else (a password, a secret,
 // a whole options argument that turned out to be a string) is described by its type alone.
 const QUOTABLE = new Set(['host', 'port', 'transport', 'hostname', 'servername', 'sasl_init_hostname', 'container_id',
-  'source', 'name', 'idle_time_out', 'reconnect', 'credit_window', 'autoaccept', 'rejectUnauthorized',
+  'source', 'name', 'idle_time_out', 'reconnect', 'credit_window', 'autoaccept', 'batch', 'batch.max', 'rejectUnauthorized',
   'authMode', 'signMethod', 'credentials.authMode', 'credentials.signMethod', 'credentials().authMode',
   'credentials().signMethod']);
 
@@ -288,7 +291,19 @@ function finish(out, get, has, tls) {
   return out;
 }
 
-/** Receiver options: nothing, an address string, or `{source, name, credit_window, autoaccept}`. */
+/** Most deliveries a 'batch' event may carry. */
+const MAX_BATCH = 1000000;
+
+/** The `batch` receiver option: false/undefined (0: 'message' events), true (Infinity: as they come) or `{max}`. */
+function batchOption(v) {
+  if (v === undefined || v === false) return 0;
+  if (v === true) return Infinity;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw fail('batch', 'a boolean or {max}', v);
+  for (const k of Object.keys(v)) if (k !== 'max' && v[k] !== undefined) throw fail(`batch.${k}`, 'left unset (batch takes {max})', v[k]);
+  return v.max === undefined ? Infinity : number('batch.max', v.max, { min: 1, max: MAX_BATCH, integer: true });
+}
+
+/** Receiver options: nothing, an address string, or `{source, name, credit_window, autoaccept, batch}`. */
 function receiverOptions(arg, connGet, makeName) {
   let opts;
   if (arg === undefined || arg === null) opts = {};
@@ -305,9 +320,11 @@ function receiverOptions(arg, connGet, makeName) {
   const cw = opts.credit_window !== undefined ? opts.credit_window : connGet('credit_window', DEFAULTS.connect.credit_window);
   const creditWindow = number('credit_window', cw, { min: 1, max: 2147483647, integer: true });
   const aa = opts.autoaccept !== undefined ? opts.autoaccept : connGet('autoaccept', DEFAULTS.connect.autoaccept);
+  const batch = batchOption(opts.batch);
   return {
-    native: { name, source: source === null ? undefined : source, creditWindow },
+    native: { name, source: source === null ? undefined : source, creditWindow, batch: batch > 0 },
     autoaccept: bool('autoaccept', aa),
+    batch,
     source: source === undefined ? null : source,
     name,
   };

@@ -12,6 +12,11 @@
  * internal `Typed` wrapper objects ({type: TypeDesc, value, descriptor: Typed}); ours presents them
  * as plain `{descriptor, value}`. That difference is deliberate and documented, not compared here.
  *
+ * The corpus is received a third time by ours through a batch receiver (`open_receiver({batch:
+ * true})`): each message a batch builds lazily (`batch.message(i)`) must equal the one the
+ * 'message' event gave, and the batch's views (topic, messageId, generateTime, content) must read
+ * what the platform-native API reads from that message.
+ *
  * No assertion depends on timing: every wait is emu.waitFor() on a condition.
  */
 
@@ -21,6 +26,7 @@ const rhea = require('rhea');
 
 const amqp = require('../../index.js');
 const { startEmulator } = require('../support/emulator');
+const { idString, timeNumber } = require('../../lib/message.js');
 
 const T = rhea.types;
 const M = rhea.message;
@@ -320,7 +326,7 @@ function signed(emu) {
  * case name -> received message. A single link delivers in order, so the i-th message received
  * is the i-th delivery the emulator recorded.
  */
-async function receiveAll(lib, emu, closers) {
+async function receiveAll(lib, emu, closers, { batch = false } = {}) {
   for (const [name, message] of CASES) emu.publishRaw(message, { key: name });
   const { username, password } = signed(emu);
   const received = [];
@@ -344,10 +350,20 @@ async function receiveAll(lib, emu, closers) {
     }
   });
   container.on('message', (ctx) => received.push(ctx.message));
+  container.on('batch', ({ batch: b }) => {
+    for (let i = 0; i < b.length; i++) {
+      // The views first, then the whole message (built after them, from the same tape).
+      const views = { topic: b.topic(i), messageId: b.messageId(i), generateTime: b.generateTime(i), content: b.content(i) };
+      const message = b.message(i);
+      assert.equal(b.message(i), message, 'message(i) is built once');
+      batchViews.set(received.length, views);
+      received.push(message);
+    }
+  });
   // Heard, so that rhea does not print a warning when the emulator shuts the connection at the end.
   container.on('disconnected', () => {});
   for (const name of ['error', 'connection_error', 'protocol_error']) container.on(name, (e) => errors.push([name, e]));
-  connection.open_receiver();
+  connection.open_receiver(batch ? { batch: true } : undefined);
   await emu.waitFor(() => emu.acceptedOnce.size === CASES.length || errors.length, 60000, `corpus received by ${lib === rhea ? 'rhea' : 'ours'}`);
   assert.deepEqual(errors, [], 'no errors while receiving');
   assert.equal(received.length, CASES.length, 'each message received once');
@@ -357,6 +373,9 @@ async function receiveAll(lib, emu, closers) {
 
 let fromRhea;
 let fromOurs;
+let fromBatches;
+/** Index of a message received through batches -> what the batch's views read for it. */
+const batchViews = new Map();
 const closers = [];
 
 before(async () => {
@@ -364,6 +383,8 @@ before(async () => {
   fromRhea = await receiveAll(rhea, emuRhea, closers);
   const emuOurs = await startEmulator();
   fromOurs = await receiveAll(amqp, emuOurs, closers);
+  const emuBatches = await startEmulator();
+  fromBatches = await receiveAll(amqp, emuBatches, closers, { batch: true });
 });
 
 after(async () => {
@@ -389,6 +410,26 @@ for (const name of NAMES) {
     assert.deepStrictEqual(JSON.parse(JSON.stringify(ours)), JSON.parse(JSON.stringify(theirs)), 'JSON.stringify(msg) content');
   });
 }
+
+test('batches: message(i) equals the message event\'s, and the views read what it holds, for every case', () => {
+  NAMES.forEach((name, index) => {
+    const ours = fromOurs.get(name);
+    const lazy = fromBatches.get(name);
+    assert.ok(lazy instanceof amqp.Message, `${name}: a Message`);
+    assert.deepEqual(Object.keys(lazy), Object.keys(ours), `${name}: the same keys in the same order`);
+    for (const key of Object.keys(ours)) assert.deepStrictEqual(norm(lazy[key]), norm(ours[key]), `${name}: field '${key}'`);
+    if (ours.body !== null && typeof ours.body === 'object' && 'typecode' in ours.body) {
+      assert.equal(Object.getPrototypeOf(lazy.body), Object.getPrototypeOf(ours.body), `${name}: the body's class`);
+    }
+    const views = batchViews.get(index);
+    const props = ours.application_properties || {};
+    assert.equal(views.topic, typeof props.topic === 'string' ? props.topic : undefined, `${name}: topic(i)`);
+    assert.equal(views.messageId, idString(props.messageId !== undefined ? props.messageId : ours.message_id), `${name}: messageId(i)`);
+    assert.equal(views.generateTime, timeNumber(props.generateTime), `${name}: generateTime(i)`);
+    const single = ours.body && ours.body.typecode === 0x75 && !ours.body.multiple;
+    assert.deepStrictEqual(norm(views.content), norm(single ? ours.body.content : undefined), `${name}: content(i)`);
+  });
+});
 
 // ---------------------------------------------------------------------------------------------
 // The shapes users rely on, on our side

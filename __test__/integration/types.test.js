@@ -151,6 +151,34 @@ test('the consumer API and the emulator match their declarations too', { timeout
     check('consumer.stats()', 'ConsumerStats', consumer.stats());
     check('message.topicInfo', 'TopicInfo', seen.message.topicInfo);
     check('emulator.authAttempts[0]', 'EmulatorAuthAttempt', emu.authAttempts[0]);
+    check('consumer.health()', 'ConsumerHealth', consumer.health());
+    check('consumer.health().connections[0]', 'ConnectionHealth', consumer.health().connections[0]);
+    check('amqp.channels', 'Channels', amqp.channels);
+    const server = await amqp.serveMetrics(consumer, { host: '127.0.0.1' });
+    check('serveMetrics()', 'MetricsServer', server);
+    await server.close();
+
+    // A batch of consumer.batches() (its index keys and Array's methods aside), and of a rhea-shaped batch receiver.
+    await consumer.close({ timeout: 1000 });
+    const other = amqp.createConsumer({ host: emu.host, port: emu.port, transport: 'tcp', accessKeyId, accessKeySecret, consumerGroupId: 'DEFAULT_GROUP', reconnect: false });
+    emu.publish({});
+    const it = other.batches({ maxWaitMs: 0 });
+    const { value: consumerBatch } = await it.next();
+    check('a consumer batch', 'ConsumerBatch', consumerBatch, { ignoreExtra: [...Object.keys(consumerBatch), ...Object.getOwnPropertyNames(Array.prototype)] });
+    assert.ok(consumerBatch.length === 1 && consumerBatch[0] instanceof amqp.ConsumerMessage);
+    await it.return();
+    const container = amqp.create_container();
+    const connection = container.connect({ host: emu.host, port: emu.port, ...amqp.sign({ accessKeyId, accessKeySecret, consumerGroupId: 'g', clientId: 'c' }), reconnect: false });
+    let rheaBatch = null;
+    connection.open_receiver({ batch: true }).on('batch', (ctx) => {
+      rheaBatch = ctx.batch;
+      check('a batch context', 'BatchContext', ctx);
+    });
+    emu.publish({});
+    await emu.waitFor(() => rheaBatch !== null, 10000, 'a batch');
+    check('a batch', 'Batch', rheaBatch);
+    connection.close();
+    await emu.waitFor(() => connection.is_closed(), 10000, 'closed');
     assert.equal(typeof consumer[Symbol.asyncIterator], 'function');
     assert.deepEqual(Object.keys(seen.connected).sort(), ['clientId', 'reconnect']);
     assert.equal(seen.message.state, 'accepted');

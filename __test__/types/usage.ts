@@ -3,6 +3,7 @@
 // would, and checks with @ts-expect-error that wrong uses are refused (so nothing is silently `any`).
 
 import amqp = require('../../index.js');
+import diagnostics_channel = require('node:diagnostics_channel');
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
 function assertType<T extends true>(_ok?: T): void {}
@@ -23,7 +24,8 @@ const connectionError: amqp.ConnectionError = new amqp.ConnectionError('gone', '
 const isDelivery: boolean = (amqp.Delivery.prototype as amqp.Delivery).accept.length === 0;
 const receiverProto: amqp.Receiver = amqp.Receiver.prototype;
 const connectionProto: amqp.Connection = amqp.Connection.prototype;
-void [container, id, uuid, other, constructed, constructedBare, msg, section, sequence, connectionError, isDelivery, receiverProto, connectionProto];
+const batchProto: amqp.Batch = amqp.Batch.prototype;
+void [container, id, uuid, other, constructed, constructedBare, msg, section, sequence, connectionError, isDelivery, receiverProto, connectionProto, batchProto];
 
 // @ts-expect-error Section typecodes are 0x75 (data) and 0x76 (amqp-sequence) only
 new amqp.Section(0x77, Buffer.alloc(0));
@@ -122,6 +124,10 @@ other.connect().open_receiver('default');
 other.connect().open_receiver({ source: 'default' });
 other.connect().open_receiver({ source: null });
 other.connect().open_receiver({ source: {} });
+other.connect().open_receiver({ batch: true });
+other.connect().open_receiver({ batch: { max: 500 }, autoaccept: false });
+// @ts-expect-error batch is a boolean or {max}
+other.connect().open_receiver({ batch: 100 });
 // @ts-expect-error credit_window is a number
 other.connect().open_receiver({ credit_window: '10' });
 
@@ -281,9 +287,32 @@ const onDisconnected = (ctx: amqp.DisconnectedContext): void => {
   void reconnecting;
 };
 const onError = (error: Error): void => void error.message;
+function useBatch(b: amqp.Batch): void {
+  const r: amqp.Receiver = b.receiver;
+  const n: number = b.length;
+  const topic: string | undefined = b.topic(0);
+  const messageId: string | undefined = b.messageId(0);
+  const generateTime: number | undefined = b.generateTime(0);
+  const content: Buffer | undefined = b.content(0);
+  useMessage(b.message(0));
+  const deliveryId: number = b.id(0);
+  const settled: boolean = b.settled(0);
+  const state: 'accepted' | 'released' | undefined = b.state(0);
+  const one: boolean = b.accept(0) || b.release(1);
+  const all: number = b.accept() + b.release();
+  for (const m of b) useMessage(m);
+  void [r, n, topic, messageId, generateTime, content, deliveryId, settled, state, one, all];
+}
+const onBatch = (ctx: amqp.BatchContext): void => {
+  useContext(ctx);
+  const r: amqp.Receiver = ctx.receiver;
+  void r;
+  useBatch(ctx.batch);
+};
 
 const listeners: { [E in amqp.EventName]: amqp.EventMap[E] } = {
   message: onMessage,
+  batch: onBatch,
   connection_open: onConnectionOpen,
   connection_close: onConnectionClose,
   connection_error: onConnectionError,
@@ -294,13 +323,14 @@ const listeners: { [E in amqp.EventName]: amqp.EventMap[E] } = {
   error: onError,
 };
 assertType<Equal<amqp.EventName,
-  'message' | 'connection_open' | 'connection_close' | 'connection_error' | 'receiver_open' | 'receiver_close' | 'receiver_error' | 'disconnected' | 'error'>>();
+  'message' | 'batch' | 'connection_open' | 'connection_close' | 'connection_error' | 'receiver_open' | 'receiver_close' | 'receiver_error' | 'disconnected' | 'error'>>();
 assertType<Equal<Parameters<amqp.EventMap['message']>[0], amqp.MessageContext>>();
 assertType<Equal<Parameters<amqp.EventMap['disconnected']>[0], amqp.DisconnectedContext>>();
 
 const endpoints: amqp.Endpoint[] = [amqp, connection, receiver.session, receiver];
 for (const endpoint of endpoints) {
   endpoint.on('message', listeners.message);
+  endpoint.on('batch', listeners.batch);
   endpoint.once('connection_open', listeners.connection_open);
   endpoint.addListener('connection_close', listeners.connection_close);
   endpoint.on('connection_error', listeners.connection_error);
@@ -326,6 +356,11 @@ connection.on('disconnected', (context) => {
 });
 receiver.on('receiver_error', (context) => void (context.error && context.error.description));
 amqp.on('error', (err) => void err.message);
+receiver.on('batch', ({ batch }) => {
+  for (let i = 0; i < batch.length; i++) void [batch.topic(i), batch.content(i)];
+  const sent: number = batch.accept();
+  void sent;
+});
 const emitted: boolean = receiver.emit('receiver_open', { container: amqp, connection, session: receiver.session, receiver });
 void emitted;
 
@@ -479,6 +514,76 @@ consumer.pause();
 const consumerPaused: boolean = consumer.isPaused();
 consumer.resume();
 void [consumerPaused, useStats(consumer.stats())];
+
+async function iterateBatches(c: amqp.Consumer): Promise<void> {
+  const options: amqp.BatchOptions = { max: 500, maxWaitMs: 50 };
+  for await (const batch of c.batches(options)) {
+    const b: amqp.ConsumerBatch = batch;
+    const first: amqp.ConsumerMessage | undefined = b[0];
+    const ids: Array<string | undefined> = b.map((m) => m.messageId);
+    if (first && first.topicInfo.kind === 'status') first.reject('ignored');
+    const counts: number[] = [b.accept(), b.release()];
+    void [ids, counts];
+  }
+  for await (const batch of c.batches()) void batch.length;
+  // @ts-expect-error batches() takes max and maxWaitMs
+  c.batches({ size: 10 });
+  const health: amqp.ConsumerHealth = c.health();
+  const status: 'up' | 'degraded' | 'down' = health.status;
+  const lastError: string | null = health.lastError;
+  for (const conn of health.connections) {
+    const h: amqp.ConnectionHealth = conn;
+    const state: 'connecting' | 'open' | 'reconnecting' | 'closed' = h.state;
+    const at: number | null = h.lastMessageAt;
+    void [h.clientId, state, h.since, at, h.reconnects];
+  }
+  const text: string = c.metrics();
+  const serverOptions: amqp.MetricsServerOptions = { port: 9464, host: '0.0.0.0' };
+  const server: amqp.MetricsServer = await amqp.serveMetrics(c, serverOptions);
+  await amqp.serveMetrics(c);
+  const http: import('node:http').Server = server.server;
+  void [status, lastError, text, server.port, server.host, server.url, http];
+  await server.close();
+}
+void iterateBatches;
+
+// Instrumentation: the channel names, and the payloads a subscriber gets.
+const channels: amqp.Channels = amqp.channels;
+diagnostics_channel.subscribe(channels.connect, (m) => {
+  const e = m as amqp.ConnectEvent;
+  void [e.connectionId, e.clientId, e.host, e.port, e.epoch, e.transport, e.reconnect];
+});
+diagnostics_channel.subscribe(channels.disconnect, (m) => {
+  const e = m as amqp.DisconnectEvent;
+  useError(e.error);
+  void [e.connectionId, e.reconnecting, e.delay];
+});
+diagnostics_channel.subscribe(channels.message, (m) => {
+  const e = m as amqp.MessageEvent;
+  void [e.connectionId, e.clientId, e.epoch, e.attach, e.deliveryId, e.topic, e.messageId];
+});
+diagnostics_channel.subscribe(channels.settle, (m) => {
+  const e = m as amqp.SettleEvent;
+  const outcome: 'accepted' | 'released' | 'rejected' | 'modified' = e.outcome;
+  void [e.attach, e.deliveryId, e.sent, outcome];
+});
+diagnostics_channel.subscribe(channels.error, (m) => {
+  const e = m as amqp.ErrorEvent;
+  const base: amqp.ConnectionEventBase = e;
+  const source: 'connection' | 'receiver' | 'transport' | 'handler' = e.source;
+  void [base, source, e.error.message, e.attach, e.deliveryId, e.messageId];
+});
+const handlerTrace = diagnostics_channel.tracingChannel<unknown, amqp.HandlerTraceContext & object>(channels.handler);
+handlerTrace.subscribe({
+  start: (ctx) => void [ctx.message.messageId, ctx.clientId, ctx.topic, ctx.messageId],
+  end: () => {},
+  asyncStart: (ctx) => void ctx.result,
+  asyncEnd: () => {},
+  error: (ctx) => void ctx.error,
+});
+// @ts-expect-error the channel names are fixed
+const wrongChannel: amqp.Channels['message'] = 'aliyun-iot-amqp:messages';
+void wrongChannel;
 
 async function iterate(c: amqp.Consumer): Promise<void> {
   for await (const m of c) {

@@ -87,3 +87,16 @@ test('an endpoint whose port is out of range is blamed on its port, a missing ke
     });
   });
 });
+
+test('batches() options: {max, maxWaitMs}, defaulted; a bad or unknown one throws a TypeError naming it', () => {
+  const { batchOptions, DEFAULTS } = require('../../lib/consumer/options.js');
+  assert.deepEqual(batchOptions(undefined), { max: DEFAULTS.batchMax, maxWaitMs: DEFAULTS.batchMaxWaitMs });
+  assert.deepEqual(DEFAULTS.batchMax, 100);
+  assert.deepEqual(DEFAULTS.batchMaxWaitMs, 50);
+  assert.deepEqual(batchOptions({ max: 500, maxWaitMs: 0 }), { max: 500, maxWaitMs: 0 });
+  assert.deepEqual(batchOptions({ maxWaitMs: 12.5 }), { max: 100, maxWaitMs: 12.5 });
+  for (const [o, option] of [[{ max: 0 }, 'max'], [{ max: 1.5 }, 'max'], [{ max: '10' }, 'max'], [{ maxWaitMs: -1 }, 'maxWaitMs'],
+    [{ maxWaitMs: Infinity }, 'maxWaitMs'], [{ size: 10 }, 'size'], [null, 'batches options'], [5, 'batches options']]) {
+    assert.throws(() => batchOptions(o), (err) => err instanceof TypeError && err.option === option, JSON.stringify(o));
+  }
+});

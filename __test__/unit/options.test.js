@@ -87,6 +87,25 @@ test('open_receiver() checks its argument', () => {
   }
 });
 
+test('open_receiver() checks the batch option: a boolean or {max}', () => {
+  const c = amqp.create_container().connect(base);
+  try {
+    for (const [value, option] of [['yes', 'batch'], [{ max: 0 }, 'batch.max'], [{ max: 1.5 }, 'batch.max'], [{ size: 3 }, 'batch.size'], [null, 'batch'], [100, 'batch']]) {
+      assert.throws(() => c.open_receiver({ batch: value }), (err) => err instanceof TypeError && err.option === option, JSON.stringify(value));
+    }
+    const r = c.open_receiver({ batch: { max: 50 } });
+    assert.equal(r._batchMax, 50);
+  } finally {
+    c.close();
+  }
+  const { receiverOptions } = require('../../lib/options.js');
+  const get = (name, def) => def;
+  assert.equal(receiverOptions({ batch: true }, get, () => 'n').batch, Infinity);
+  assert.equal(receiverOptions({ batch: true }, get, () => 'n').native.batch, true);
+  assert.equal(receiverOptions({}, get, () => 'n').batch, 0);
+  assert.equal(receiverOptions({ batch: false }, get, () => 'n').native.batch, false);
+});
+
 test('options may come from the container, as in rhea', () => {
   const container = amqp.create_container({ port: 'bad' });
   assert.throws(() => container.connect({ host: 'x' }), /'port'/);

@@ -7,10 +7,12 @@
 // from the loadgen's `sendNs` application property, CLOCK_MONOTONIC ns = process.hrtime.bigint()),
 // and the time from connect() to the first message. Prints one JSON line.
 //
-// node js-consumer.js --lib rhea|ours --port P --count N [--tls --ca FILE] [--latency]
+// node js-consumer.js --lib rhea|ours|ours-batch --port P --count N [--tls --ca FILE] [--latency]
 //   [--index PATH]  this package's index.js to load (default ../../index.js; for experiments)
-//   --lib ours-batch  EXPERIMENT (needs an experimental build, see README): the same work through a
-//                     batch API, receiver.on('batch', b => ... b.topic(i), b.messageId(i), b.content(i), b.acceptAll())
+//   --lib ours-batch  the same work through the batch API: open_receiver({batch: {max}}) and
+//                     receiver.on('batch', ({batch}) => ... batch.topic(i), batch.messageId(i),
+//                     batch.content(i) ..., batch.accept())
+//   [--batch-max N]   the most messages per 'batch' event (default 100)
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -18,7 +20,7 @@ const crypto = require('node:crypto');
 const { performance } = require('node:perf_hooks');
 
 function parseArgs(argv) {
-  const o = { lib: 'rhea', index: path.resolve(__dirname, '..', '..', 'index.js'), host: '127.0.0.1', port: 0, count: 1000, tls: false, ca: null, latency: false, servername: 'localhost' };
+  const o = { lib: 'rhea', index: path.resolve(__dirname, '..', '..', 'index.js'), host: '127.0.0.1', port: 0, count: 1000, tls: false, ca: null, latency: false, servername: 'localhost', batchMax: 100 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => argv[++i];
@@ -32,6 +34,7 @@ function parseArgs(argv) {
     else if (a === '--servername') o.servername = val();
     else if (a === '--latency') o.latency = true;
     else if (a === '--nodelay') o.nodelay = true; // diagnostics: TCP_NODELAY on rhea's socket (not the doc's script)
+    else if (a === '--batch-max') o.batchMax = Number(val());
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -39,7 +42,6 @@ function parseArgs(argv) {
 
 const opts = parseArgs(process.argv.slice(2));
 const BATCH = opts.lib === 'ours-batch';
-if (BATCH) process.env.AIA_BATCH_API = '1';
 const container = opts.lib === 'rhea' ? require('rhea') : require(opts.index);
 
 function vmHwmKb() {
@@ -97,7 +99,8 @@ const cpu0 = process.cpuUsage();
 const elu0 = performance.eventLoopUtilization();
 const tConnect = process.hrtime.bigint();
 const connection = container.connect(connectOptions);
-const receiver = connection.open_receiver();
+const receiver = connection.open_receiver(BATCH ? { batch: { max: opts.batchMax } } : undefined);
+let batches = 0;
 
 function measured(topic, messageId, content, sendNs) {
   checksum += topic.length + messageId.length + content.length;
@@ -115,14 +118,15 @@ function measured(topic, messageId, content, sendNs) {
 }
 
 if (BATCH) {
-  receiver.on('batch', (b) => {
-    for (let i = 0; i < b.length; i++) {
-      const topic = b.topic(i);
-      const messageId = b.messageId(i);
-      const content = Buffer.from(b.content(i)).toString();
-      measured(topic, messageId, content, lat !== null ? b.sendNs(i) : 0);
+  receiver.on('batch', ({ batch }) => {
+    batches++;
+    for (let i = 0; i < batch.length; i++) {
+      const topic = batch.topic(i);
+      const messageId = batch.messageId(i);
+      const content = Buffer.from(batch.content(i)).toString();
+      measured(topic, messageId, content, lat !== null ? batch.message(i).application_properties.sendNs : 0);
     }
-    b.acceptAll();
+    batch.accept();
   });
 }
 
@@ -178,6 +182,7 @@ function finish() {
     vm_hwm_kb: vmHwmKb(),
     checksum,
   };
+  if (BATCH) result.batches = batches;
   if (lat !== null) {
     // The first tenth is warm-up (the same rule as the floor).
     const s = Float64Array.from(lat.subarray(Math.floor(received / 10), received)).sort();

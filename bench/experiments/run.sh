@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# Reproduces a measured proposal (changes outside bench/, src/js.rs and lib/message.js, kept here as
-# patches rather than applied): copies the working tree to a scratch directory, applies the patch,
-# builds the addon there (release), and A/Bs it against bench/build's addon (built by bench/run.js)
-# with bench/tools/ab.sh, alternating the two, RUNS times each.
+# Reproduces a measured proposal (a change outside bench/, kept here as bench/experiments/NAME.patch
+# rather than applied): copies the working tree to a scratch directory, applies the patch, builds
+# the addon there (release), and A/Bs it against bench/build's addon (built by bench/run.js) with
+# bench/tools/ab.sh, alternating the two, RUNS times each.
 #
-#   bench/experiments/run.sh batch-api  [SIZE] [COUNT] [RUNS]   # receiver 'batch' events
+#   bench/experiments/run.sh NAME [SIZE] [COUNT] [RUNS] [LIB]
 #
-# batch-api.patch was made against the tree before the core was split into rooms (git cfe9ca7:
-# src/js.rs, index.js); apply it to a checkout of that commit. (read-chunk, the other proposal,
-# is applied: src/reader.rs.)
+# No proposal is pending: both measured ones are applied (read-chunk: src/reader.rs; batch-api:
+# open_receiver({batch: true}), src/node/batch.rs and lib/batch.js, measured by bench/batch-loop.js).
 #
-# Defaults: SIZE 4096, COUNT 30000, RUNS 5. Needs `node bench/run.js` to have built bench/build first.
+# Defaults: SIZE 4096, COUNT 30000, RUNS 5, LIB ours (js-consumer.js --lib). Needs `node bench/run.js`
+# to have built bench/build first.
 set -euo pipefail
-NAME=${1:?batch-api}
+NAME=${1:?usage: run.sh NAME [SIZE] [COUNT] [RUNS] [LIB]}
 SIZE=${2:-4096}
 COUNT=${3:-30000}
 RUNS=${4:-5}
+LIB=${5:-ours}
 BENCH=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 SCRATCH=${SCRATCH:-/tmp/aliyun-iot-amqp-exp-$NAME}
@@ -31,13 +32,8 @@ ln -s "$ROOT/node_modules" "$SCRATCH/node_modules"
   --output-dir "$SCRATCH/out" --no-js >/dev/null)
 EXP="$SCRATCH/out/aliyun-iot-amqp.linux-x64-gnu.node"
 
-LIB=ours
-EXTRA=""
-if [ "$NAME" = batch-api ]; then
-  LIB=ours-batch
-  EXTRA="--index $SCRATCH/index.js"
-fi
+EXTRA="--index $SCRATCH/index.js"
 for i in $(seq 1 "$RUNS"); do
-  echo -n "baseline   run $i: "; "$BENCH/tools/ab.sh" "$BASE" ours "$SIZE" "$COUNT" 1 | tail -1
+  echo -n "baseline   run $i: "; "$BENCH/tools/ab.sh" "$BASE" "$LIB" "$SIZE" "$COUNT" 1 | tail -1
   echo -n "$NAME run $i: "; EXTRA="$EXTRA" "$BENCH/tools/ab.sh" "$EXP" "$LIB" "$SIZE" "$COUNT" 1 | tail -1
 done

@@ -2,17 +2,22 @@
 // The Consumer: one consumer group's server-side subscription over one or more connections of a
 // rhea-shaped container (lib/container.js; each connection signs its credentials afresh at every
 // attempt, in Rust), their messages merged into one stream handed to a for-await loop
-// (./iterator.js) or to 'message' handlers, within `concurrency`; settlement as the handler's
-// outcome says, dedupe, pause/resume, stats and a bounded close(). It never loads rhea.
+// (./iterator.js), a for-await loop over batches (./batches.js) or to 'message' handlers, within
+// `concurrency` (each call traced on the 'aliyun-iot-amqp:handler' tracing channel); settlement as
+// the handler's outcome says, dedupe, pause/resume, stats, health, metrics (./metrics.js renders
+// them) and a bounded close(). It never loads rhea.
 
 const { EventEmitter } = require('node:events');
 const util = require('node:util');
 
 const { Container } = require('../container.js');
 const { rethrowLater } = require('../events.js');
-const { consumerOptions, closeOptions } = require('./options.js');
+const diagnostics = require('../diagnostics.js');
+const { consumerOptions, closeOptions, batchOptions } = require('./options.js');
 const { ConsumerMessage } = require('./message.js');
 const { MessageIterator } = require('./iterator.js');
+const { BatchIterator } = require('./batches.js');
+const { Histogram, render } = require('./metrics.js');
 
 function asError(err) {
   return err instanceof Error ? err : new Error(typeof err === 'string' ? err : `handler failed: ${util.inspect(err)}`);
@@ -36,6 +41,7 @@ class Consumer extends EventEmitter {
     this.clientIds = cfg.clientIds;
     Object.defineProperties(this, {
       _concurrency: { value: cfg.concurrency, writable: true },
+      _credit: { value: cfg.credit },
       _dedupeSize: { value: cfg.dedupe },
       _window: { value: cfg.dedupe ? new Map() : null },
       _links: { value: [] },
@@ -46,6 +52,8 @@ class Consumer extends EventEmitter {
       _stats: {
         value: { received: 0, accepted: 0, released: 0, rejected: 0, duplicates: 0, reconnects: 0, lastError: null },
       },
+      /** Handler durations in seconds (a handler call, a loop iteration, a batch's loop iteration). */
+      _durations: { value: new Histogram() },
     });
     this._iterator = null;
     this._paused = false;
@@ -92,7 +100,12 @@ class Consumer extends EventEmitter {
           container_id: clientId,
           credentials: credentialsFor(clientId),
         });
-        const link = { index, clientId, connection, receiver: null, opens: 0, open: false, stopped: false };
+        const link = {
+          index, clientId, connection, receiver: null, opens: 0, open: false, stopped: false,
+          // health(): 'connecting' | 'open' (connection open, receiver attached) | 'reconnecting' | 'closed'
+          state: 'connecting', since: Date.now(), lastMessageAt: null, reconnects: 0,
+          counts: { received: 0, accepted: 0, released: 0, rejected: 0, duplicates: 0 },
+        };
         link.receiver = connection.open_receiver({ credit_window: cfg.credit, autoaccept: false });
         this._links.push(link);
         this._byConnection.set(connection, link);
@@ -104,6 +117,7 @@ class Consumer extends EventEmitter {
 
     container.on('message', (ctx) => this._onDelivery(ctx));
     container.on('connection_open', (ctx) => this._onOpen(ctx));
+    container.on('receiver_open', (ctx) => this._onAttached(ctx));
     container.on('disconnected', (ctx) => this._onDisconnected(ctx));
     container.on('receiver_close', (ctx) => this._onReceiverClose(ctx));
     container.on('connection_error', (ctx) => this._noteError(ctx.error));
@@ -122,12 +136,28 @@ class Consumer extends EventEmitter {
 
   /** Messages for a for-await loop (see the class comment of MessageIterator). One loop at a time. */
   [Symbol.asyncIterator]() {
+    this._checkLoop();
+    this._iterator = new MessageIterator(this);
+    return this._iterator;
+  }
+
+  /**
+   * Batches for a for-await loop (see ./batches.js): arrays of at most `max` messages (default 100),
+   * yielded when `max` are buffered or `maxWaitMs` (default 50) after the first one arrived. One loop
+   * at a time, loops and 'message' listeners exclude each other; `concurrency` does not apply.
+   */
+  batches(options) {
+    const { max, maxWaitMs } = batchOptions(options);
+    this._checkLoop();
+    this._iterator = new BatchIterator(this, max, maxWaitMs);
+    return this._iterator;
+  }
+
+  _checkLoop() {
     if (this._iterator) throw new Error('aliyun-iot-amqp: the consumer is already being iterated; one for-await loop at a time');
     if (this.listenerCount('message') > 0) {
       throw new Error("aliyun-iot-amqp: the consumer has 'message' listeners; use either a for-await loop or 'message' listeners");
     }
-    this._iterator = new MessageIterator(this);
-    return this._iterator;
   }
 
   /** Stops handing out messages and stops the flow from the server (no credit); resume() restarts. */
@@ -167,6 +197,28 @@ class Consumer extends EventEmitter {
   }
 
   /**
+   * `{status, connections, lastError}`: 'up' when every connection is open with its receiver
+   * attached, 'degraded' when some are, 'down' when none is or the consumer is closing, closed or
+   * failed; per connection its state, since when (ms since the epoch), when its last message came
+   * and how often it reconnected.
+   */
+  health() {
+    const connections = this._links.map((l) => ({
+      clientId: l.clientId, state: l.state, since: l.since, lastMessageAt: l.lastMessageAt, reconnects: l.reconnects,
+    }));
+    const open = connections.filter((c) => c.state === 'open').length;
+    let status = 'degraded';
+    if (open === 0 || this._closing || this._failure) status = 'down';
+    else if (open === connections.length) status = 'up';
+    return { status, connections, lastError: this._stats.lastError };
+  }
+
+  /** The counters and gauges of stats() per connection, and the handler durations, in Prometheus' text format (see ./metrics.js). */
+  metrics() {
+    return render(this);
+  }
+
+  /**
    * Closes the consumer: no more messages are handed out; those not handed out yet are released;
    * then it waits for the 'message' handlers in flight (and the message a for-await loop holds) to
    * finish, at most `timeout` ms (default 30000), settling each as its handler's outcome says;
@@ -195,7 +247,10 @@ class Consumer extends EventEmitter {
     while (this._links.some((l) => !l.connection.is_closed()) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    for (const link of this._links) link.open = false;
+    for (const link of this._links) {
+      link.open = false;
+      this._setState(link, 'closed');
+    }
     this._closed = true;
     if (this._iterator) this._iterator._end();
     this.emit('close');
@@ -228,13 +283,28 @@ class Consumer extends EventEmitter {
   // -------------------------------------------------------------------------------------------
   // Connection events
 
+  _setState(link, state) {
+    if (link.state === state) return;
+    link.state = state;
+    link.since = Date.now();
+  }
+
   _onOpen(ctx) {
     const link = this._byConnection.get(ctx.connection);
     if (!link) return;
     link.opens += 1;
     link.open = true;
-    if (link.opens > 1) this._stats.reconnects += 1;
+    if (link.opens > 1) {
+      this._stats.reconnects += 1;
+      link.reconnects += 1;
+    }
     this.emit('connected', { clientId: link.clientId, reconnect: link.opens > 1 });
+  }
+
+  /** Its receiver is attached: the connection is up. */
+  _onAttached(ctx) {
+    const link = this._byConnection.get(ctx.connection);
+    if (link && !this._closing) this._setState(link, 'open');
   }
 
   /** What a link delivered and is not handed out yet: it cannot be settled any more (the platform delivers it again). */
@@ -242,17 +312,19 @@ class Consumer extends EventEmitter {
     if (this._buffer.some((m) => m._link === link)) this._buffer = this._buffer.filter((m) => m._link !== link);
   }
 
-  /** The server detached the receiver (it is attached again on the same connection). */
+  /** The receiver was detached (by the server: it is attached again on the same connection): not up until it is. */
   _onReceiverClose(ctx) {
     const link = this._byConnection.get(ctx.connection);
     if (!link) return;
     this._dropBuffered(link);
+    if (link.state === 'open' && !this._closing) this._setState(link, 'reconnecting');
   }
 
   _onDisconnected(ctx) {
     const link = this._byConnection.get(ctx.connection);
     if (!link) return;
     link.open = false;
+    if (!this._closing) this._setState(link, ctx.reconnecting ? 'reconnecting' : 'closed');
     if (ctx.error) this._noteError(ctx.error);
     this._dropBuffered(link);
     this.emit('disconnected', { clientId: link.clientId, error: ctx.error, reconnecting: ctx.reconnecting });
@@ -289,6 +361,8 @@ class Consumer extends EventEmitter {
     const link = this._byConnection.get(ctx.connection);
     if (!link) return;
     this._stats.received += 1;
+    link.counts.received += 1;
+    link.lastMessageAt = Date.now();
     const msg = new ConsumerMessage(this, ctx, link);
     if (this._closing) {
       msg.release();
@@ -303,11 +377,24 @@ class Consumer extends EventEmitter {
   _isDuplicate(msg) {
     const w = this._window;
     if (!w || msg.messageId === undefined || !w.has(msg.messageId)) return false;
+    this._acceptDuplicate(msg);
+    return true;
+  }
+
+  /** A copy of a message accepted before, or (batches) of one in the same batch: accepted at once, counted, not handed out. */
+  _acceptDuplicate(msg) {
     msg._duplicate = true;
     this._stats.duplicates += 1;
+    msg._link.counts.duplicates += 1;
     msg.accept();
     if (this.listenerCount('duplicate') > 0) this.emit('duplicate', msg);
-    return true;
+  }
+
+  /** Whether no more messages can arrive until some are settled: what is buffered uses up every open connection's credit. */
+  _creditUsedUp() {
+    let open = 0;
+    for (const link of this._links) if (link.open) open += 1;
+    return this._buffer.length >= open * this._credit;
   }
 
   _remember(id) {
@@ -320,7 +407,10 @@ class Consumer extends EventEmitter {
   _onSettled(msg, state, sent) {
     if (msg._duplicate) return;
     if (state === 'accepted' && this._window && msg.messageId !== undefined) this._remember(msg.messageId);
-    if (sent) this._stats[state] += 1;
+    if (sent) {
+      this._stats[state] += 1;
+      msg._link.counts[state] += 1;
+    }
     if (msg._iterated) this._checkIdle();
   }
 
@@ -329,17 +419,11 @@ class Consumer extends EventEmitter {
     if (this._draining) return;
     this._draining = true;
     try {
+      if (this._iterator) {
+        if (!this._paused && !this._closing) this._iterator._pull();
+        return;
+      }
       while (this._buffer.length > 0 && !this._paused && !this._closing) {
-        const it = this._iterator;
-        if (it) {
-          if (!it._waiting) break;
-          const msg = this._buffer.shift();
-          if (this._isDuplicate(msg)) continue;
-          msg._iterated = true;
-          this._handed.add(msg);
-          it._hand(msg);
-          continue;
-        }
         if (this.listenerCount('message') === 0 || this._handed.size >= this._concurrency) break;
         const msg = this._buffer.shift();
         if (this._isDuplicate(msg)) continue;
@@ -350,18 +434,49 @@ class Consumer extends EventEmitter {
     }
   }
 
+  /** The 'message' listeners, called with `msg`: a result, or a promise of all their results. */
+  _invoke(msg) {
+    const listeners = this.rawListeners('message');
+    return listeners.length === 1 ? listeners[0].call(this, msg) : Promise.all(listeners.map((l) => l.call(this, msg)));
+  }
+
   _runHandlers(msg) {
     this._handed.add(msg);
+    msg._handedAt = performance.now();
+    // Traced (when subscribed) as tracePromise() would for a promise, as traceSync() for a plain
+    // return: start/end around the call, asyncStart/asyncEnd around the settlement that follows.
+    const tracing = diagnostics.handlerTracing();
+    const ctx = tracing === null ? null : { message: msg, clientId: msg.clientId, topic: msg.topic, messageId: msg.messageId };
     let result;
     try {
-      const listeners = this.rawListeners('message');
-      result = listeners.length === 1 ? listeners[0].call(this, msg) : Promise.all(listeners.map((l) => l.call(this, msg)));
+      result = tracing === null ? this._invoke(msg) : tracing.traceSync(this._invoke, ctx, this, msg);
     } catch (err) {
       this._handlerDone(msg, err, true);
       return;
     }
     if (result && typeof result.then === 'function') {
-      result.then(() => this._handlerDone(msg, undefined, false), (err) => this._handlerDone(msg, err, true));
+      if (tracing === null) {
+        result.then(() => this._handlerDone(msg, undefined, false), (err) => this._handlerDone(msg, err, true));
+        return;
+      }
+      result.then((value) => {
+        ctx.result = value;
+        tracing.asyncStart.publish(ctx);
+        try {
+          this._handlerDone(msg, undefined, false);
+        } finally {
+          tracing.asyncEnd.publish(ctx);
+        }
+      }, (err) => {
+        ctx.error = err;
+        tracing.error.publish(ctx);
+        tracing.asyncStart.publish(ctx);
+        try {
+          this._handlerDone(msg, err, true);
+        } finally {
+          tracing.asyncEnd.publish(ctx);
+        }
+      });
     } else {
       this._handlerDone(msg, undefined, false);
     }
@@ -369,10 +484,15 @@ class Consumer extends EventEmitter {
 
   /** A handler finished: resolved → accept, rejected/threw → release and 'error' (unless it settled). */
   _handlerDone(msg, err, failed) {
+    this._observeHandling(msg._handedAt);
     if (failed) {
       if (!msg.settled) msg.release();
       const error = asError(err);
       this._noteError(error);
+      if (diagnostics.error.hasSubscribers) {
+        const connection = msg._link.connection;
+        diagnostics.publishError(connection, connection._epoch, 'handler', error, { attach: msg._attach, deliveryId: msg._deliveryId, messageId: msg.messageId });
+      }
       if (this.listenerCount('error') > 0) this.emit('error', error, msg);
       else rethrowLater(error);
     } else if (!msg.settled) {
@@ -386,6 +506,18 @@ class Consumer extends EventEmitter {
     this._handed.delete(msg);
     this._checkIdle();
     this._drain();
+  }
+
+  /** The app is done with a batch it was handed. */
+  _finishedAll(msgs) {
+    for (const msg of msgs) this._handed.delete(msg);
+    this._checkIdle();
+    this._drain();
+  }
+
+  /** A handler call, loop iteration or batch that began at `since` (performance.now()) ended now. */
+  _observeHandling(since) {
+    if (since > 0) this._durations.observe((performance.now() - since) / 1000);
   }
 
   [util.inspect.custom]() {

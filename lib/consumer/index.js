@@ -6,6 +6,7 @@
 const { Consumer } = require('./consumer.js');
 const { ConsumerMessage } = require('./message.js');
 const { consumerOptions, DEFAULTS } = require('./options.js');
+const { serveMetrics } = require('./metrics.js');
 
 /**
  * Creates a consumer and starts connecting at once (messages wait, within `credit`, until a
@@ -15,4 +16,4 @@ function createConsumer(options) {
   return new Consumer(options);
 }
 
-module.exports = { createConsumer, Consumer, ConsumerMessage, consumerOptions, DEFAULTS };
+module.exports = { createConsumer, Consumer, ConsumerMessage, consumerOptions, serveMetrics, DEFAULTS };

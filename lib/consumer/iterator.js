@@ -21,6 +21,7 @@ class MessageIterator {
       // The loop asks for the next message: it is done with the one it held.
       const msg = this._held;
       this._held = null;
+      c._observeHandling(msg._handedAt);
       if (!msg.settled) msg.accept();
       c._finished(msg);
     }
@@ -45,6 +46,7 @@ class MessageIterator {
       // Left early (break, return or throw): the message was not finished, it comes again.
       const msg = this._held;
       this._held = null;
+      c._observeHandling(msg._handedAt);
       if (!msg.settled) msg.release();
       c._finished(msg);
     }
@@ -56,15 +58,20 @@ class MessageIterator {
     return this;
   }
 
-  get _waiting() {
-    return this._waiter !== null;
-  }
-
-  _hand(msg) {
-    const w = this._waiter;
-    this._waiter = null;
-    this._held = msg;
-    w.resolve({ value: msg, done: false });
+  /** Hands the loop the next buffered message, if it waits for one (called by the consumer's drain). */
+  _pull() {
+    const c = this._consumer;
+    while (this._waiter !== null && c._buffer.length > 0) {
+      const msg = c._buffer.shift();
+      if (c._isDuplicate(msg)) continue;
+      msg._iterated = true;
+      msg._handedAt = performance.now();
+      c._handed.add(msg);
+      const w = this._waiter;
+      this._waiter = null;
+      this._held = msg;
+      w.resolve({ value: msg, done: false });
+    }
   }
 
   _end() {

@@ -5,23 +5,7 @@
 const util = require('node:util');
 
 const { parseTopic } = require('../topic.js');
-
-function idString(v) {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-  if (Buffer.isBuffer(v)) return v.length === 8 ? v.readBigInt64BE(0).toString() : v.toString('hex');
-  return String(v);
-}
-
-/** generateTime as ms since the epoch (a long on the wire). */
-function timeNumber(v) {
-  if (typeof v === 'number') return v;
-  if (Buffer.isBuffer(v) && v.length === 8) return Number(v.readBigInt64BE(0));
-  if (v instanceof Date) return v.getTime();
-  if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
-  return undefined;
-}
+const { idString, timeNumber } = require('../message.js');
 
 /** The payload as bytes: the data section(s), or an amqp-value body as its text / JSON. */
 function contentOf(body) {
@@ -68,6 +52,9 @@ class ConsumerMessage {
     this.state = undefined;
     this._duplicate = false;
     this._iterated = false;
+    /** performance.now() when it arrived (batches: maxWaitMs) and when it was handed out (handler durations). */
+    this._arrivedAt = performance.now();
+    this._handedAt = 0;
   }
 
   /** `{productKey, deviceName, kind, identifier}` parsed from the topic (see lib/topic.js). */
@@ -117,6 +104,14 @@ class ConsumerMessage {
 
   get _link() {
     return this.#link;
+  }
+
+  get _deliveryId() {
+    return this.#delivery.id;
+  }
+
+  get _attach() {
+    return this.#delivery._attach;
   }
 
   [util.inspect.custom](depth, options) {

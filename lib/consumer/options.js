@@ -197,4 +197,22 @@ function closeOptions(o) {
   return o.timeout;
 }
 
-module.exports = { consumerOptions, closeOptions, DEFAULTS };
+/** consumer.batches() options: `{max, maxWaitMs}`. Returns both, defaulted. */
+function batchOptions(o) {
+  if (o === undefined) return { max: DEFAULTS.batchMax, maxWaitMs: DEFAULTS.batchMaxWaitMs };
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw fail('batches options', 'an object', o);
+  for (const name of Object.keys(o)) {
+    if (name !== 'max' && name !== 'maxWaitMs' && o[name] !== undefined) {
+      const err = new TypeError(`aliyun-iot-amqp: unknown option '${name}' for batches() (it takes max and maxWaitMs)`);
+      err.code = 'ERR_INVALID_ARG_VALUE';
+      err.option = name;
+      throw err;
+    }
+  }
+  return {
+    max: o.max === undefined ? DEFAULTS.batchMax : integer('max', o.max, 1, 1000000),
+    maxWaitMs: o.maxWaitMs === undefined ? DEFAULTS.batchMaxWaitMs : number('maxWaitMs', o.maxWaitMs, { min: 0, max: 1e9 }),
+  };
+}
+
+module.exports = { consumerOptions, closeOptions, batchOptions, DEFAULTS };

@@ -7,10 +7,20 @@
 //!
 //! Buffers (the tag, data sections, binary values) are views of the batch Buffer, as rhea's are
 //! views of the socket chunk they arrived in.
+//!
+//! A receiver opened with `{batch: true}` gets the same Buffer and tape *packed*: nothing is
+//! unpacked when the batch arrives. The tape then ends with an index, `BATCH_INDEX_SLOTS` numbers
+//! per delivery (see `append_index`): its id and flags, the byte offsets in the Buffer of its
+//! topic, message id and single data section, its generate time, and where its fields start on
+//! the tape. `lib/batch.js` reads the platform's fields straight from the index, and builds a
+//! whole message, on demand, with the unpacker's `read.message`: the same tape, the same
+//! unpacker, so still one encoder of the message shape.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use napi::bindgen_prelude::{ToNapiValue, TypeName, ValueType};
 use napi::sys;
@@ -20,8 +30,29 @@ use super::raw::{ok, Env};
 use crate::message::{Body, Message, Value, HEADER_FIELDS, PROPERTY_FIELDS};
 use crate::model::Delivery;
 
-/// The deliveries of one `messages` event, converted to JavaScript by packing.
-pub struct Batch(pub Vec<Delivery>);
+/// Which shape a connection's batches take in JavaScript: message objects (the default), or
+/// packed (its receiver was opened with `{batch: true}`). Set from JavaScript when the receiver is
+/// opened and read when a batch is converted, both on Node's thread: a batch always has the shape
+/// of the receiver it is handed to.
+#[derive(Default)]
+pub struct Shape(AtomicBool);
+
+impl Shape {
+    pub fn set_packed(&self, packed: bool) {
+        self.0.store(packed, Ordering::Release);
+    }
+
+    fn packed(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// The deliveries of one `messages` event, converted to JavaScript by packing; `shape` is the
+/// connection's (none: message objects).
+pub struct Batch {
+    pub deliveries: Vec<Delivery>,
+    pub shape: Option<Arc<Shape>>,
+}
 
 impl TypeName for Batch {
     fn type_name() -> &'static str {
@@ -37,16 +68,17 @@ impl ToNapiValue for Batch {
     // SAFETY: napi calls this on Node's thread with the environment of the current callback; every
     // raw call below goes through `raw::Env`, which checks each status.
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-        let out = deliveries(env, &val.0).ok_or_else(|| {
+        let packed = val.shape.as_ref().is_some_and(|s| s.packed());
+        let out = deliveries(env, &val.deliveries, packed).ok_or_else(|| {
             napi::Error::new(
                 napi::Status::GenericFailure,
                 format!(
                     "cannot hand a batch of {} messages to JavaScript",
-                    val.0.len()
+                    val.deliveries.len()
                 ),
             )
         });
-        graveyard::bury(val.0);
+        graveyard::bury(val.deliveries);
         out
     }
 }
@@ -86,6 +118,18 @@ const MAX_KEY_LEN: usize = 128;
 /// straight into the Buffer handed to JavaScript.
 const DEFER_MIN: usize = 128;
 
+/// Numbers per delivery in a packed batch's index (`append_index` says what each is).
+#[napi_derive::napi]
+pub const BATCH_INDEX_SLOTS: u32 = 13;
+const INDEX_SLOTS: usize = BATCH_INDEX_SLOTS as usize;
+/// What `Packer` notes per delivery of a packed batch: where its fields start on the tape, its
+/// id, its flags, then the tape positions (-1: none) of the value of its `topic` application
+/// property (a string only), of its message id (the `messageId` application property, else the
+/// `message_id` property), of its `generateTime` application property, and of its body's single
+/// data section.
+const MARKS: usize = 7;
+const NONE: f64 = -1.0;
+
 /// Std's hasher (randomly keyed SipHash): the keys come from the server, and a table whose keys
 /// all collide would cost every lookup a scan.
 type Keys = HashMap<Box<str>, u32>;
@@ -93,118 +137,7 @@ type Keys = HashMap<Box<str>, u32>;
 /// The unpacking function, compiled once per environment. `fill`'s cases (one named store per
 /// field, so that each store site stays monomorphic) are generated from `message.rs`'s field
 /// names by `unpack_source`, so the field codes cannot drift from the names.
-const UNPACK_JS: &str = r#"(function () {
-  'use strict';
-  const from = typeof Buffer === 'function' && typeof Buffer.from === 'function' ? Buffer.from : null;
-  // The message classes, registered by lib/message.js (when loaded): messages are then built with
-  // their prototypes at once, which spares adopt() two slow Object.setPrototypeOf calls each.
-  const CLASSES = Symbol.for('aliyun-iot-amqp.message-classes');
-  let M = null;
-  let S = null;
-  const keys = [];
-  let b = null;
-  let ab = null;
-  let base = 0;
-  // Big binaries sit after the small things; their offsets on the tape are -1 - offset in that part.
-  let big = 0;
-  let t = null;
-  let p = 0;
-  // An internalized copy of a key, so that stores with it take V8's fast path.
-  // (A computed key: even '__proto__' becomes an own property, so the copy is the key itself.)
-  function internal(s) {
-    const o = { [s]: 0 };
-    return Object.keys(o)[0];
-  }
-  function bin() {
-    const o = t[p] < 0 ? big - 1 - t[p] : t[p];
-    const l = t[p + 1];
-    p += 2;
-    return from !== null ? from(ab, base + o, l) : b.subarray(o, o + l);
-  }
-  function value() {
-    switch (t[p++]) {
-      case 0: return null;
-      case 1: return true;
-      case 2: return false;
-      case 3: return t[p++];
-      case 4: return new Date(t[p++]);
-      case 5: return bin();
-      case 6: { const o = t[p] < 0 ? big - 1 - t[p] : t[p]; const l = t[p + 1]; p += 2; return b.latin1Slice(o, o + l); }
-      case 7: { const o = t[p] < 0 ? big - 1 - t[p] : t[p]; const l = t[p + 1]; p += 2; return b.utf8Slice(o, o + l); }
-      case 8: return keys[t[p++]];
-      case 9: {
-        const n = t[p++];
-        const a = new Array(n);
-        for (let i = 0; i < n; i++) a[i] = value();
-        return a;
-      }
-      case 10: {
-        const n = t[p++];
-        const m = {};
-        for (let i = 0; i < n; i++) {
-          const k = value();
-          m[k] = value();
-        }
-        return m;
-      }
-      case 11: {
-        const d = value();
-        return { descriptor: d, value: value() };
-      }
-      default: throw new Error('aliyun-iot-amqp: bad message tape');
-    }
-  }
-  function body() {
-    const kind = t[p++];
-    if (kind === 2) return value();
-    const n = t[p++];
-    let content;
-    if (n === 1) content = kind === 0 ? bin() : value();
-    else {
-      content = new Array(n);
-      for (let i = 0; i < n; i++) content[i] = kind === 0 ? bin() : value();
-    }
-    const typecode = kind === 0 ? 0x75 : 0x76;
-    const multiple = n > 1 ? true : undefined;
-    return S !== null ? new S(typecode, content, multiple) : { typecode, content, multiple };
-  }
-  function fill(m) {
-    for (;;) {
-      switch (t[p++]) {
-        case -1: return;
-/*FILL_CASES*/
-        default: throw new Error('aliyun-iot-amqp: bad message tape');
-      }
-    }
-  }
-  return function unpack(buffer, tape, newKeys, n, bigAt) {
-    if (newKeys !== undefined) for (let i = 0; i < newKeys.length; i++) keys.push(internal(newKeys[i]));
-    const classes = globalThis[CLASSES];
-    M = classes !== undefined && typeof classes.Message === 'function' ? classes.Message : null;
-    S = classes !== undefined && typeof classes.Section === 'function' ? classes.Section : null;
-    b = buffer;
-    ab = buffer.buffer;
-    base = buffer.byteOffset;
-    big = bigAt;
-    t = tape;
-    p = 0;
-    const deliveries = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const id = t[p];
-      const format = t[p + 1];
-      const flags = t[p + 2];
-      p += 3;
-      const tag = bin();
-      const message = M !== null ? new M() : {};
-      deliveries[i] = { id, tag, format, settled: (flags & 1) !== 0, section: (flags & 2) !== 0, message };
-      fill(message);
-    }
-    b = null;
-    ab = null;
-    t = null;
-    return deliveries;
-  };
-})"#;
+const UNPACK_JS: &str = include_str!("unpack.js");
 /// What is kept per environment: the compiled unpacker, the interned keys, reusable buffers.
 struct EnvState {
     env: sys::napi_env,
@@ -212,6 +145,7 @@ struct EnvState {
     keys: Keys,
     tape: Vec<f64>,
     bytes: Vec<u8>,
+    index: Vec<f64>,
 }
 
 thread_local! {
@@ -275,7 +209,26 @@ fn setup(env: Env) -> Option<EnvState> {
         keys: Keys::default(),
         tape: Vec::new(),
         bytes: Vec::new(),
+        index: Vec::new(),
     })
+}
+
+/// Where the parts a packed batch's index points to are on the tape, for one delivery.
+#[derive(Clone, Copy)]
+struct Marks {
+    topic: f64,
+    message_id: f64,
+    generate_time: f64,
+    body: f64,
+}
+
+impl Marks {
+    const NONE: Marks = Marks {
+        topic: NONE,
+        message_id: NONE,
+        generate_time: NONE,
+        body: NONE,
+    };
 }
 
 struct Packer<'t, 'a> {
@@ -287,6 +240,10 @@ struct Packer<'t, 'a> {
     /// small things (`bytes`); on the tape at `-1 - offset` within this part.
     big: Vec<&'a [u8]>,
     big_len: usize,
+    /// What `append_index` needs (`MARKS` per delivery), when `indexing`.
+    index: &'t mut Vec<f64>,
+    indexing: bool,
+    marks: Marks,
 }
 
 impl<'a> Packer<'_, 'a> {
@@ -372,11 +329,33 @@ impl<'a> Packer<'_, 'a> {
         }
     }
 
+    /// The application properties of a packed batch's delivery: a map, noting where the values
+    /// of the platform's `topic` (a string), `messageId` and `generateTime` are.
+    fn marked_map(&mut self, pairs: &'a [(Value, Value)]) {
+        self.tape.push(MAP);
+        self.tape.push(pairs.len() as f64);
+        for (k, v) in pairs {
+            self.key(k);
+            let at = self.tape.len() as f64;
+            match (k, v) {
+                (Value::String(k), Value::String(_)) if k == "topic" => self.marks.topic = at,
+                (Value::String(k), _) if k == "messageId" => self.marks.message_id = at,
+                (Value::String(k), _) if k == "generateTime" => self.marks.generate_time = at,
+                _ => {}
+            }
+            self.value(v);
+        }
+    }
+
     /// Non-null fields of a composite section, flat on the message, as rhea sets them.
     fn fields(&mut self, first: usize, count: usize, values: &'a [Value]) {
         for (i, v) in values.iter().take(count).enumerate() {
             if !matches!(v, Value::Null) {
                 self.tape.push((first + i) as f64);
+                if self.indexing && first + i == F_PROPS {
+                    // `message_id`, the message id unless a `messageId` application property follows.
+                    self.marks.message_id = self.tape.len() as f64;
+                }
                 self.value(v);
             }
         }
@@ -400,7 +379,11 @@ impl<'a> Packer<'_, 'a> {
         }
         if let Some(p) = &m.application_properties {
             self.tape.push(F_APPLICATION_PROPERTIES as f64);
-            self.map(p);
+            if self.indexing {
+                self.marked_map(p);
+            } else {
+                self.map(p);
+            }
         }
         match &m.body {
             Body::None => {}
@@ -408,6 +391,9 @@ impl<'a> Packer<'_, 'a> {
                 self.tape.push(F_BODY as f64);
                 self.tape.push(BODY_DATA);
                 self.tape.push(parts.len() as f64);
+                if self.indexing && parts.len() == 1 {
+                    self.marks.body = self.tape.len() as f64;
+                }
                 for part in parts {
                     self.bin(part);
                 }
@@ -435,18 +421,102 @@ impl<'a> Packer<'_, 'a> {
 
     fn delivery(&mut self, d: &'a Delivery) {
         let section = matches!(d.message.body, Body::Data(_) | Body::Sequence(_));
+        let flags = (d.settled as u8 | (section as u8) << 1) as f64;
         self.tape.push(d.id as f64);
         self.tape.push(d.format as f64);
-        self.tape
-            .push((d.settled as u8 | (section as u8) << 1) as f64);
+        self.tape.push(flags);
         self.bin(&d.tag);
+        if !self.indexing {
+            self.message(&d.message);
+            return;
+        }
+        self.marks = Marks::NONE;
+        let fields = self.tape.len() as f64;
         self.message(&d.message);
+        let m = self.marks;
+        self.index.extend_from_slice(&[
+            fields,
+            d.id as f64,
+            flags,
+            m.topic,
+            m.message_id,
+            m.generate_time,
+            m.body,
+        ]);
     }
 }
 
-/// The deliveries as JavaScript objects, built by the unpacking function; `None` when that
-/// failed (the caller reports it).
-fn deliveries(env: sys::napi_env, deliveries: &[Delivery]) -> Option<sys::napi_value> {
+/// Appends a packed batch's index to the tape, `INDEX_SLOTS` numbers per delivery, from what the
+/// packer noted (`marks`) and the values on the tape it points to. `small` is where the big
+/// binaries start in the batch Buffer. Offsets are in the Buffer; -1 means none.
+///
+/// 0 where its fields start on the tape (`read.message`); 1 the delivery id; 2 flags (1: settled
+/// by the sender, 2: a data or sequence body); 3, 4, 5 the topic's offset, length and whether it
+/// is ASCII; 6, 7, 8 the message id: kind 0 none, 1 ASCII string and 2 UTF-8 string (offset,
+/// length), 3 number (the number), 4 another value (its tape position, for `read.value`);
+/// 9, 10 the generate time: kind 0 none, 1 number (the number), 2 another value (its tape
+/// position); 11, 12 the single data section's offset and length.
+fn append_index(tape: &mut Vec<f64>, marks: &[f64], small: usize) {
+    let at = |o: f64| if o < 0.0 { small as f64 - 1.0 - o } else { o };
+    tape.reserve(marks.len() / MARKS * INDEX_SLOTS);
+    for m in marks.chunks_exact(MARKS) {
+        let mut e = [0.0; INDEX_SLOTS];
+        e[0] = m[0];
+        e[1] = m[1];
+        e[2] = m[2];
+        // A position on the tape: a value's opcode, or a binary's offset then length.
+        let (topic, id, time, body) = (m[3], m[4], m[5], m[6]);
+        if topic >= 0.0 {
+            let q = topic as usize;
+            e[3] = at(tape[q + 1]);
+            e[4] = tape[q + 2];
+            e[5] = (tape[q] == ASCII) as u8 as f64;
+        } else {
+            e[3] = NONE;
+        }
+        if id >= 0.0 {
+            let q = id as usize;
+            let op = tape[q];
+            if op == ASCII || op == UTF8 {
+                e[6] = if op == ASCII { 1.0 } else { 2.0 };
+                e[7] = at(tape[q + 1]);
+                e[8] = tape[q + 2];
+            } else if op == NUMBER {
+                e[6] = 3.0;
+                e[7] = tape[q + 1];
+            } else {
+                e[6] = 4.0;
+                e[7] = id;
+            }
+        }
+        if time >= 0.0 {
+            let q = time as usize;
+            if tape[q] == NUMBER {
+                e[9] = 1.0;
+                e[10] = tape[q + 1];
+            } else {
+                e[9] = 2.0;
+                e[10] = time;
+            }
+        }
+        if body >= 0.0 {
+            let q = body as usize;
+            e[11] = at(tape[q]);
+            e[12] = tape[q + 1];
+        } else {
+            e[11] = NONE;
+        }
+        tape.extend_from_slice(&e);
+    }
+}
+
+/// The deliveries as JavaScript objects built by the unpacking function, or (`packed`) the
+/// packed batch it hands back; `None` when that failed (the caller reports it).
+fn deliveries(
+    env: sys::napi_env,
+    deliveries: &[Delivery],
+    packed: bool,
+) -> Option<sys::napi_value> {
     let env = Env(env);
     STATE.with(|state| {
         let mut state = state.try_borrow_mut().ok()?;
@@ -454,7 +524,7 @@ fn deliveries(env: sys::napi_env, deliveries: &[Delivery]) -> Option<sys::napi_v
             *state = setup(env);
         }
         let st = state.as_mut()?;
-        let result = pack_and_unpack(st, env, deliveries);
+        let result = pack_and_unpack(st, env, deliveries, packed);
         if result.is_none() {
             // Never half-trust the interned keys after a failure: start over next time.
             env.clear_exception();
@@ -468,11 +538,14 @@ fn pack_and_unpack(
     st: &mut EnvState,
     env: Env,
     deliveries: &[Delivery],
+    packed: bool,
 ) -> Option<sys::napi_value> {
     let mut tape = std::mem::take(&mut st.tape);
     let mut bytes = std::mem::take(&mut st.bytes);
+    let mut index = std::mem::take(&mut st.index);
     tape.clear();
     bytes.clear();
+    index.clear();
     let mut p = Packer {
         tape: &mut tape,
         bytes: &mut bytes,
@@ -480,6 +553,9 @@ fn pack_and_unpack(
         new_keys: Vec::new(),
         big: Vec::new(),
         big_len: 0,
+        index: &mut index,
+        indexing: packed,
+        marks: Marks::NONE,
     };
     for d in deliveries {
         p.delivery(d);
@@ -487,6 +563,11 @@ fn pack_and_unpack(
     let new_keys = std::mem::take(&mut p.new_keys);
     let big = std::mem::take(&mut p.big);
     let big_len = p.big_len;
+    // A packed batch's index follows the deliveries on the tape.
+    let index_at = tape.len();
+    if packed {
+        append_index(&mut tape, &index, bytes.len());
+    }
     let result = (|| {
         let buffer = env.buffer(&bytes, &big, bytes.len() + big_len)?;
         let tape_js = env.float64_array(&tape)?;
@@ -498,7 +579,12 @@ fn pack_and_unpack(
         let n = env.uint32(deliveries.len() as u32)?;
         let big_at = env.uint32(bytes.len() as u32)?;
         let unpack = env.reference_value(st.unpack)?;
-        env.call(unpack, &[buffer, tape_js, keys_js, n, big_at])
+        if packed {
+            let index_at = env.double(index_at as f64)?;
+            env.call(unpack, &[buffer, tape_js, keys_js, n, big_at, index_at])
+        } else {
+            env.call(unpack, &[buffer, tape_js, keys_js, n, big_at])
+        }
     })();
     // Keep the allocations for the next batch (but not a huge one-off). The packed bytes are
     // copied into a Buffer of Node's: handing the Vec over as an external buffer (no copy) was
@@ -509,6 +595,9 @@ fn pack_and_unpack(
     }
     if bytes.capacity() <= 8 << 20 {
         st.bytes = bytes;
+    }
+    if index.capacity() <= 1 << 16 {
+        st.index = index;
     }
     result
 }

@@ -8,7 +8,8 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
 
-use super::events::NativeEvent;
+use super::batch::Shape;
+use super::events::{native_event, NativeEvent};
 use super::options::{NativeOptions, NativeReceiverOptions};
 use super::settle::{NativeOutcome, SettleCode};
 use super::{invalid, runtime};
@@ -26,6 +27,7 @@ type EventCallback = ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, tr
 /// socket does; it is dropped after the final `closed` event so that Node can exit.
 struct JsSink {
     callback: Mutex<Option<Arc<EventCallback>>>,
+    shape: Arc<Shape>,
 }
 
 impl JsSink {
@@ -56,7 +58,10 @@ impl EventSink for JsSink {
             Err(_) => None,
         };
         if let Some(cb) = callback {
-            cb.call(Ok(event.into()), ThreadsafeFunctionCallMode::NonBlocking);
+            cb.call(
+                Ok(native_event(event, &self.shape)),
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
         }
     }
 }
@@ -65,6 +70,8 @@ impl EventSink for JsSink {
 #[napi]
 pub struct NativeConnection {
     handle: ConsumerHandle,
+    /// Whether the receiver takes packed batches (`batch: true`), shared with the sink.
+    shape: Arc<Shape>,
 }
 
 #[napi]
@@ -81,8 +88,13 @@ impl NativeConnection {
         callback: EventCallback,
     ) -> napi::Result<Self> {
         let mut cfg = Config::try_from(options)?;
+        let shape = Arc::new(Shape::default());
+        if let Some(r) = &receiver {
+            shape.set_packed(r.batch == Some(true));
+        }
         let sink = Arc::new(JsSink {
             callback: Mutex::new(Some(Arc::new(callback))),
+            shape: shape.clone(),
         });
         if cfg.debug_frames {
             // Frame lines go to JavaScript, which writes every debug line (timestamped, whole).
@@ -95,12 +107,14 @@ impl NativeConnection {
         }
         let handle = supervisor::spawn(runtime()?.handle(), cfg, receiver.map(Into::into), sink)
             .map_err(|e| invalid(e.description()))?;
-        Ok(NativeConnection { handle })
+        Ok(NativeConnection { handle, shape })
     }
 
-    /// Attaches the receiver (now, and again after every reconnect).
+    /// Attaches the receiver (now, and again after every reconnect). Its batches come packed
+    /// from now on if `options.batch`, as message objects otherwise.
     #[napi(catch_unwind)]
     pub fn open_receiver(&self, options: NativeReceiverOptions) -> bool {
+        self.shape.set_packed(options.batch == Some(true));
         self.handle.send(Command::OpenReceiver(options.into()))
     }
 

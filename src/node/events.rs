@@ -1,10 +1,13 @@
 //! What JavaScript receives: each core event as one typed object, `{type, epoch, ...}`, built by
-//! `From`. A batch of messages is converted by `batch.rs`, the hot path.
+//! `From` (`native_event` adds the connection's batch shape). A batch of messages is converted by
+//! `batch.rs`, the hot path.
+
+use std::sync::Arc;
 
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
-use super::batch::Batch;
+use super::batch::{Batch, Shape};
 use crate::error::Error;
 use crate::model::{Event, RemoteOpen};
 
@@ -70,12 +73,13 @@ pub enum NativeEvent {
         /// The source address in the server's attach reply; absent if it sent none.
         remote_source: Option<String>,
     },
-    /// Deliveries of attachment `attach`.
+    /// Deliveries of attachment `attach`: as objects, or packed (the receiver was opened with
+    /// `batch: true`), the packed Buffer and tape with an index, read by lib/batch.js.
     Messages {
         epoch: u32,
         attach: u32,
         #[napi(
-            ts_type = "Array<{ id: number; tag: Buffer; format: number; settled: boolean; section: boolean; message: Record<string, unknown> }>"
+            ts_type = "Array<{ id: number; tag: Buffer; format: number; settled: boolean; section: boolean; message: Record<string, unknown> }> | { length: number; buffer: Buffer; tape: Float64Array; bigAt: number; indexAt: number; read: { value(batch: unknown, at: number): unknown; message(batch: unknown, at: number): Record<string, unknown> } }"
         )]
         deliveries: Batch,
     },
@@ -122,6 +126,15 @@ pub enum NativeEvent {
     },
 }
 
+/// The event as JavaScript receives it on a connection of batch shape `shape`.
+pub fn native_event(event: Event, shape: &Arc<Shape>) -> NativeEvent {
+    let mut ev = NativeEvent::from(event);
+    if let NativeEvent::Messages { deliveries, .. } = &mut ev {
+        deliveries.shape = Some(shape.clone());
+    }
+    ev
+}
+
 fn epoch(e: u64) -> u32 {
     u32::try_from(e).unwrap_or(u32::MAX)
 }
@@ -154,7 +167,10 @@ impl From<Event> for NativeEvent {
             } => NativeEvent::Messages {
                 epoch: epoch(e),
                 attach,
-                deliveries: Batch(deliveries),
+                deliveries: Batch {
+                    deliveries,
+                    shape: None,
+                },
             },
             Event::ReceiverClose {
                 epoch: e,

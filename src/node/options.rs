@@ -71,6 +71,9 @@ pub struct NativeReceiverOptions {
     pub name: String,
     pub source: Option<String>,
     pub credit_window: u32,
+    /// Hand its batches to JavaScript packed, read on demand (lib/batch.js), instead of as
+    /// message objects. Only the bindings look at it: the core's link is the same.
+    pub batch: Option<bool>,
 }
 
 impl From<NativeReceiverOptions> for ReceiverConfig {

@@ -51,6 +51,13 @@ impl Env {
         Some(out)
     }
 
+    pub fn double(self, n: f64) -> Option<sys::napi_value> {
+        let mut out = ptr::null_mut();
+        // SAFETY: `self.0` is the live environment; `out` receives the value.
+        ok(unsafe { sys::napi_create_double(self.0, n, &mut out) })?;
+        Some(out)
+    }
+
     /// A new Buffer holding `small` then each of `big`, one after the other.
     pub fn buffer(self, small: &[u8], big: &[&[u8]], len: usize) -> Option<sys::napi_value> {
         let mut buffer = ptr::null_mut();

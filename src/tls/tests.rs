@@ -216,6 +216,11 @@ fn chains_get_nodes_verdicts() {
     let ed = cert(d, "/CN=localhost", &key(d, "ED25519"), Some(&root), LEAF);
     let p384 = cert(d, "/CN=localhost", &key(d, "ec:P-384"), Some(&int), LEAF);
 
+    // Node 24's level 2 (112 bits): RSA-1024 is too weak, as an issuer or a leaf.
+    let small_root = cert(d, "/O=t/CN=Small", &key(d, "rsa:1024"), None, CA);
+    let under_small = cert(d, "/CN=localhost", &rsa, Some(&small_root), LEAF);
+
+    // Taken after every certificate is made: each one is valid from the second it was made.
     let t = now();
     let later = t + 365 * 86_400;
     let earlier = t - 365 * 86_400;
@@ -349,9 +354,6 @@ fn chains_get_nodes_verdicts() {
             x509::INVALID_PURPOSE,
         ),
     ];
-    // Node 24's level 2 (112 bits): RSA-1024 is too weak, as an issuer or a leaf.
-    let small_root = cert(d, "/O=t/CN=Small", &key(d, "rsa:1024"), None, CA);
-    let under_small = cert(d, "/CN=localhost", &rsa, Some(&small_root), LEAF);
     let with_small = store(&[&small_root, &ss_1024]);
     let at_level = |chain: &[&Made], level| {
         let peer: Vec<Cert> = chain.iter().map(|m| m.parsed()).collect();

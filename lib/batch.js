@@ -1,0 +1,206 @@
+'use strict';
+// A batch of the rhea-shaped API (`'batch'` events of a receiver opened with `{batch: true}`): the
+// deliveries of one read, still packed as the native layer handed them over (src/node/batch.rs:
+// one Buffer, one tape ending with an index). The platform's fields are read straight from the
+// index (one slice of the Buffer each); message(i) builds the whole rhea-shaped message, once,
+// with the native layer's own unpacker. Each delivery is settled once: one by one (batched per
+// tick, as deliveries are), or every one left in one settle call.
+
+const util = require('node:util');
+
+const native = require('./native.js');
+const { adopt, idString, timeNumber } = require('./message.js');
+const diagnostics = require('./diagnostics.js');
+
+const ACCEPT = native.SettleCode.Accept;
+const RELEASE = native.SettleCode.Release;
+
+// The index: SLOTS numbers per delivery, in this order (src/node/batch.rs, `append_index`).
+const SLOTS = native.BATCH_INDEX_SLOTS;
+const FIELDS = 0;
+const ID = 1;
+const FLAGS = 2;
+const TOPIC_AT = 3;
+const TOPIC_LEN = 4;
+const TOPIC_ASCII = 5;
+const ID_KIND = 6;
+const ID_A = 7;
+const ID_B = 8;
+const TIME_KIND = 9;
+const TIME_A = 10;
+const BODY_AT = 11;
+const BODY_LEN = 12;
+
+// Per delivery: not settled, settled here (code + 1), or settled by the sender.
+const OPEN = 0;
+const BY_SENDER = 255;
+const STATES = [undefined, 'accepted', 'released'];
+
+class Batch {
+  /**
+   * `packed`: what the native layer handed over for receiver attachment `attach` (settled through
+   * that one only); this batch is its deliveries `start` .. `start + length - 1`.
+   */
+  constructor(receiver, packed, attach, start, length) {
+    /** The receiver the batch came on. */
+    this.receiver = receiver;
+    /** How many deliveries it holds. */
+    this.length = length;
+    this._packed = packed;
+    this._buffer = packed.buffer;
+    this._tape = packed.tape;
+    this._index = packed.indexAt + start * SLOTS;
+    this._attach = attach;
+    this._states = new Uint8Array(length);
+    this._messages = null;
+  }
+
+  /** The `topic` application property of delivery `i` (a string), or undefined. */
+  topic(i) {
+    const k = this._at(i);
+    const t = this._tape;
+    const o = t[k + TOPIC_AT];
+    if (o < 0) return undefined;
+    return t[k + TOPIC_ASCII] === 1 ? this._buffer.latin1Slice(o, o + t[k + TOPIC_LEN]) : this._buffer.utf8Slice(o, o + t[k + TOPIC_LEN]);
+  }
+
+  /** The platform's message id of delivery `i` as a decimal string (`messageId` application property, else `message_id`), or undefined. */
+  messageId(i) {
+    const k = this._at(i);
+    const t = this._tape;
+    switch (t[k + ID_KIND]) {
+      case 1: return this._buffer.latin1Slice(t[k + ID_A], t[k + ID_A] + t[k + ID_B]);
+      case 2: return this._buffer.utf8Slice(t[k + ID_A], t[k + ID_A] + t[k + ID_B]);
+      case 3: return String(t[k + ID_A]);
+      case 4: return idString(this._packed.read.value(this._packed, t[k + ID_A]));
+      default: return undefined;
+    }
+  }
+
+  /** The `generateTime` application property of delivery `i`, ms since the epoch, or undefined. */
+  generateTime(i) {
+    const k = this._at(i);
+    const t = this._tape;
+    switch (t[k + TIME_KIND]) {
+      case 1: return t[k + TIME_A];
+      case 2: return timeNumber(this._packed.read.value(this._packed, t[k + TIME_A]));
+      default: return undefined;
+    }
+  }
+
+  /** The payload of delivery `i`: its data section (a view of the batch's Buffer), or undefined if the body is not one data section (see message(i).body). */
+  content(i) {
+    const k = this._at(i);
+    const o = this._tape[k + BODY_AT];
+    if (o < 0) return undefined;
+    const b = this._buffer;
+    return Buffer.from(b.buffer, b.byteOffset + o, this._tape[k + BODY_LEN]);
+  }
+
+  /** The whole message of delivery `i`, as 'message' events give it; built on first use, then the same object. */
+  message(i) {
+    const k = this._at(i);
+    if (this._messages === null) this._messages = new Array(this.length);
+    let m = this._messages[i];
+    if (m === undefined) {
+      m = adopt(this._packed.read.message(this._packed, this._tape[k + FIELDS]), (this._tape[k + FLAGS] & 2) !== 0);
+      this._messages[i] = m;
+    }
+    return m;
+  }
+
+  /** The delivery id of delivery `i` (for logs). */
+  id(i) {
+    return this._tape[this._at(i) + ID];
+  }
+
+  /** Whether delivery `i` is settled (here, or by the sender). */
+  settled(i) {
+    const k = this._at(i);
+    return this._states[i] !== OPEN || (this._tape[k + FLAGS] & 1) !== 0;
+  }
+
+  /** How delivery `i` was settled here: 'accepted', 'released', or undefined. */
+  state(i) {
+    this._at(i);
+    const s = this._states[i];
+    return s === BY_SENDER ? undefined : STATES[s];
+  }
+
+  /**
+   * `accept(i)` accepts delivery `i`: true when the outcome goes to the live connection, false when
+   * it cannot (already settled, or the connection is gone: the platform delivers it again).
+   * `accept()` accepts every delivery not settled yet, in one settle call, and returns how many
+   * outcomes went out (0 when the connection is gone).
+   */
+  accept(i) {
+    return i === undefined ? this._settleAll(ACCEPT) : this._settleOne(i, ACCEPT);
+  }
+
+  /** As accept(), releasing: the platform delivers the message(s) again. */
+  release(i) {
+    return i === undefined ? this._settleAll(RELEASE) : this._settleOne(i, RELEASE);
+  }
+
+  /** The messages, built as message(i) builds them. */
+  *[Symbol.iterator]() {
+    for (let i = 0; i < this.length; i++) yield this.message(i);
+  }
+
+  /** Where delivery `i` is in the index; a RangeError if there is no such delivery. */
+  _at(i) {
+    if (!(Number.isInteger(i) && i >= 0 && i < this.length)) {
+      throw new RangeError(`aliyun-iot-amqp: no delivery ${util.inspect(i)} in a batch of ${this.length}`);
+    }
+    return this._index + i * SLOTS;
+  }
+
+  /** Takes delivery `i` for settling with `code`: false if it already was (here or by the sender). */
+  _claim(i, code) {
+    if (this._states[i] !== OPEN) return false;
+    if ((this._tape[this._index + i * SLOTS + FLAGS] & 1) !== 0) {
+      this._states[i] = BY_SENDER;
+      return false;
+    }
+    this._states[i] = code + 1;
+    return true;
+  }
+
+  _settleOne(i, code) {
+    const k = this._at(i);
+    if (!this._claim(i, code)) return false;
+    const connection = this.receiver.connection;
+    const id = this._tape[k + ID];
+    if (!connection._isLive(this._attach)) {
+      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, id, STATES[code + 1], false);
+      return false;
+    }
+    connection._queueSettle(this._attach, id, code);
+    return true;
+  }
+
+  _settleAll(code) {
+    const ids = new Uint32Array(this.length);
+    const t = this._tape;
+    let n = 0;
+    for (let i = 0; i < this.length; i++) {
+      if (this._claim(i, code)) ids[n++] = t[this._index + i * SLOTS + ID];
+    }
+    if (n === 0) return 0;
+    const connection = this.receiver.connection;
+    if (!connection._isLive(this._attach)) {
+      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(connection, this._attach, ids.subarray(0, n), new Uint8Array(n).fill(code), false);
+      return 0;
+    }
+    connection._settleMany(this._attach, n === this.length ? ids : ids.subarray(0, n), code);
+    return n;
+  }
+
+  [util.inspect.custom]() {
+    let settled = 0;
+    for (let i = 0; i < this.length; i++) if (this.settled(i)) settled += 1;
+    return `Batch { length: ${this.length}, settled: ${settled} }`;
+  }
+}
+
+module.exports = { Batch };

@@ -1,0 +1,148 @@
+// The unpacking function of src/node/batch.rs, compiled once per environment with
+// napi_run_script (its completion value is the factory below). Not a module: it is spliced into
+// the addon by include_str!, and `/*FILL_CASES*/` is replaced with one named store per message
+// field, generated from message.rs's field names (see unpack_source in batch.rs).
+(function () {
+  'use strict';
+  const from = typeof Buffer === 'function' && typeof Buffer.from === 'function' ? Buffer.from : null;
+  // The message classes, registered by lib/message.js (when loaded): messages are then built with
+  // their prototypes at once, which spares adopt() two slow Object.setPrototypeOf calls each.
+  const CLASSES = Symbol.for('aliyun-iot-amqp.message-classes');
+  let M = null;
+  let S = null;
+  const keys = [];
+  let b = null;
+  let ab = null;
+  let base = 0;
+  // Big binaries sit after the small things; their offsets on the tape are -1 - offset in that part.
+  let big = 0;
+  let t = null;
+  let p = 0;
+  // An internalized copy of a key, so that stores with it take V8's fast path.
+  // (A computed key: even '__proto__' becomes an own property, so the copy is the key itself.)
+  function internal(s) {
+    const o = { [s]: 0 };
+    return Object.keys(o)[0];
+  }
+  function bin() {
+    const o = t[p] < 0 ? big - 1 - t[p] : t[p];
+    const l = t[p + 1];
+    p += 2;
+    return from !== null ? from(ab, base + o, l) : b.subarray(o, o + l);
+  }
+  function value() {
+    switch (t[p++]) {
+      case 0: return null;
+      case 1: return true;
+      case 2: return false;
+      case 3: return t[p++];
+      case 4: return new Date(t[p++]);
+      case 5: return bin();
+      case 6: { const o = t[p] < 0 ? big - 1 - t[p] : t[p]; const l = t[p + 1]; p += 2; return b.latin1Slice(o, o + l); }
+      case 7: { const o = t[p] < 0 ? big - 1 - t[p] : t[p]; const l = t[p + 1]; p += 2; return b.utf8Slice(o, o + l); }
+      case 8: return keys[t[p++]];
+      case 9: {
+        const n = t[p++];
+        const a = new Array(n);
+        for (let i = 0; i < n; i++) a[i] = value();
+        return a;
+      }
+      case 10: {
+        const n = t[p++];
+        const m = {};
+        for (let i = 0; i < n; i++) {
+          const k = value();
+          m[k] = value();
+        }
+        return m;
+      }
+      case 11: {
+        const d = value();
+        return { descriptor: d, value: value() };
+      }
+      default: throw new Error('aliyun-iot-amqp: bad message tape');
+    }
+  }
+  // eslint-disable-next-line no-unused-vars -- called by the generated cases of fill()
+  function body() {
+    const kind = t[p++];
+    if (kind === 2) return value();
+    const n = t[p++];
+    let content;
+    if (n === 1) content = kind === 0 ? bin() : value();
+    else {
+      content = new Array(n);
+      for (let i = 0; i < n; i++) content[i] = kind === 0 ? bin() : value();
+    }
+    const typecode = kind === 0 ? 0x75 : 0x76;
+    const multiple = n > 1 ? true : undefined;
+    return S !== null ? new S(typecode, content, multiple) : { typecode, content, multiple };
+  }
+  function fill(m) {
+    for (;;) {
+      switch (t[p++]) {
+        case -1: return;
+/*FILL_CASES*/
+        default: throw new Error('aliyun-iot-amqp: bad message tape');
+      }
+    }
+  }
+  // Packed batches (`pk`: what unpack() returned for one): a value, or a whole message, built
+  // on demand from its position on the tape; the batch is let go of afterwards.
+  function enter(pk, q) {
+    b = pk.buffer;
+    ab = b.buffer;
+    base = b.byteOffset;
+    big = pk.bigAt;
+    t = pk.tape;
+    p = q;
+  }
+  function leave() {
+    b = null;
+    ab = null;
+    t = null;
+  }
+  const read = Object.freeze({
+    value(pk, q) {
+      enter(pk, q);
+      const v = value();
+      leave();
+      return v;
+    },
+    message(pk, q) {
+      enter(pk, q);
+      const m = M !== null ? new M() : {};
+      fill(m);
+      leave();
+      return m;
+    },
+  });
+  return function unpack(buffer, tape, newKeys, n, bigAt, indexAt) {
+    if (newKeys !== undefined) for (let i = 0; i < newKeys.length; i++) keys.push(internal(newKeys[i]));
+    const classes = globalThis[CLASSES];
+    M = classes !== undefined && typeof classes.Message === 'function' ? classes.Message : null;
+    S = classes !== undefined && typeof classes.Section === 'function' ? classes.Section : null;
+    if (indexAt !== undefined) return { length: n, buffer, tape, bigAt, indexAt, read };
+    b = buffer;
+    ab = buffer.buffer;
+    base = buffer.byteOffset;
+    big = bigAt;
+    t = tape;
+    p = 0;
+    const deliveries = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const id = t[p];
+      const format = t[p + 1];
+      const flags = t[p + 2];
+      p += 3;
+      const tag = bin();
+      const message = M !== null ? new M() : {};
+      deliveries[i] = { id, tag, format, settled: (flags & 1) !== 0, section: (flags & 2) !== 0, message };
+      fill(message);
+    }
+    b = null;
+    ab = null;
+    t = null;
+    return deliveries;
+  };
+})
