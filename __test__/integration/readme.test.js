@@ -15,12 +15,23 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const README = path.join(ROOT, 'README.md');
 
-// What the README's examples leave to the reader: the application's own functions.
+// What the README's examples leave to the reader: the application's own functions and objects,
+// and, for the fragments that continue an example above them, what that example made.
 const PRELUDE = `
 declare function saveProperties(productKey: string | undefined, deviceName: string | undefined, items: unknown): Promise<void>;
 declare function saveEvent(productKey: string | undefined, deviceName: string | undefined, identifier: string | undefined, event: unknown): Promise<void>;
-declare const db: { insert(topic: string | undefined, messageId: string | undefined, value: unknown): Promise<void> };
+declare const db: {
+  insert(topic: string | undefined, messageId: string | undefined, value: unknown): Promise<void>;
+  insertMany(rows: unknown[][]): Promise<void>;
+};
+declare const metrics: { count(name: string | undefined): void };
+declare const log: { warn(...args: unknown[]): void };
 declare const host: string;
+declare const connection: import('aliyun-iot-amqp').Connection;
+declare const consumer: import('aliyun-iot-amqp').Consumer;
+declare const serveMetrics: typeof import('aliyun-iot-amqp').serveMetrics;
+// The recipe's database driver ships no types (its @types package is not a dependency here).
+declare module 'pg';
 `;
 
 /** The README's code blocks: {lang, code, line} (line: where the block opens, 1-based). */
@@ -53,7 +64,9 @@ function compilable(blocks) {
     }
     if (!['js', 'javascript', 'ts', 'typescript', 'mjs', 'cjs'].includes(lang)) continue;
     const ts = lang === 'ts' || lang === 'typescript';
-    const esm = /^\s*(import|export)\s/m.test(code);
+    // ESM where it imports or exports, or awaits at the top level without require() (a fragment
+    // of a module: top-level await is ESM's alone).
+    const esm = /^\s*(import|export)\s/m.test(code) || (/^(for )?await\b|^\S.*= await\b/m.test(code) && !/\brequire\(/.test(code));
     files.push({ name: `readme-line-${b.line}.${esm ? 'm' : 'c'}${ts ? 'ts' : 'js'}`, code, line: b.line, guide });
   }
   return files;
@@ -78,6 +91,13 @@ function compile(files, extra = {}) {
   try {
     fs.mkdirSync(path.join(dir, 'node_modules'));
     fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'aliyun-iot-amqp'), 'junction');
+    // Other packages the blocks require (e.g. pg in the recipe), from the repository's node_modules.
+    const needed = new Set();
+    for (const f of files) for (const m of f.code.matchAll(/(?:require\(|from )'([^'./][^']*)'/g)) if (!m[1].startsWith('node:') && m[1] !== 'aliyun-iot-amqp') needed.add(m[1]);
+    for (const name of needed) {
+      const from = path.join(ROOT, 'node_modules', name);
+      if (fs.existsSync(from)) fs.symlinkSync(from, path.join(dir, 'node_modules', name), 'junction');
+    }
     for (const f of files) fs.writeFileSync(path.join(dir, f.name), f.code);
     fs.writeFileSync(path.join(dir, 'app-globals.d.ts'), PRELUDE);
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'readme-blocks', private: true }));
