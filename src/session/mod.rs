@@ -115,7 +115,8 @@ impl<'a> Session<'a> {
         acks: &'a Acks,
         attach_seq: u32,
     ) -> Self {
-        let trace = Trace::new(cfg.debug_frames, &cfg.container_id, epoch);
+        let trace =
+            Trace::new(cfg.debug_frames, &cfg.container_id, epoch).with_log(cfg.frame_log.clone());
         Session {
             cfg,
             epoch,
