@@ -69,7 +69,11 @@ declare namespace aliyunIotAmqp {
     initial_reconnect_delay?: number;
     /** Largest reconnect delay in ms. Default 60000. */
     max_reconnect_delay?: number;
-    /** Attempts in a row without success before giving up. Default unlimited. */
+    /**
+     * Reconnect attempts after a failure before giving up, as in rhea: `3` is the first attempt and
+     * at most 3 reconnects (4 attempts in all). Counted afresh once a connection opens. `0` (as in
+     * rhea) or unset: no limit.
+     */
     reconnect_limit?: number;
     /** Keep reconnecting after the server refused the credentials. Default `false` (the platform limits connects per minute). */
     reconnect_on_auth_failure?: boolean;
@@ -122,8 +126,13 @@ declare namespace aliyunIotAmqp {
 
   /** Parameters for signing the platform's SASL credentials. */
   interface CredentialOptions {
-    accessKeyId: string;
-    accessKeySecret: string;
+    /**
+     * The AccessKey pair. When neither is given (or both are `undefined`, as unset `process.env`
+     * variables are), they are read from `ALIBABA_CLOUD_ACCESS_KEY_ID` and
+     * `ALIBABA_CLOUD_ACCESS_KEY_SECRET`; still missing, a TypeError names the option and the variable.
+     */
+    accessKeyId?: string | undefined;
+    accessKeySecret?: string | undefined;
     consumerGroupId: string;
     /** At most 64 characters (Unicode code points); shown in the console. */
     clientId: string;
@@ -195,8 +204,12 @@ declare namespace aliyunIotAmqp {
     group_id?: string;
     group_sequence?: number;
     reply_to_group_id?: string;
-    /** The platform puts `topic`, `messageId` and `generateTime` here. */
-    application_properties?: Record<string, any>;
+    /**
+     * The platform puts `topic`, `messageId` and `generateTime` here: every message it pushes has
+     * them. (Typed as present, as the platform's guide reads `msg.application_properties.topic`; a
+     * message from another AMQP server may have none, and then this is `undefined`, as in rhea.)
+     */
+    application_properties: Record<string, any>;
     /** `Section` for data/sequence bodies; the plain value for an amqp-value body. */
     body?: any;
     footer?: Record<string, any>;
@@ -440,12 +453,12 @@ declare namespace aliyunIotAmqp {
     endpoint?: string;
     /** Default 5671 (5672 with `transport: 'tcp'`). */
     port?: number | string;
-    /** Default: `ALIBABA_CLOUD_ACCESS_KEY_ID` (when neither key option nor `credentials` is given). */
-    accessKeyId?: string;
+    /** Default: `ALIBABA_CLOUD_ACCESS_KEY_ID` (when neither key option nor `credentials` is given; `undefined` counts as not given). */
+    accessKeyId?: string | undefined;
     /** Default: `ALIBABA_CLOUD_ACCESS_KEY_SECRET`. */
-    accessKeySecret?: string;
+    accessKeySecret?: string | undefined;
     /** Default: `ALIBABA_CLOUD_SECURITY_TOKEN` (with keys from the environment). Given: `authMode` defaults to `'ststoken'`. */
-    securityToken?: string;
+    securityToken?: string | undefined;
     /** Instead of the keys: called before every connection attempt of every connection (e.g. a fresh STS token). */
     credentials?: () => ConsumerCredentials | Promise<ConsumerCredentials>;
     /** The consumer group, e.g. `'DEFAULT_GROUP'`. */
@@ -490,6 +503,7 @@ declare namespace aliyunIotAmqp {
     reconnect?: boolean | number;
     initial_reconnect_delay?: number;
     max_reconnect_delay?: number;
+    /** As in `connect()`: reconnects after a failure before a connection gives up (`3`: 4 attempts in all); `0`: no limit. */
     reconnect_limit?: number;
     reconnect_on_auth_failure?: boolean;
     /** Keep retrying after the server's certificate failed verification. Default `false`: the consumer fails (a loop throws, handlers get 'error'). */
@@ -788,7 +802,11 @@ declare namespace aliyunIotAmqp {
     /** Refuse an Open idle time-out outside 30000–300000 ms. */
     checkIdleTimeout?: boolean;
     containerId?: string;
-    /** Where to write (and reuse) ca.pem, server.pem, server.key. Default: a temporary directory. */
+    /**
+     * Where to keep (and reuse) ca.pem, server.pem, server.key; files of those names the emulator did
+     * not make are never overwritten (startEmulator() rejects with an EEXIST error naming them).
+     * Default: a temporary directory, removed at exit or when its Worker thread ends or is terminated.
+     */
     certDir?: string;
   }
 

@@ -18,6 +18,11 @@ const { CHANNELS } = require('./lib/diagnostics.js');
 const { parseTopic, topicMatcher } = require('./lib/topic.js');
 
 const container = new Container();
+// The default container's entry points work as plain functions too (`const { connect } = ...`,
+// and the named exports of index.mjs, which are these very functions).
+for (const name of ['connect', 'create_container', 'generate_uuid']) {
+  Object.defineProperty(container, name, { value: Container.prototype[name].bind(container), enumerable: false, writable: true, configurable: true });
+}
 container.Container = Container;
 container.Connection = Connection;
 container.Receiver = Receiver;

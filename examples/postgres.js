@@ -35,7 +35,10 @@ const INSERT = `INSERT INTO ${table} (message_id, topic, generate_time, payload)
   SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bytea[])
   ON CONFLICT (message_id) DO NOTHING`;
 
-/** Inserts a batch in one transaction; resolves once it is committed. */
+/**
+ * Inserts a batch in one transaction; resolves once it is committed.
+ * @param {import('aliyun-iot-amqp').ConsumerBatch} batch
+ */
 async function insert(batch) {
   const client = await pool.connect();
   try {
@@ -75,7 +78,7 @@ async function main() {
     try {
       await insert(batch);
     } catch (err) {
-      console.error(`insert failed, the batch comes again: ${err.message}`);
+      console.error(`insert failed, the batch comes again: ${err instanceof Error ? err.message : err}`);
       batch.release();
       consumer.pause();
       await new Promise((resolve) => setTimeout(resolve, 1000));

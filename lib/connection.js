@@ -46,6 +46,8 @@ class Connection extends EventEmitter {
     const resolved = connectionOptions(own, inherited, { container_id: container.id });
     resolved.debugFrames = debug.enabled(`${debug.PREFIX}:frames`);
     this._logEvents = debug.logger('events');
+    // Frame lines come from the native core as 'log' events (only while frames debugging is on).
+    this._logFrames = resolved.debugFrames ? debug.logger('frames') : null;
     this._logReconnect = debug.logger('reconnect');
     this._credentialsProvider = resolved.credentialsProvider;
     this._checkServerIdentity = resolved.checkServerIdentity;
@@ -197,6 +199,10 @@ class Connection extends EventEmitter {
   }
 
   _handle(ev) {
+    if (ev.type === 'log') {
+      if (this._logFrames) this._logFrames(ev.line);
+      return;
+    }
     const receiver = this._receiver;
     if (this._logEvents) {
       const extra = ev.type === 'messages' ? ` (${ev.deliveries.length} deliveries)` : ev.error ? ` ${ev.error.condition}: ${ev.error.description}` : '';

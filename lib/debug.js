@@ -1,7 +1,8 @@
 'use strict';
 // Debug logging in the ecosystem's habit: DEBUG=aliyun-iot-amqp* (or a category such as
 // aliyun-iot-amqp:reconnect) prints to stderr; silent otherwise. Categories: frames (the AMQP
-// frames in and out, printed by the native core), events, reconnect. Secrets are never printed:
+// frames in and out: the native core hands each line over as a 'log' event), events, reconnect.
+// This is the one writer of debug lines: each is timestamped and written whole, in one write. Secrets are never printed:
 // the SASL response is shown as [redacted] and message bodies are not shown at all.
 
 const PREFIX = 'aliyun-iot-amqp';
@@ -28,7 +29,9 @@ function logger(category) {
   const name = `${PREFIX}:${category}`;
   if (!enabled(name)) return null;
   return (...parts) => {
-    process.stderr.write(`${new Date().toISOString()} ${name} ${parts.join(' ')}\n`);
+    // One line each, whatever the parts hold.
+    const text = parts.join(' ').replace(/\r?\n/g, '\\n');
+    process.stderr.write(`${new Date().toISOString()} ${name} ${text}\n`);
   };
 }
 

@@ -61,6 +61,9 @@ const DEFAULTS = Object.freeze({
   ports: PORTS,
 });
 
+/** The environment variables the platform's guide reads the AccessKey pair from. */
+const KEY_ENV = Object.freeze({ accessKeyId: 'ALIBABA_CLOUD_ACCESS_KEY_ID', accessKeySecret: 'ALIBABA_CLOUD_ACCESS_KEY_SECRET' });
+
 /** The platform's limit on a client id, in characters (Unicode code points, as Rust's `chars()`). */
 const MAX_CLIENT_ID = 64;
 const SIGN_METHODS = Object.freeze(['hmacmd5', 'hmacsha1', 'hmacsha256']);
@@ -82,6 +85,7 @@ const QUOTABLE = new Set(['host', 'port', 'transport', 'hostname', 'servername',
 
 function describe(value, name) {
   if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
   if (Array.isArray(value)) return 'an array';
   if (Buffer.isBuffer(value)) return 'a Buffer';
   const t = typeof value;
@@ -98,8 +102,8 @@ function fail(name, expected, value) {
   return err;
 }
 
-function string(name, v, { empty = false } = {}) {
-  if (typeof v !== 'string' || (!empty && v.length === 0)) throw fail(name, empty ? 'a string' : 'a non-empty string', v);
+function string(name, v, { empty = false, expected } = {}) {
+  if (typeof v !== 'string' || (!empty && v.length === 0)) throw fail(name, expected || (empty ? 'a string' : 'a non-empty string'), v);
   return v;
 }
 
@@ -147,9 +151,18 @@ function port(v) {
  * Checks signing parameters (for `sign()` and the `credentials` connection option); returns the
  * native layer's shape. `prefix` names the option path in errors (e.g. 'credentials.').
  */
-function signOptions(o, prefix = '') {
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw fail(prefix ? prefix.slice(0, -1) : 'options', 'an object', o);
-  for (const name of ['accessKeyId', 'accessKeySecret', 'consumerGroupId', 'clientId']) string(prefix + name, o[name]);
+function signOptions(options, prefix = '', env = process.env) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw fail(prefix ? prefix.slice(0, -1) : 'options', 'an object', options);
+  let o = options;
+  // Neither key given (e.g. both from unset process.env variables): the platform's variables.
+  if (o.accessKeyId === undefined && o.accessKeySecret === undefined) {
+    o = { ...o, accessKeyId: env[KEY_ENV.accessKeyId], accessKeySecret: env[KEY_ENV.accessKeySecret] };
+  }
+  for (const name of ['accessKeyId', 'accessKeySecret']) {
+    const orEnv = options[name] === undefined && options[name === 'accessKeyId' ? 'accessKeySecret' : 'accessKeyId'] === undefined;
+    string(prefix + name, o[name], { expected: orEnv ? `a non-empty string (or set ${KEY_ENV[name]})` : undefined });
+  }
+  for (const name of ['consumerGroupId', 'clientId']) string(prefix + name, o[name]);
   for (const name of ['iotInstanceId', 'securityToken']) {
     if (o[name] !== undefined) string(prefix + name, o[name], { empty: true });
   }
@@ -256,7 +269,12 @@ function finish(out, get, has, tls) {
   } else {
     throw fail('reconnect', 'a boolean or a delay in milliseconds', reconnect);
   }
-  if (has('reconnect_limit')) out.reconnectLimit = number('reconnect_limit', get('reconnect_limit'), { max: 4294967295, integer: true });
+  if (has('reconnect_limit')) {
+    // As rhea: n reconnect attempts after a failure before giving up (the first attempt and n
+    // more, n + 1 in all; counted afresh once a connection opens), and 0 means no limit.
+    const limit = number('reconnect_limit', get('reconnect_limit'), { max: 4294967295, integer: true });
+    if (limit > 0) out.reconnectLimit = limit;
+  }
 
   if (has('checkServerIdentity')) {
     const check = get('checkServerIdentity');

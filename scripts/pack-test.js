@@ -3,6 +3,11 @@
 //
 //   node scripts/pack-test.js            run it and print a summary (exit 1 on failure)
 //   node scripts/pack-test.js --json     the same, the result as JSON
+//   node scripts/pack-test.js --node /path/to/node18 --node /path/to/node22 ...
+//                                        also load the installed package with those Node.js
+//                                        binaries (require, import, the demo); the environment
+//                                        variable ALIYUN_IOT_AMQP_TEST_NODES (paths joined by the
+//                                        path delimiter) gives them to the test suite's pack test
 //
 // Steps (all in a fresh temporary directory; nothing in the repository is written):
 //   1. `npm pack` the repository root and check what the tarball holds (everything index.js needs,
@@ -19,6 +24,10 @@
 //   6. Run the platform's doc script (__test__/support/doc-script.js), resolving 'aliyun-iot-amqp'
 //      from the installed project only, against the test emulator; collect the printed lines and
 //      the emulator's record of what was accepted.
+//   7. ES modules: `import amqp, { createConsumer, ... } from 'aliyun-iot-amqp'` in the installed
+//      project (the named exports must be the CommonJS objects), and TypeScript's view of the same
+//      import (moduleResolution nodenext, through the exports map's `types`).
+//   8. With each Node.js binary given (--node): the CommonJS probe, the ESM probe and the demo.
 
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -191,6 +200,40 @@ out.addons = Object.keys(require.cache).filter((k) => k.endsWith('.node'));
 console.log(JSON.stringify(out));
 `;
 
+// Run in the installed project as an ES module: named and default imports, against require().
+const ESM_PROBE = `
+import { createRequire } from 'node:module';
+import amqp, { createConsumer, connect, create_container, sign, parseTopic, Container } from 'aliyun-iot-amqp';
+import * as ns from 'aliyun-iot-amqp';
+const cjs = createRequire(import.meta.url)('aliyun-iot-amqp');
+const notSame = Object.keys(ns).filter((k) => (k === 'default' ? ns.default !== cjs : ns[k] !== cjs[k]));
+const signed = sign({ accessKeyId: 'id', accessKeySecret: 'secret', consumerGroupId: 'g', clientId: 'c', timestamp: 1 });
+console.log(JSON.stringify({
+  node: process.version, names: Object.keys(ns).length, notSame,
+  createConsumer: typeof createConsumer, connect: typeof connect, container: create_container() instanceof Container && amqp instanceof Container,
+  signed: signed.password === cjs.sign({ accessKeyId: 'id', accessKeySecret: 'secret', consumerGroupId: 'g', clientId: 'c', timestamp: 1 }).password,
+  kind: parseTopic('/pk/dn/thing/event/property/post').kind,
+}));
+`;
+
+// TypeScript in the installed project: an ES module importing by name and by default.
+const TS_ESM_PROBE = `
+import amqp, { createConsumer, sign, type Consumer, type ConsumerOptions, type Message } from 'aliyun-iot-amqp';
+const options: ConsumerOptions = { host: 'h', consumerGroupId: 'g', accessKeyId: process.env.ALIBABA_CLOUD_ACCESS_KEY_ID };
+const consumer: Consumer = createConsumer(options);
+amqp.on('message', (ctx) => { const m: Message = ctx.message; void m.application_properties.topic; });
+const password: string = sign({ consumerGroupId: 'g', clientId: 'c' }).password;
+void [consumer, password];
+`;
+
+/** Runs a probe script (an .mjs or .js file's text) with `node` in the app; its last line as JSON. */
+function probeWith(node, appDir, env, file, text) {
+  fs.writeFileSync(path.join(appDir, file), text);
+  const r = spawnSync(node, [file], { cwd: appDir, env, encoding: 'utf8', timeout: 60000 });
+  if (r.status !== 0) return { failed: true, status: r.status, stderr: r.stderr };
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
 function probe(appDir, env) {
   const r = run(process.execPath, ['-e', PROBE], { cwd: appDir, env });
   return JSON.parse(r.stdout.trim().split('\n').pop());
@@ -222,8 +265,9 @@ const BODIES = [
  * @param {string} [opts.addon] The built addon to ship (default: this machine's, from the root).
  * @param {number} [opts.messages=12] How many messages the doc script must print and accept.
  * @param {boolean} [opts.keep=false] Keep the temporary directory (its path is in the result).
+ * @param {string[]} [opts.nodes=[]] Other Node.js binaries to load the installed package with.
  */
-async function runPackTest({ addon = builtAddon(), messages = 12, keep = false } = {}) {
+async function runPackTest({ addon = builtAddon(), messages = 12, keep = false, nodes = [] } = {}) {
   const platformArchABI = hostPlatformArchABI();
   if (!addon) throw new Error(`no built addon for ${platformArchABI} in ${ROOT}: run \`npm run build\` first`);
   const platformDir = path.join(ROOT, 'npm', platformArchABI);
@@ -272,6 +316,25 @@ async function runPackTest({ addon = builtAddon(), messages = 12, keep = false }
     result.installMode = install(app, [rootTarball, platPack.file], env);
     result.installed = fs.readdirSync(path.join(app, 'node_modules')).filter((d) => !d.startsWith('.')).sort();
     result.probe = probe(app, env);
+
+    // ES modules, with this Node.js, and TypeScript's view of the import.
+    result.esm = probeWith(process.execPath, app, env, 'esm-probe.mjs', ESM_PROBE);
+    fs.writeFileSync(path.join(app, 'ts-probe.mts'), TS_ESM_PROBE);
+    const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '--strict', '--pretty', 'false',
+      '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node',
+      '--typeRoots', path.join(ROOT, 'node_modules', '@types'), 'ts-probe.mts'], { cwd: app, env, encoding: 'utf8', timeout: 120000 });
+    result.tsEsm = { status: tsc.status, output: `${tsc.stdout}${tsc.stderr}` };
+
+    // 8. Each other Node.js binary: require, import, and the demo (emulator and consumer).
+    result.nodes = [];
+    for (const node of nodes) {
+      const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+      const cjs = probeWith(node, app, env, 'cjs-probe.js', PROBE);
+      const esmProbe = probeWith(node, app, env, 'esm-probe.mjs', ESM_PROBE);
+      const demoRun = spawnSync(node, [path.join(app, 'node_modules', 'aliyun-iot-amqp', 'bin', 'aliyun-iot-amqp.js'), 'demo', '--count', '3', '--json'],
+        { cwd: app, env, encoding: 'utf8', timeout: 60000 });
+      result.nodes.push({ node, version, cjs, esm: esmProbe, demo: { status: demoRun.status, signal: demoRun.signal, stdout: demoRun.stdout, stderr: demoRun.stderr } });
+    }
 
     // 5. The root alone: the loader must name the platform package it did not find.
     const bare = path.join(tmp, 'app-without-platform');
@@ -327,10 +390,17 @@ async function runPackTest({ addon = builtAddon(), messages = 12, keep = false }
   }
 }
 
-module.exports = { runPackTest, builtAddon, hostPlatformArchABI, envWithoutRust, platformPackages };
+/** The other Node.js binaries to test with: ALIYUN_IOT_AMQP_TEST_NODES, paths joined by the path delimiter. */
+function testNodes(env = process.env) {
+  return String(env.ALIYUN_IOT_AMQP_TEST_NODES || '').split(path.delimiter).filter(Boolean);
+}
+
+module.exports = { runPackTest, builtAddon, hostPlatformArchABI, envWithoutRust, platformPackages, testNodes };
 
 if (require.main === module) {
-  runPackTest({ keep: process.argv.includes('--keep') }).then((r) => {
+  const nodes = testNodes();
+  process.argv.forEach((a, i) => { if (a === '--node' && process.argv[i + 1]) nodes.push(process.argv[i + 1]); });
+  runPackTest({ keep: process.argv.includes('--keep'), nodes }).then((r) => {
     if (process.argv.includes('--json')) {
       console.log(JSON.stringify(r, null, 2));
     } else {
@@ -344,7 +414,14 @@ if (require.main === module) {
       console.log(`  causes: ${(r.bareProbe.causes || []).join(' <- ')}`);
       const same = JSON.stringify(r.doc.lines) === JSON.stringify(r.expectedLines);
       console.log(`doc script: ${r.doc.lines.length} lines${same ? ', as published' : ', NOT as published'}; accepted once each: ${r.acceptedPerMessage.every((n) => n === 1)}; pending: ${r.pending}`);
-      if (!same || r.pending !== 0 || !r.probe.loaded || r.doc.stderr) process.exitCode = 1;
+      console.log(`ESM import (${process.version}): ${r.esm.failed ? `FAILED ${r.esm.stderr}` : `${r.esm.names} names, not the CommonJS object: ${r.esm.notSame.join(', ') || 'none'}`}; TypeScript nodenext: ${r.tsEsm.status === 0 ? 'ok' : r.tsEsm.output}`);
+      let nodesOk = true;
+      for (const n of r.nodes) {
+        const ok = !n.cjs.failed && n.cjs.loaded && !n.esm.failed && n.esm.notSame.length === 0 && n.demo.status === 0;
+        nodesOk = nodesOk && ok;
+        console.log(`${n.version} (${n.node}): require ${n.cjs.loaded ? 'ok' : 'FAILED'}, import ${!n.esm.failed && n.esm.notSame.length === 0 ? 'ok' : 'FAILED'}, demo exit ${n.demo.status}`);
+      }
+      if (!same || r.pending !== 0 || !r.probe.loaded || r.doc.stderr || r.esm.failed || r.tsEsm.status !== 0 || !nodesOk) process.exitCode = 1;
     }
   }, (err) => {
     console.error(err);

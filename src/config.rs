@@ -158,9 +158,11 @@ pub struct Config {
     /// it brings several at once (0: read at once). The first message after a quiet spell is
     /// never delayed.
     pub read_delay: Duration,
-    /// Print every frame in and out to stderr (performatives only; SASL credentials redacted,
+    /// Log every frame in and out (performatives only; SASL credentials redacted,
     /// message payloads never shown).
     pub debug_frames: bool,
+    /// Where frame lines go when `debug_frames` is on; none: stderr.
+    pub frame_log: Option<crate::trace::FrameLog>,
 }
 
 impl Config {
@@ -184,6 +186,7 @@ impl Config {
             ack_delay: Duration::from_millis(DEFAULT_ACK_DELAY_MS),
             read_delay: Duration::from_millis(DEFAULT_READ_DELAY_MS),
             debug_frames: false,
+            frame_log: None,
         }
     }
 

@@ -58,6 +58,11 @@ impl FrameReader {
         }
     }
 
+    /// Bytes waiting in the socket, not read yet (where the OS tells).
+    pub fn waiting(&self) -> Option<usize> {
+        self.wakeups.waiting()
+    }
+
     pub fn resume(&mut self) {
         if self.paused {
             self.paused = false;

@@ -48,6 +48,20 @@ impl Wakeups {
         }
     }
 
+    /// Bytes waiting in the socket's receive queue, where the OS tells (Linux); `None` elsewhere.
+    pub fn waiting(&self) -> Option<usize> {
+        #[cfg(target_os = "linux")]
+        {
+            let mut n: libc::c_int = 0;
+            // SAFETY: `fd` is the connected socket owned by the live stream of the reader that
+            // calls this; FIONREAD writes one c_int to the pointer, which points at `n`.
+            let r = unsafe { libc::ioctl(self.fd, libc::FIONREAD, &mut n as *mut libc::c_int) };
+            (r == 0 && n >= 0).then_some(n as usize)
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
+
     /// No readiness wake-up until `bytes` are waiting (1: the default, every packet). The
     /// kernel signals readiness at once when lowering it finds enough data waiting. Must be
     /// called only while the socket lives (the reader that owns it calls it).

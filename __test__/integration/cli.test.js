@@ -43,12 +43,27 @@ test('demo: messages flow from the emulator to the consumer and it exits after -
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.lines.length, 5, r.stdout);
   for (const line of r.lines) {
-    assert.match(line, /^\d{4}-\d\d-\d\dT\S+Z \/\S+ \[[a-z-]+(:\S+)?\] \d+ \S/, line);
+    assert.match(line, /^\d\d:\d\d:\d\d \/\S+ \[[a-z-]+(:\S+)?\] \S/, line);
   }
-  assert.match(r.lines[0], /\/a1DemoProduct\/thermostat-1\/thing\/event\/property\/post \[property\]/);
+  assert.match(r.lines[0], /\/a1DemoProduct\/thermostat-1\/thing\/event\/property\/post \[property\] temperature=[\d.]+ humidity=\d+%$/);
   assert.match(r.stderr, /emulator: amqps:\/\/localhost:\d+/);
   assert.match(r.stderr, /consumer: received 5, accepted 5/);
   assert.match(r.stderr, /emulator: 5 message\(s\) accepted/);
+});
+
+test('demo: readable lines fit a terminal (a short payload), and the door sensor is a door sensor', async () => {
+  const r = await run(['demo', '--count', '24', '--rate', '400']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.lines.length, 24, r.stdout);
+  const long = r.lines.filter((l) => l.length > 110 || l.endsWith('…'));
+  assert.deepEqual(long, [], 'lines longer than 110 characters, or cut');
+  const door = r.lines.filter((l) => /\/door-sensor\/thing\/event\/property\/post/.test(l));
+  assert.ok(door.length >= 1, r.stdout);
+  for (const l of door) {
+    assert.match(l, /\[property\] doorState=(open|closed) battery=\d+%$/, l);
+    assert.doesNotMatch(l, /Thermostat|temperature|humidity/, l);
+  }
+  assert.ok(r.lines.some((l) => /\[status\] (online|offline)$/.test(l)), r.stdout);
 });
 
 test('demo --json: one parseable JSON object per line, several topic families', async () => {
@@ -65,6 +80,9 @@ test('demo --json: one parseable JSON object per line, several topic families', 
   }
   const kinds = new Set(messages.map((m) => m.topicInfo.kind));
   for (const kind of ['property', 'event', 'status', 'service-reply']) assert.ok(kinds.has(kind), `${kind} in ${[...kinds]}`);
+  for (const m of messages.filter((x) => x.topicInfo.kind === 'property')) {
+    assert.equal(m.payload.deviceType, m.topicInfo.deviceName === 'door-sensor' ? 'DoorSensor' : 'Thermostat', JSON.stringify(m));
+  }
   const event = messages.find((m) => m.topicInfo.kind === 'event');
   assert.deepEqual(event.topicInfo, { kind: 'event', productKey: 'a1DemoProduct', deviceName: event.topicInfo.deviceName, identifier: 'alarm' });
 });
@@ -141,4 +159,145 @@ test('emulator --rate generates messages; a wrong secret makes consume fail with
   assert.match(r.stderr, /authentication failed/);
   assert.ok(!r.stderr.includes('wrong-secret'));
   assert.equal(r.stdout, '');
+});
+
+test('consume --json | head -1: a closed stdout stops the consumer at once, what was not printed is released', async (t) => {
+  const emu = await startEmulatorProcess(t);
+  const env = cleanEnv(emu.settings.env);
+  for (let i = 0; i < 20; i += 1) publish(emu.child, { topic: '/pk/dev/user/pipe', messageId: `e-${i}`, payload: { i } });
+  const started = Date.now();
+  const child = spawn(process.execPath, [BIN, 'consume', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const first = await new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) {
+        child.stdout.destroy(); // as head does after its line
+        resolve(buf.slice(0, buf.indexOf('\n')));
+      }
+    });
+    child.on('error', reject);
+  });
+  assert.equal(JSON.parse(first).messageId, 'e-0');
+  const { code, signal } = await new Promise((resolve) => child.on('close', (c, s) => resolve({ code: c, signal: s })));
+  const took = Date.now() - started;
+  assert.equal(code, 0, `exit ${code} ${signal}: ${stderr}`);
+  assert.ok(took < 8000, `took ${took} ms to stop after stdout closed:\n${stderr}`);
+  assert.match(stderr, /stdout closed \(EPIPE\)/);
+  const m = /received (\d+), accepted (\d+), released (\d+)/.exec(stderr);
+  assert.ok(m, stderr);
+  assert.ok(Number(m[2]) <= 1 + 1, `at most what was printed before the pipe closed is accepted: ${m[0]}`);
+  assert.ok(Number(m[3]) >= 1, m[0]);
+});
+
+test('consume: connection errors a flag explains are shown at once with a hint, repeats summed up', async (t) => {
+  const net = require('node:net');
+  const keys = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret' };
+  const runFor = (args, ms) => new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'consume', '--consumer-group', 'g', ...args], { env: cleanEnv(keys), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    setTimeout(() => child.kill('SIGINT'), ms);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+
+  // A refused port.
+  const closed = net.createServer();
+  await new Promise((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const closedPort = closed.address().port;
+  await new Promise((resolve) => closed.close(resolve));
+  let r = await runFor(['--host', '127.0.0.1', '--port', String(closedPort)], 2500);
+  assert.match(r.stderr, /Connection refused[^\n]*\n {2}hint: nothing accepts connections on 127\.0\.0\.1:\d+: check --host and --port\n/);
+  assert.match(r.stderr, /the same error \d+ times in a row, still reconnecting/);
+  assert.equal(r.stderr.match(/hint:/g).length, 1, r.stderr);
+  assert.equal(r.code, 0, 'Ctrl-C ends it cleanly');
+
+  // TLS against a plain AMQP port.
+  const plain = net.createServer((s) => { s.on('error', () => {}); s.once('data', () => s.write(Buffer.from('AMQP\x03\x01\x00\x00', 'latin1'))); });
+  await new Promise((resolve) => plain.listen(0, '127.0.0.1', resolve));
+  t.after(() => plain.close());
+  // The core's message may carry its own hint (naming the transport): then ours is not added.
+  // Either way, one hint, naming the port or the transport.
+  const hintLines = (stderr) => stderr.split('\n').filter((l) => /hint:|transport/i.test(l) && !/the same error/.test(l));
+  r = await runFor(['--host', '127.0.0.1', '--port', String(plain.address().port)], 2500);
+  let hints = hintLines(r.stderr);
+  assert.equal(hints.length, 1, r.stderr);
+  assert.match(hints[0], /did not answer (in )?TLS.*(--port|--transport tcp)/, r.stderr);
+
+  // Plain TCP against the (TLS) emulator.
+  const emu = await startEmulatorProcess(t);
+  r = await runFor(['--host', '127.0.0.1', '--port', String(emu.settings.port), '--transport', 'tcp'], 2500);
+  hints = hintLines(r.stderr);
+  assert.equal(hints.length, 1, r.stderr);
+  assert.match(hints[0], /TLS.*--transport tls/i, r.stderr);
+});
+
+test('emulator --cert-dir: never overwrites files it did not make; keeps and reuses its own', async (t) => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp-certdir-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  // The user's own files: refused, named, left as they were.
+  const mine = path.join(dir, 'mine');
+  fs.mkdirSync(mine);
+  const theirs = { 'ca.pem': 'my own CA\n', 'server.key': 'my own key\n' };
+  for (const [f, text] of Object.entries(theirs)) fs.writeFileSync(path.join(mine, f), text);
+  const r = await run(['emulator', '--port', '0', '--cert-dir', mine]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--cert-dir: .*ca\.pem.*server\.key.* not the emulator's own \(left untouched\)/);
+  for (const [f, text] of Object.entries(theirs)) assert.equal(fs.readFileSync(path.join(mine, f), 'utf8'), text, f);
+  assert.equal(fs.existsSync(path.join(mine, 'server.pem')), false);
+
+  // An empty directory: written; a second run reuses the same CA.
+  const kept = path.join(dir, 'kept');
+  const first = await startEmulatorProcess(t, ['--cert-dir', kept]);
+  assert.equal(first.settings.caFile, path.join(kept, 'ca.pem'));
+  const ca = fs.readFileSync(path.join(kept, 'ca.pem'), 'utf8');
+  assert.deepEqual(fs.readdirSync(kept).sort(), ['ca.pem', 'server.key', 'server.pem']);
+  first.child.kill('SIGINT');
+  await first.exited;
+  const second = await startEmulatorProcess(t, ['--cert-dir', kept]);
+  assert.equal(fs.readFileSync(second.settings.caFile, 'utf8'), ca, 'the CA is kept between runs');
+  second.child.kill('SIGINT');
+  await second.exited;
+});
+
+test('emulator --file: a line that is not JSON is skipped with a warning naming its number', async (t) => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp-file-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'messages.jsonl');
+  fs.writeFileSync(file, [
+    JSON.stringify({ topic: '/pk/dev/user/a', messageId: 'f-1', payload: { n: 1 } }),
+    '{"topic": "/pk/dev/user/b", "payload": ',
+    '',
+    'plain words',
+    JSON.stringify({ topic: '/pk/dev/user/c', messageId: 'f-2', text: 'as text, on purpose' }),
+  ].join('\n') + '\n');
+  const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', '--json', '--file', file], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  let stdout = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const deadline = Date.now() + 10000;
+  while (!/published \d+ message/.test(stderr) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.match(stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not JSON \\(.*\\): skipped`));
+  assert.match(stderr, /:4: not JSON \(.*\): skipped/);
+  assert.doesNotMatch(stderr, /:3:/, 'a blank line is no message and no warning');
+  assert.match(stderr, /published 2 message\(s\) from .*messages\.jsonl, 2 line\(s\) skipped/);
+
+  const settings = JSON.parse(stdout.split('\n')[0]);
+  const r = await run(['consume', '--json', '--count', '2'], { env: cleanEnv(settings.env) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.lines.map((l) => JSON.parse(l).messageId), ['f-1', 'f-2']);
+  child.kill('SIGINT');
+  assert.equal(await exited, 0);
 });

@@ -169,3 +169,24 @@ test('receiver.close() sends the gathered acknowledgements before the detach', a
     await emu.close();
   }
 });
+
+test('read_delay never throttles a fast sender held back by a small credit window', async () => {
+  const emu = await startEmulator({});
+  // Waiting 50 ms after each small read would cap 20 credits at 400 msg/s.
+  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 50 }));
+  c.open_receiver({ credit_window: 20 });
+  let got = 0;
+  c.on('message', () => { got += 1; });
+  try {
+    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
+    const t0 = Date.now();
+    const ids = emu.publishMany(2000);
+    await emu.waitFor(() => ids.every((id) => emu.acceptedOnce.has(id)), 15000, 'all accepted');
+    const ms = Date.now() - t0;
+    assert.equal(got, 2000);
+    assert.ok(ms < 3000, `2000 messages with credit_window 20 and read_delay 50 took ${ms} ms`);
+  } finally {
+    await closed(c);
+    await emu.close();
+  }
+});

@@ -486,3 +486,64 @@ test('requiring the package and consuming does not load rhea', async (t) => {
   assert.deepEqual(result.loaded, [], 'neither rhea nor the emulator was loaded');
   await emu.waitForAccepted(1);
 });
+
+test('import { connect } (the rhea-shaped API, as an ES module) and `consume` on the command line do not load rhea either', async (t) => {
+  const { emu } = await setup(t);
+  emu.publish({ body: { n: 1 } });
+  emu.publish({ body: { n: 2 } });
+  const { accessKeyId, accessKeySecret } = emu.credentials();
+  const { sign } = require(PACKAGE_ROOT);
+  const creds = sign({ accessKeyId, accessKeySecret, consumerGroupId: 'g', clientId: 'esm-child' });
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp-norhea-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'probe.mjs');
+  fs.writeFileSync(file, `
+    import { createRequire } from 'node:module';
+    import { connect } from ${JSON.stringify(path.join(PACKAGE_ROOT, 'index.mjs'))};
+    const c = connect({ host: 'localhost', port: Number(process.env.EMU_PORT), transport: 'tls', ca: process.env.EMU_CA,
+      username: process.env.EMU_USER, password: process.env.EMU_PASS, reconnect: false });
+    c.open_receiver();
+    let done = false;
+    c.on('message', ({ message, delivery }) => {
+      if (done) { delivery.release(); return; } // one is enough; the next is for the command line
+      done = true;
+      delivery.accept();
+      c.close();
+      const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => /[\\\\/]node_modules[\\\\/]rhea[\\\\/]|[\\\\/]lib[\\\\/]emulator[\\\\/]/.test(k));
+      console.log(JSON.stringify({ body: JSON.parse(message.body.content.toString()), loaded }));
+    });
+  `);
+  // Run asynchronously: the emulator serves from this process.
+  const runChild = (args, childEnv) => new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+    child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
+  });
+  const env = { ...process.env, ...noEnv, EMU_PORT: String(emu.port), EMU_CA: emu.ca, EMU_USER: creds.username, EMU_PASS: creds.password };
+  const r = await runChild([file], env);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim());
+  assert.deepEqual(out.body, { n: 1 });
+  assert.deepEqual(out.loaded, [], 'neither rhea nor the emulator was loaded');
+
+  // The command line's consume: a preloaded recorder lists what was loaded when it exits.
+  const recorder = path.join(dir, 'recorder.js');
+  const report = path.join(dir, 'loaded.json');
+  fs.writeFileSync(recorder, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(Object.keys(require.cache))));`);
+  const caFile = path.join(dir, 'ca.pem');
+  fs.writeFileSync(caFile, emu.ca);
+  const cli = await runChild(['--require', recorder, path.join(PACKAGE_ROOT, 'bin', 'aliyun-iot-amqp.js'), 'consume',
+    '--host', 'localhost', '--port', String(emu.port), '--ca', caFile, '--consumer-group', 'g', '--count', '1', '--json'],
+  { ...env, ALIBABA_CLOUD_ACCESS_KEY_ID: accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: accessKeySecret });
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.deepEqual(JSON.parse(cli.stdout).payload, { n: 2 });
+  const loaded = JSON.parse(fs.readFileSync(report, 'utf8')).filter((k) => /[\\/]node_modules[\\/]rhea[\\/]|[\\/]lib[\\/]emulator[\\/]/.test(k));
+  assert.deepEqual(loaded, [], 'consume loaded neither rhea nor the emulator');
+});

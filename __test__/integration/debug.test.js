@@ -40,3 +40,24 @@ test('without DEBUG nothing is logged', async () => {
   assert.equal(result.lines.length, 3);
   assert.equal(result.stderr, '');
 });
+
+test('every debug line, frames included, is one whole line with a timestamp, from one writer', async () => {
+  const { result } = await docRun({ DEBUG: 'aliyun-iot-amqp*' });
+  const lines = result.stderr.split('\n').filter(Boolean);
+  const bad = lines.filter((l) => !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z aliyun-iot-amqp:(frames|events|reconnect) \S/.test(l));
+  assert.deepEqual(bad, [], 'lines without a timestamp and category, or spliced');
+  const frames = lines.filter((l) => / aliyun-iot-amqp:frames /.test(l));
+  assert.ok(frames.some((l) => /\] -> Open \{/.test(l)) && frames.some((l) => /\] <- Open\(Open \{/.test(l)), frames.join('\n'));
+  // One line each: a frame line holds one frame, once.
+  for (const l of frames) assert.equal(l.match(/aliyun-iot-amqp:/g).length, 1, l);
+  // Timestamps never go backwards: the lines come out in the order they were written.
+  const times = lines.map((l) => Date.parse(l.slice(0, 24)));
+  assert.deepEqual(times, [...times].sort((a, b) => a - b));
+});
+
+test('DEBUG=aliyun-iot-amqp:frames alone: frame lines only, through the same writer', async () => {
+  const { result } = await docRun({ DEBUG: 'aliyun-iot-amqp:frames' });
+  const lines = result.stderr.split('\n').filter(Boolean);
+  assert.ok(lines.length > 5, result.stderr);
+  for (const l of lines) assert.match(l, /^\S+Z aliyun-iot-amqp:frames \[/);
+});

@@ -10,7 +10,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 
-const { runPackTest, builtAddon, hostPlatformArchABI } = require('../../scripts/pack-test.js');
+const { runPackTest, builtAddon, hostPlatformArchABI, testNodes } = require('../../scripts/pack-test.js');
 
 const PLATFORM = hostPlatformArchABI();
 const ADDON = builtAddon(PLATFORM);
@@ -34,7 +34,8 @@ if (!ADDON) {
 }
 
 test('the packed packages install without Rust and run the doc script', { skip, timeout: 240000 }, async () => {
-  const r = await runPackTest({ addon: ADDON });
+  const nodes = testNodes();
+  const r = await runPackTest({ addon: ADDON, nodes });
 
   // The root tarball: what index.js needs, nothing built, no sources or tests.
   for (const f of ['package.json', 'index.js', 'index.d.ts', 'native.js', 'lib/options.js', 'lib/message.js', 'README.md', 'LICENSE']) {
@@ -64,11 +65,35 @@ test('the packed packages install without Rust and run the doc script', { skip, 
   assert.deepEqual(r.probe.addons, [path.join(r.tmp, 'app', 'node_modules', `aliyun-iot-amqp-${PLATFORM}`, `aliyun-iot-amqp.${PLATFORM}.node`)]);
   assert.equal(typeof r.probe.signed.password, 'string');
 
-  // Without its platform package, the loader says so and names the package it looked for.
+  // Without its platform package, the message itself names the package to install and the
+  // platform detected; the loader's own error is the cause.
   assert.equal(r.bareProbe.loaded, false);
-  assert.match(r.bareProbe.error, /Cannot find native binding/);
+  assert.ok(r.bareProbe.error.includes(`npm install aliyun-iot-amqp-${PLATFORM}@`), r.bareProbe.error);
+  assert.ok(r.bareProbe.error.includes(`(${process.platform} ${process.arch}`), r.bareProbe.error);
+  assert.match(r.bareProbe.causes[0], /Cannot find native binding/);
   assert.ok(r.bareProbe.causes.some((c) => c.includes(`'aliyun-iot-amqp-${PLATFORM}'`)),
     `the error's causes should name aliyun-iot-amqp-${PLATFORM}: ${JSON.stringify(r.bareProbe.causes)}`);
+
+  // ES modules from the installed tarball: named and default imports, the very CommonJS objects;
+  // and TypeScript's ESM view of it.
+  assert.equal(r.esm.failed, undefined, `import failed: ${r.esm.stderr}`);
+  assert.deepEqual(r.esm.notSame, []);
+  assert.ok(r.esm.names > 10, `${r.esm.names} exports`);
+  assert.deepEqual([r.esm.createConsumer, r.esm.connect, r.esm.container, r.esm.signed, r.esm.kind], ['function', 'function', true, true, 'property']);
+  assert.equal(r.tsEsm.status, 0, `tsc (nodenext) on an ESM import of the installed package:\n${r.tsEsm.output}`);
+  for (const f of ['index.mjs', 'index.d.mts']) assert.ok(r.rootFiles.includes(f), `root tarball lacks ${f}`);
+
+  // The other Node.js versions given (CI: 18, 22 and 24 besides this one): require, import, demo.
+  assert.deepEqual(r.nodes.map((n) => n.node), nodes);
+  for (const n of r.nodes) {
+    assert.equal(n.cjs.failed, undefined, `${n.version}: require failed: ${n.cjs.stderr}`);
+    assert.equal(n.cjs.loaded, true, `${n.version}: ${n.cjs.error}`);
+    assert.equal(n.esm.failed, undefined, `${n.version}: import failed: ${n.esm.stderr}`);
+    assert.deepEqual(n.esm.notSame, [], n.version);
+    assert.equal(n.esm.node, n.version);
+    assert.equal(n.demo.status, 0, `${n.version}: demo exited ${n.demo.status} ${n.demo.signal}: ${n.demo.stderr}`);
+    assert.equal(n.demo.stdout.trim().split('\n').length, 3, `${n.version}: ${n.demo.stdout}`);
+  }
 
   // `npx aliyun-iot-amqp demo` ran from the installed project and showed messages flowing.
   assert.equal(r.demo.status, 0, `demo exited ${r.demo.status} ${r.demo.signal}; stderr: ${r.demo.stderr}`);

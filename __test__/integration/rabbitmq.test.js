@@ -12,8 +12,8 @@
 // - `rejected` drops the message, or dead-letters it when the queue has x-dead-letter-exchange.
 // - `modified` is not an outcome 3.x accepts: it closes the connection; the message stays queued.
 //
-// The broker must be running (CI starts it): if 127.0.0.1:5672 does not answer AMQP 1.0, the tests
-// fail with the reason, unless ALIYUN_IOT_AMQP_SKIP_BROKER=1, which skips them.
+// Without a broker the tests are skipped (`npm run broker` starts one), and fail under CI=true:
+// ../support/rabbitmq.js.
 
 const assert = require('node:assert/strict');
 const test = require('node:test');

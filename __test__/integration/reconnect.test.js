@@ -108,3 +108,41 @@ test('a connection refused by the network is retried with backoff and reported e
   assert.deepEqual(seen.map((s) => s[0]), [true, true, false]);
   assert.match(seen[0][1], /cannot connect/);
 });
+
+/** The `reconnecting` flag of each 'disconnected' event of a client against a refused port, up to `most`. */
+function refusedRun(container, port, options, most) {
+  return new Promise((resolve) => {
+    const seen = [];
+    const c = container.connect({ host: '127.0.0.1', port, transport: 'tcp', initial_reconnect_delay: 5, max_reconnect_delay: 10, ...options });
+    let finished = false;
+    c.on('disconnected', (ctx) => {
+      if (finished) return; // closing may report once more
+      seen.push(Boolean(ctx.reconnecting));
+      if (!ctx.reconnecting || seen.length >= most) {
+        finished = true;
+        setImmediate(() => {
+          // rhea's close() leaves a scheduled reconnect running: stop that first.
+          if (typeof c.set_reconnect === 'function') c.set_reconnect(false);
+          if (c.scheduled_reconnect) clearTimeout(c.scheduled_reconnect);
+          c.close();
+          resolve(seen);
+        });
+      }
+    });
+  });
+}
+
+test('reconnect_limit counts as rhea does: n reconnects after the first attempt (n + 1 in all); 0 is no limit', { timeout: 60000 }, async () => {
+  const rhea = require('rhea');
+  const probe = require('node:net').createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = probe.address().port;
+  await new Promise((resolve) => probe.close(resolve));
+  for (const limit of [1, 2, 3, 0]) {
+    const theirs = await refusedRun(rhea.create_container(), port, { reconnect_limit: limit }, 6);
+    const ours = await refusedRun(amqp.create_container(), port, { reconnect_limit: limit }, 6);
+    assert.deepEqual(ours, theirs, `reconnect_limit: ${limit}`);
+    const expected = limit === 0 ? [true, true, true, true, true, true] : [...Array(limit).fill(true), false];
+    assert.deepEqual(ours, expected, `reconnect_limit: ${limit}`);
+  }
+});

@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const { run } = require('../support/cli');
+const { run, cleanEnv } = require('../support/cli');
 
 test('usage errors exit with code 2; --help and --version', async () => {
   let r = await run(['consume', '--consumer-group', 'g']);
@@ -13,7 +13,7 @@ test('usage errors exit with code 2; --help and --version', async () => {
   assert.match(r.stderr, /--host is required/);
   r = await run(['consume', '--host', 'localhost', '--consumer-group', 'g']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /option 'accessKeyId'.*ALIBABA_CLOUD_ACCESS_KEY_ID/);
+  assert.match(r.stderr, /ALIBABA_CLOUD_ACCESS_KEY_ID/);
   r = await run(['consume', '--bogus']);
   assert.equal(r.code, 2);
   r = await run(['nonsense']);
@@ -24,4 +24,66 @@ test('usage errors exit with code 2; --help and --version', async () => {
   assert.match(r.stdout, /^Usage: aliyun-iot-amqp <command>/);
   r = await run(['--version']);
   assert.equal(r.stdout.trim(), require('../../package.json').version);
+});
+
+test('usage errors exit 2 with one message naming the flag or variable', async () => {
+  const keys = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret' };
+  const env = cleanEnv(keys);
+  const base = ['consume', '--host', '127.0.0.1', '--consumer-group', 'g'];
+  const cases = [
+    [[...base, '--ca', '/nonexistent.pem'], env, /--ca: cannot read \/nonexistent\.pem \(no such file\)/],
+    [[...base, '--topic', ''], env, /^aliyun-iot-amqp: --topic: a topic filter must be a non-empty string$/m],
+    [[...base, '--count', '-1'], env, /--count must be an integer of at least 1, got "-1"/],
+    [[...base, '--connections', '-2'], env, /--connections must be an integer of at least 1, got "-2"/],
+    [[...base, '--port', '99999'], env, /--port must be an integer from 1 to 65535, got "99999"/],
+    [base, cleanEnv({ ...keys, ALIYUN_IOT_AMQP_PORT: 'abc' }), /ALIYUN_IOT_AMQP_PORT must be an integer from 1 to 65535, got "abc"/],
+    [base, cleanEnv(), /ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set/],
+    [base, cleanEnv({ ALIBABA_CLOUD_ACCESS_KEY_ID: 'id' }), /ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set/],
+    [[...base, '--sign-method', 'sha1'], env, /--sign-method must be one of hmacmd5, hmacsha1, hmacsha256, got "sha1"/],
+    [['consume', '--host', 'h', '--consumer-group', 'g', '--client-id', 'a|b'], env, /--client-id/],
+    [['emulator', '--port', '-5'], env, /--port must be an integer from 0 to 65535, got "-5"/],
+    [['demo', '--rate', '-1'], env, /--rate must be a positive number, got "-1"/],
+  ];
+  for (const [args, e, expected] of cases) {
+    const r = await run(args, { env: e });
+    const label = `${args.join(' ')}: ${r.stderr}`;
+    assert.equal(r.code, 2, label);
+    assert.match(r.stderr, expected, label);
+    assert.doesNotMatch(r.stderr, /aliyun-iot-amqp: aliyun-iot-amqp:|undefined|ambiguous|ENOENT/, label);
+    if (e !== env && /ALIYUN_IOT_AMQP_PORT/.test(String(expected))) assert.doesNotMatch(r.stderr, /--port must/, label);
+    assert.equal(r.stdout, '', label);
+  }
+});
+
+test('every subcommand has its own --help', async () => {
+  for (const command of ['consume', 'emulator', 'demo']) {
+    for (const args of [[command, '--help'], [command, '-h'], ['help', command]]) {
+      const r = await run(args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^Usage: aliyun-iot-amqp ${command} \\[options\\]`), args.join(' '));
+      for (const other of ['consume', 'emulator', 'demo'].filter((c) => c !== command)) {
+        assert.doesNotMatch(r.stdout, new RegExp(`^${other} options`, 'm'), `${args.join(' ')} shows ${other}'s options`);
+      }
+    }
+  }
+  const r = await run(['--help']);
+  assert.match(r.stdout, /aliyun-iot-amqp <command> --help/);
+});
+
+test('connection errors that a wrong host, port or transport explains get a one-line hint naming the flag', () => {
+  const { connectionHint } = require('../../bin/aliyun-iot-amqp.js');
+  const tls = { host: 'iot-cn-x.example', port: 5671, transport: 'tls' };
+  const tcp = { host: '127.0.0.1', port: 5671, transport: 'tcp' };
+  const hint = (message, where, state) => connectionHint(new Error(message), where, state);
+  // The core's own messages, as they come.
+  assert.match(hint('cannot connect to iot-cn-x.example:5671: failed to lookup address information: Name or service not known', tls), /^hint: .*check --host/);
+  assert.match(hint('cannot connect to 127.0.0.1:1: Connection refused (os error 111)', tls), /^hint: .*check --host and --port/);
+  assert.match(hint('TLS handshake with 127.0.0.1 failed: received corrupt message of type InvalidContentType', tls), /^hint: .*did not answer TLS.*--port.*--transport tcp/);
+  assert.match(hint('connection closed by the server', tcp), /^hint: .*did not answer plain AMQP.*--port.*--transport tls/);
+  // Not after the connection had opened once: then a close is the server's business.
+  assert.equal(hint('connection closed by the server', tcp, { connected: true }), null);
+  // Errors no flag explains, and messages that carry a hint already, get none.
+  assert.equal(hint('authentication failed (amqp:unauthorized-access)', tls), null);
+  assert.equal(hint('TLS handshake with h failed: received corrupt message of type InvalidContentType (hint: a plain port? check the port and transport)', tls), null);
+  for (const one of [hint('cannot connect to h:1: Connection refused (os error 111)', tls)]) assert.equal(one.split('\n').length, 1);
 });

@@ -67,6 +67,27 @@ test('clientId is at most 64 characters counted as code points, less the suffix 
   }
 });
 
+test('an endpoint whose port is out of range is blamed on its port, a missing key on the variable to set', () => {
+  const base = { consumerGroupId: 'g', accessKeyId: 'id', accessKeySecret: 'secret', clientId: 'c' };
+  for (const endpoint of ['amqps://h:99999', 'h:99999', 'amqp://h:0', 'h:0']) {
+    assert.throws(() => consumerOptions({ ...base, endpoint }), (err) => {
+      assert.equal(err.option, 'endpoint', endpoint);
+      assert.match(err.message, /port/, `${endpoint}: ${err.message}`);
+      assert.doesNotMatch(err.message, /host name or an amqps/, `${endpoint}: ${err.message}`);
+      return true;
+    });
+  }
+  assert.throws(() => consumerOptions({ ...base, endpoint: 'http://h' }), /amqps:\/\/ URL/);
+  withEnv(noEnv, () => {
+    assert.throws(() => consumerOptions({ host: 'h', consumerGroupId: 'g' }), (err) => {
+      assert.equal(err.option, 'accessKeyId');
+      assert.match(err.message, /ALIBABA_CLOUD_ACCESS_KEY_ID/);
+      assert.doesNotMatch(err.message, /undefined undefined/);
+      return true;
+    });
+  });
+});
+
 test('batches() options: {max, maxWaitMs}, defaulted; a bad or unknown one throws a TypeError naming it', () => {
   const { batchOptions, DEFAULTS } = require('../../lib/consumer/options.js');
   assert.deepEqual(batchOptions(undefined), { max: DEFAULTS.batchMax, maxWaitMs: DEFAULTS.batchMaxWaitMs });

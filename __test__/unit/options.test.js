@@ -155,3 +155,20 @@ test('credentials given as an object are masked in connection.options', () => {
     c.close();
   }
 });
+
+test('reconnect_limit: 0 is no limit, as in rhea; README and index.d.ts say what a limit counts', () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { connectionOptions } = require('../../lib/options.js');
+  assert.equal(connectionOptions({ reconnect_limit: 0 }, {}, { container_id: 'c' }).reconnectLimit, undefined);
+  assert.equal(connectionOptions({ reconnect_limit: 3 }, {}, { container_id: 'c' }).reconnectLimit, 3);
+  const root = path.resolve(__dirname, '..', '..');
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const row = readme.split('\n').find((l) => l.startsWith('| `reconnect_limit` |'));
+  assert.match(row, /reconnect attempts after a failure/);
+  assert.match(row, /4 attempts in all/);
+  assert.match(row, /`0` means no limit/);
+  assert.doesNotMatch(readme, /failed attempts in a row before giving up/);
+  const dts = fs.readFileSync(path.join(root, 'index.d.ts'), 'utf8');
+  assert.match(dts, /Reconnect attempts after a failure before giving up, as in rhea: `3` is the first attempt and\s+\* at most 3 reconnects \(4 attempts in all\)/);
+});

@@ -90,3 +90,26 @@ test('sign() refuses bad input with a TypeError naming the option', () => {
   // The secret never shows in the message.
   assert.throws(() => amqp.sign({ ...ok, accessKeySecret: 'TOPSECRET', clientId: 'a|b' }), (e) => !e.message.includes('TOPSECRET'));
 });
+
+test('sign() and the credentials option read the keys from the environment when neither is given (as createConsumer() does)', () => {
+  const { withEnv, noEnv } = require('../support/env');
+  const params = { consumerGroupId: 'g', clientId: 'c', timestamp: 1700000000000 };
+  const expected = amqp.sign({ ...params, accessKeyId: 'envId', accessKeySecret: 'envSecret' });
+  withEnv({ ...noEnv, ALIBABA_CLOUD_ACCESS_KEY_ID: 'envId', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'envSecret' }, () => {
+    assert.deepEqual(amqp.sign({ ...params, accessKeyId: undefined, accessKeySecret: undefined }), expected);
+    assert.deepEqual(amqp.sign(params), expected);
+    // One given, the other not: nothing is read from the environment.
+    assert.throws(() => amqp.sign({ ...params, accessKeyId: 'id' }), (err) => err.option === 'accessKeySecret');
+  });
+  withEnv(noEnv, () => {
+    assert.throws(() => amqp.sign(params), (err) => {
+      assert.equal(err.option, 'accessKeyId');
+      assert.match(err.message, /ALIBABA_CLOUD_ACCESS_KEY_ID/);
+      assert.doesNotMatch(err.message, /undefined undefined/);
+      return true;
+    });
+    const c = amqp.create_container();
+    assert.throws(() => c.connect({ credentials: { accessKeyId: process.env.ALIBABA_CLOUD_ACCESS_KEY_ID, accessKeySecret: process.env.ALIBABA_CLOUD_ACCESS_KEY_SECRET, consumerGroupId: 'g', clientId: 'c' } }),
+      (err) => err.option === 'credentials.accessKeyId' && /ALIBABA_CLOUD_ACCESS_KEY_ID/.test(err.message));
+  });
+});

@@ -62,22 +62,31 @@ function address(o) {
   let transport;
   if (o.endpoint !== undefined) {
     string('endpoint', o.endpoint);
-    if (o.endpoint.includes('://')) {
+    const e = o.endpoint;
+    // The port is checked here, so that a wrong one is not blamed on the rest of the endpoint.
+    const portOf = (digits) => {
+      const n = Number(digits);
+      if (!(n >= 1 && n <= 65535)) throw fail('endpoint', 'a host name, host:port or amqps://host[:port] with a port from 1 to 65535', e);
+      return n;
+    };
+    if (e.includes('://')) {
+      const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(\[[^\]]*\]|[^/:?#]*)(?::(\d*))?\/?$/.exec(e);
+      if (!m || (m[1].toLowerCase() !== 'amqps' && m[1].toLowerCase() !== 'amqp')) throw fail('endpoint', 'a host name or an amqps:// URL', e);
+      if (m[3] !== undefined && m[3] !== '') port = portOf(m[3]);
       let url;
       try {
-        url = new URL(o.endpoint);
+        url = new URL(port === undefined ? e : e.replace(/:\d*\/?$/, ''));
       } catch {
-        throw fail('endpoint', 'a host name or an amqps:// URL', o.endpoint);
+        throw fail('endpoint', 'a host name or an amqps:// URL', e);
       }
-      if (url.protocol !== 'amqps:' && url.protocol !== 'amqp:') throw fail('endpoint', 'a host name or an amqps:// URL', o.endpoint);
       host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-      if (url.port) port = Number(url.port);
-      transport = url.protocol === 'amqps:' ? 'tls' : 'tcp';
+      if (!host) throw fail('endpoint', 'an amqps:// URL with a host name', e);
+      transport = m[1].toLowerCase() === 'amqps' ? 'tls' : 'tcp';
     } else {
-      const m = /^([^:/]+)(?::(\d+))?$/.exec(o.endpoint);
-      if (!m) throw fail('endpoint', 'a host name or an amqps:// URL', o.endpoint);
+      const m = /^([^:/]+)(?::(\d+))?$/.exec(e);
+      if (!m) throw fail('endpoint', 'a host name or an amqps:// URL', e);
       host = m[1];
-      if (m[2]) port = Number(m[2]);
+      if (m[2]) port = portOf(m[2]);
     }
   }
   if (host === undefined) throw fail('host', 'a non-empty string (the AMQP endpoint), or give endpoint', host);

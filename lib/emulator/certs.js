@@ -25,6 +25,11 @@ const KEPT_VALIDITY_DAYS = 365;
 /** Kept certificates are made anew when they expire within this many days. */
 const RENEW_BEFORE_DAYS = 1;
 
+/** The files a certificate directory holds. */
+const FILES = Object.freeze({ ca: 'ca.pem', cert: 'server.pem', key: 'server.key' });
+/** The subject of every CA this module makes (then a random suffix): how it knows its own. */
+const CA_PREFIX = 'aliyun-iot-amqp emulator CA ';
+
 // ---------------------------------------------------------------------------------------------
 // DER, as far as certificates need it
 
@@ -181,7 +186,7 @@ function makeCertificates({ days = TEMP_VALIDITY_DAYS } = {}) {
   const caKeys = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const leafKeys = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
   // A random suffix, so that CAs of different runs never share a subject.
-  const caName = `aliyun-iot-amqp emulator CA ${crypto.randomBytes(4).toString('hex')}`;
+  const caName = `${CA_PREFIX}${crypto.randomBytes(4).toString('hex')}`;
   const caKeyId = keyId(caKeys.publicKey.export({ type: 'spki', format: 'der' }));
 
   const ca = certificate({
@@ -235,6 +240,13 @@ let cleanupRegistered = false;
 
 function registerCleanup(dir) {
   createdDirs.push(dir);
+  // Also when this thread's environment is torn down without an 'exit' event (a Worker that is
+  // terminated): the native addon removes the directory then.
+  try {
+    require('../native.js').removeDirAtEnvExit(dir);
+  } catch {
+    // No addon (or an old one): the 'exit' handler below still runs in the usual cases.
+  }
   if (cleanupRegistered) return;
   cleanupRegistered = true;
   process.once('exit', () => {
@@ -242,37 +254,45 @@ function registerCleanup(dir) {
       try {
         fs.rmSync(d, { recursive: true, force: true });
       } catch {
-        // Best effort: a leftover directory in the temp dir is harmless.
+        // Best effort: the native hook above removes it as well.
       }
     }
   });
 }
 
-/** Certificates already in `dir` that are still good for a while, or null. */
-function reuse(dir) {
+/**
+ * What `dir` holds: {present: [file names there], material: a set this module made, or null,
+ * fresh: whether that set is valid for another while}.
+ */
+function inspect(dir) {
+  const present = Object.values(FILES).filter((f) => fs.existsSync(path.join(dir, f)));
+  if (present.length === 0) return { present, material: null, fresh: false };
   try {
     const read = (f) => fs.readFileSync(path.join(dir, f), 'utf8');
-    const material = { ca: read('ca.pem'), cert: read('server.pem'), key: read('server.key') };
+    const material = { ca: read(FILES.ca), cert: read(FILES.cert), key: read(FILES.key) };
     const ca = new crypto.X509Certificate(material.ca);
     const leaf = new crypto.X509Certificate(material.cert);
-    const renewAt = Date.now() + RENEW_BEFORE_DAYS * 24 * 60 * 60 * 1000;
-    const ok = ca.ca && !leaf.ca && leaf.checkIssued(ca) && leaf.verify(ca.publicKey)
-      && new Date(leaf.validTo).getTime() > renewAt && new Date(ca.validTo).getTime() > renewAt
+    const ours = ca.ca && ca.subject.includes(`CN=${CA_PREFIX}`) && !leaf.ca && leaf.checkIssued(ca) && leaf.verify(ca.publicKey)
       && leaf.checkPrivateKey(crypto.createPrivateKey(material.key));
-    return ok ? material : null;
+    if (!ours) return { present, material: null, fresh: false };
+    const renewAt = Date.now() + RENEW_BEFORE_DAYS * 24 * 60 * 60 * 1000;
+    const fresh = new Date(leaf.validTo).getTime() > renewAt && new Date(ca.validTo).getTime() > renewAt;
+    return { present, material, fresh };
   } catch {
-    return null;
+    return { present, material: null, fresh: false };
   }
 }
 
 /**
- * Generates (or returns the cached) CA and server certificate, and writes them as `ca.pem`,
- * `server.pem` and `server.key`.
+ * Generates (or returns the cached) CA and server certificate.
  *
- * @param {string} [dir] Directory to write the files to (created if needed); certificates already
- *   there are reused while they are valid for another day, so a CA file exported once keeps
- *   working across runs. Default: a fresh `aliyun-iot-amqp-certs-*` directory in the temporary
- *   directory, removed at process exit.
+ * @param {string} [dir] Directory to keep them in as `ca.pem`, `server.pem` and `server.key`
+ *   (created if needed). A set this module made there before is reused while it is valid for
+ *   another day (so a CA file exported once keeps working across runs), and renewed in place when
+ *   it is not. Files of those names that this module did not make (a CA of the user's, say) are
+ *   never overwritten: an Error with code 'EEXIST' names them. Default: a fresh
+ *   `aliyun-iot-amqp-certs-*` directory in the temporary directory (the key readable by its owner
+ *   only), removed when the process exits or the Worker thread that made it ends or is terminated.
  * @returns {{dir: string, caFile: string, ca: string, certFile: string, cert: string,
  *   keyFile: string, key: string}} PEM strings and the paths they were written to.
  */
@@ -283,23 +303,38 @@ function generateCerts(dir) {
 
   let outDir;
   let material;
+  let write = true;
   if (dir) {
     outDir = path.resolve(dir);
     fs.mkdirSync(outDir, { recursive: true });
-    material = reuse(outDir);
-    if (!material) material = makeCertificates({ days: KEPT_VALIDITY_DAYS });
+    const found = inspect(outDir);
+    if (found.present.length > 0 && !found.material) {
+      const files = found.present.map((f) => path.join(outDir, f));
+      const err = new Error(`${outDir} holds ${files.join(', ')}, not a CA and certificate the emulator made: they are left as they are; choose another directory (or an empty one)`);
+      err.code = 'EEXIST';
+      err.files = files;
+      throw err;
+    }
+    if (found.material && found.fresh) {
+      material = found.material;
+      write = false;
+    } else {
+      material = makeCertificates({ days: KEPT_VALIDITY_DAYS });
+    }
   } else {
     outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp-certs-'));
     registerCleanup(outDir);
     material = makeCertificates({ days: TEMP_VALIDITY_DAYS });
   }
 
-  const caFile = path.join(outDir, 'ca.pem');
-  const certFile = path.join(outDir, 'server.pem');
-  const keyFile = path.join(outDir, 'server.key');
-  fs.writeFileSync(caFile, material.ca);
-  fs.writeFileSync(certFile, material.cert);
-  fs.writeFileSync(keyFile, material.key, { mode: 0o600 });
+  const caFile = path.join(outDir, FILES.ca);
+  const certFile = path.join(outDir, FILES.cert);
+  const keyFile = path.join(outDir, FILES.key);
+  if (write) {
+    fs.writeFileSync(caFile, material.ca);
+    fs.writeFileSync(certFile, material.cert);
+    fs.writeFileSync(keyFile, material.key, { mode: 0o600 });
+  }
   const result = Object.freeze({
     dir: outDir,
     caFile,

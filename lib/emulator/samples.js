@@ -38,14 +38,17 @@ function sampleMessage(i, now = Date.now()) {
         ? { topic: `${base}/thing/lifecycle`, body: { action: 'enable', iotId, productKey, deviceName, messageCreateTime: now } }
         : { topic: `${base}/user/update`, body: `custom payload #${i + 1} from ${deviceName}` };
     default:
-      return {
-        topic: `${base}/thing/event/property/post`,
-        body: {
-          deviceType: 'Thermostat', iotId, requestId, productKey, gmtCreate: now, deviceName,
-          items: { temperature: { value: Math.round((19 + ((i * 7) % 60) / 10) * 10) / 10, time: now }, humidity: { value: 40 + (i % 20), time: now } },
-        },
-      };
+      return { topic: `${base}/thing/event/property/post`, body: propertyPost(i, deviceName, { iotId, requestId, productKey, now }) };
   }
+}
+
+/** A property post of the device's own kind: a door sensor's door and battery, else a thermostat's climate. */
+function propertyPost(i, deviceName, { iotId, requestId, productKey, now }) {
+  const items = deviceName.startsWith('door-sensor')
+    ? { doorState: { value: Math.floor(i / DEVICES.length) % 2, time: now }, battery: { value: 100 - (Math.floor(i / DEVICES.length) % 40), time: now } }
+    : { temperature: { value: Math.round((19 + ((i * 7) % 60) / 10) * 10) / 10, time: now }, humidity: { value: 40 + (i % 20), time: now } };
+  const deviceType = deviceName.startsWith('door-sensor') ? 'DoorSensor' : 'Thermostat';
+  return { deviceType, iotId, requestId, productKey, gmtCreate: now, deviceName, items };
 }
 
 module.exports = { sampleMessage, PRODUCT_KEY, DEVICES };

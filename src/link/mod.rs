@@ -413,6 +413,15 @@ impl Link {
         self.credit.settled(n);
     }
 
+    /// The credit the sender still has (0 when not attached).
+    pub fn credit_left(&self) -> u32 {
+        if self.is_attached() {
+            self.credit.granted()
+        } else {
+            0
+        }
+    }
+
     /// Whether the sender runs low on credit (a quarter of the window or less left) while
     /// deliveries are held: their settlements are what brings more.
     pub fn credit_low(&self) -> bool {

@@ -18,6 +18,7 @@ use crate::model::{Command, Event, EventSink, IdentityRefusal};
 use crate::secret::Secret;
 use crate::sign::Credentials;
 use crate::supervisor::{self, ConsumerHandle};
+use crate::trace::FrameLog;
 
 /// The callback: `(err, event)`; `err` is set only when an event could not be converted.
 type EventCallback = ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, true>;
@@ -27,6 +28,20 @@ type EventCallback = ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, tr
 struct JsSink {
     callback: Mutex<Option<Arc<EventCallback>>>,
     shape: Arc<Shape>,
+}
+
+impl JsSink {
+    /// A frame line for JavaScript's debug writer (`DEBUG=aliyun-iot-amqp:frames`), in order
+    /// with the events; dropped once the connection is finished.
+    fn log(&self, line: String) {
+        let callback = self.callback.lock().ok().and_then(|g| g.clone());
+        if let Some(cb) = callback {
+            cb.call(
+                Ok(NativeEvent::Log { epoch: 0, line }),
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
+        }
+    }
 }
 
 impl EventSink for JsSink {
@@ -72,7 +87,7 @@ impl NativeConnection {
         receiver: Option<NativeReceiverOptions>,
         callback: EventCallback,
     ) -> napi::Result<Self> {
-        let cfg = Config::try_from(options)?;
+        let mut cfg = Config::try_from(options)?;
         let shape = Arc::new(Shape::default());
         if let Some(r) = &receiver {
             shape.set_packed(r.batch == Some(true));
@@ -81,6 +96,15 @@ impl NativeConnection {
             callback: Mutex::new(Some(Arc::new(callback))),
             shape: shape.clone(),
         });
+        if cfg.debug_frames {
+            // Frame lines go to JavaScript, which writes every debug line (timestamped, whole).
+            let log = Arc::downgrade(&sink);
+            cfg.frame_log = Some(FrameLog::new(move |line| {
+                if let Some(sink) = log.upgrade() {
+                    sink.log(line);
+                }
+            }));
+        }
         let handle = supervisor::spawn(runtime()?.handle(), cfg, receiver.map(Into::into), sink)
             .map_err(|e| invalid(e.description()))?;
         Ok(NativeConnection { handle, shape })

@@ -118,6 +118,12 @@ pub enum NativeEvent {
     Closed {
         epoch: u32,
     },
+    /// A debug line (`DEBUG=aliyun-iot-amqp:frames`: one frame in or out), for JavaScript's
+    /// debug writer; sent only while frame debugging is on.
+    Log {
+        epoch: u32,
+        line: String,
+    },
 }
 
 /// The event as JavaScript receives it on a connection of batch shape `shape`.

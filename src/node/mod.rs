@@ -4,6 +4,7 @@
 //! error, never a panic.
 
 mod batch;
+pub mod cleanup;
 pub mod conditions;
 pub mod connection;
 pub mod events;

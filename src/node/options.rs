@@ -61,7 +61,7 @@ pub struct NativeOptions {
     pub ack_delay: Option<f64>,
     /// When messages trickle in, most time a read waits to bring several (ms; 0: at once).
     pub read_delay: Option<f64>,
-    /// Print frames to stderr (DEBUG=aliyun-iot-amqp:frames), secrets redacted.
+    /// Log frames (DEBUG=aliyun-iot-amqp:frames), secrets redacted: handed to JavaScript as `log` events.
     pub debug_frames: Option<bool>,
 }
 

@@ -115,7 +115,8 @@ impl<'a> Session<'a> {
         acks: &'a Acks,
         attach_seq: u32,
     ) -> Self {
-        let trace = Trace::new(cfg.debug_frames, &cfg.container_id, epoch);
+        let trace =
+            Trace::new(cfg.debug_frames, &cfg.container_id, epoch).with_log(cfg.frame_log.clone());
         Session {
             cfg,
             epoch,
@@ -518,7 +519,10 @@ impl<'a> Session<'a> {
                         let r = self.process_frames(reader);
                         let resumed = std::mem::take(&mut self.resumed);
                         if self.handed > handed {
-                            r.and_then(|s| self.pace_reads(reader, n, resumed).map(|_| s))
+                            let delivered = self.handed - handed;
+                            r.and_then(|s| {
+                                self.pace_reads(reader, n, delivered, resumed).map(|_| s)
+                            })
                         } else {
                             r
                         }

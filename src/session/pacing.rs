@@ -5,38 +5,59 @@
 use super::{Session, Step};
 use crate::error::Error;
 use crate::reader::FrameReader;
+use std::time::Duration;
+
 use tokio::time::Instant;
 
-/// A read of fewer bytes than this, that brought deliveries less than `read_delay` after the read
-/// before, means data trickles in steadily: the next read waits `read_delay` so that it brings
-/// several messages at once (at the platform's ~1 000 msg/s, about one per millisecond). Slower
-/// than one delivery per `read_delay`, reads are not held back: nothing would be gained.
-pub(super) const TRICKLE: usize = 32 * 1024;
+/// Messages trickle in when a read that brought deliveries came less than `read_delay` after the
+/// last one that brought any (or right after a pause), left the socket (nearly) empty, and came
+/// at a rate at which twice what arrives in `read_delay` fits in what the sender still has of its
+/// credit: the sender, not this client (nor its credit), sets the pace, and waiting cannot run it
+/// out of credit. Only then does the next read
+/// wait `read_delay`, so that it brings several messages at once (at the platform's
+/// ~1 000 msg/s, about one per millisecond). Slower than one delivery per `read_delay`, faster
+/// than the credit allows to gather, or when this client is the bottleneck, reads are not held
+/// back.
+///
+/// Nearly empty: fewer bytes than this waiting after the read.
+const TRICKLE: usize = 32 * 1024;
+/// While reading waits, the socket wakes the runtime only when this much piled up.
+const BURST: u32 = 256 * 1024;
 
 impl Session<'_> {
-    /// After a read of `n` bytes that brought deliveries: when they trickle in steadily (this
-    /// read was small, and came less than `read_delay` after the last one that brought any, or
-    /// right after a pause of reading), the next read waits `read_delay`, so that it brings
-    /// several at once, with one wake-up of this thread and one of Node's for all of them.
-    /// Settlements due before then go out now, in this wake-up.
+    /// After a read of `n` bytes that brought `delivered` deliveries: when they trickle in (see
+    /// `TRICKLE`), the next read waits `read_delay`, so that it brings several at once, with one
+    /// wake-up of this thread and one of Node's for all of them. Settlements due before then go
+    /// out now, in this wake-up.
     pub(super) fn pace_reads(
         &mut self,
         reader: &mut FrameReader,
         n: usize,
+        delivered: u64,
         resumed: bool,
     ) -> Result<(), Error> {
         let now = self.last_read;
         let delay = self.cfg.read_delay;
-        let steady = resumed
-            || self
-                .delivered_read_at
-                .is_some_and(|at| now.duration_since(at) < delay);
+        let since = self.delivered_read_at.map(|at| now.duration_since(at));
         self.delivered_read_at = Some(now);
-        if delay.is_zero() || n >= TRICKLE || !steady {
+        let steady = resumed || since.is_some_and(|s| s < delay);
+        if delay.is_zero() || !steady {
+            return Ok(());
+        }
+        // Deliveries that would arrive while reading waits, at the rate of this read.
+        let elapsed = since.unwrap_or(delay).max(Duration::from_micros(100));
+        let expected = delivered as f64 * delay.as_secs_f64() / elapsed.as_secs_f64();
+        let room = self
+            .link
+            .as_ref()
+            .map_or(0.0, |l| f64::from(l.credit_left()) / 2.0);
+        // Where the OS does not tell what is waiting, a small read stands for an empty socket.
+        let drained = reader.waiting().unwrap_or(n) < TRICKLE;
+        if !(drained && expected <= room) {
             return Ok(());
         }
         self.read_resume_at = Some(now + delay);
-        reader.pause(TRICKLE as u32);
+        reader.pause(BURST);
         if self.ack_flush_at.is_some_and(|at| at <= now + delay) {
             self.take_acks()?;
         }
