@@ -5,7 +5,7 @@
 // message at a time) and unpaced (saturation), for 256 B and 4 KiB payloads.
 //
 //   npm run bench                 # full run: 3 alternated rounds per cell (100 msg/s rows: 2), ~15 min
-//   npm run bench -- --quick      # 2 rounds, shorter rows, ~3.5 min (for development; partial-latest.*)
+//   npm run bench -- --quick      # 2 rounds, shorter rows, ~2-4 min (for development; partial-latest.*)
 //   node bench/run.js --runs 5 --no-build --only rhea,ours
 //   node bench/run.js --scenarios r1k-256,r10k-256     # some rows only (writes partial-latest.*)
 //   node bench/run.js --opt NAME=JSON  # an extra option for our consumers' connect() / createConsumer()
