@@ -16,8 +16,11 @@
 //!
 //! Usage: loadgen [--host 127.0.0.1] [--port 0] [--tls-cert FILE --tls-key FILE] --count N
 //!                [--size 256] [--rate MSG_PER_S] [--stamp] [--connections 1] [--timeout-s 300]
-//!                [--batch-bytes 262144]
+//!                [--batch-bytes 262144] [--rt]
 //! `--timeout-s` bounds the wait for each connection and each connection's run.
+//! `--rate R` paces one message at a time on a timerfd (see pace.rs); `--rt` runs the thread under
+//! SCHED_FIFO when paced, so that the schedule holds on a busy machine (it never spins: it sleeps in
+//! epoll between deadlines).
 
 use std::cell::{Cell, RefCell};
 use std::io::Write as _;
@@ -62,6 +65,11 @@ struct Opts {
     connections: u32,
     timeout: Duration,
     batch_bytes: usize,
+    /// Paced runs: run the (one) thread under SCHED_FIFO, so that its wake-ups are on time even
+    /// when other processes keep both cores busy.
+    rt: bool,
+    /// The scheduling policy the thread runs under: "fifo" or "other".
+    sched: &'static str,
 }
 
 fn parse_args() -> Res<Opts> {
@@ -76,6 +84,8 @@ fn parse_args() -> Res<Opts> {
         connections: 1,
         timeout: Duration::from_secs(300),
         batch_bytes: 256 * 1024,
+        rt: false,
+        sched: "other",
     };
     let mut cert = None;
     let mut key = None;
@@ -96,6 +106,7 @@ fn parse_args() -> Res<Opts> {
                 o.timeout = Duration::from_secs_f64(val()?.parse().map_err(err("--timeout-s"))?)
             }
             "--batch-bytes" => o.batch_bytes = val()?.parse().map_err(err("--batch-bytes"))?,
+            "--rt" => o.rt = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -135,6 +146,7 @@ fn cpu_us() -> (u64, u64) {
     (us(ru.ru_utime), us(ru.ru_stime))
 }
 
+mod pace;
 mod payload;
 mod peer;
 
@@ -200,14 +212,29 @@ async fn main_async(opts: Opts) -> Res<()> {
     Ok(())
 }
 
+/// SCHED_FIFO for this thread (the runtime's only one); what the thread runs under, for the JSON.
+fn realtime() -> &'static str {
+    let param = libc::sched_param { sched_priority: 10 };
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0 {
+        "fifo"
+    } else {
+        eprintln!(
+            "loadgen: --rt: SCHED_FIFO refused ({}); running as a normal thread",
+            std::io::Error::last_os_error()
+        );
+        "other"
+    }
+}
+
 fn main() {
-    let opts = match parse_args() {
+    let mut opts = match parse_args() {
         Ok(o) => o,
         Err(e) => {
             eprintln!("loadgen: {e}");
             std::process::exit(2);
         }
     };
+    opts.sched = if opts.rt && opts.rate > 0.0 { realtime() } else { "other" };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
