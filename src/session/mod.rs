@@ -21,6 +21,7 @@ use tokio_rustls::rustls::ClientConfig;
 
 use crate::acks::Acks;
 use crate::backoff::Backoff;
+use crate::codec::{self, Incoming};
 use crate::config::{Config, CredentialSource, ReceiverConfig};
 use crate::credit::Grant;
 use crate::error::Error;
@@ -38,6 +39,9 @@ mod frames;
 mod pacing;
 
 use connect::racing;
+
+/// The longest wait for the server's close after ours with an error.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// How one transport connection ended.
 pub enum Ending {
@@ -444,6 +448,34 @@ impl<'a> Session<'a> {
         Ok(Step::Continue)
     }
 
+    /// After our close with an error, while the server may still be sending: reads on, and
+    /// discards, until the server's close, the end of its stream, or `close_timeout` (at most
+    /// [`LINGER`]). A socket dropped with unread data in it resets the connection, and the reset
+    /// can cost the server the close that says why.
+    async fn linger(&mut self, reader: &mut FrameReader) {
+        self.read_resume_at = None;
+        reader.resume();
+        let _ = self.outbox.flush();
+        let deadline = Instant::now() + self.cfg.close_timeout.min(LINGER);
+        loop {
+            loop {
+                match reader.take_frame() {
+                    Ok(Some(frame)) => {
+                        if matches!(codec::decode_amqp(frame), Ok(Incoming::Close(_))) {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(_) => return,
+                }
+            }
+            match tokio::time::timeout_at(deadline, reader.fill()).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+        }
+    }
+
     async fn main_loop(
         &mut self,
         reader: &mut FrameReader,
@@ -466,6 +498,9 @@ impl<'a> Session<'a> {
                     }
                     // Tell the server why, where the transport still allows it.
                     let _ = self.send_close(Some(e.clone()));
+                    if !matches!(e, Error::Io(_) | Error::Idle(_) | Error::Timeout(_)) {
+                        self.linger(reader).await;
+                    }
                     return self.failed(e);
                 }
             }
