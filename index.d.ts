@@ -120,6 +120,18 @@ declare namespace aliyunIotAmqp {
     connect_timeout?: number;
     /** Bound on waiting for the server's close, in ms. Default 5000. */
     close_timeout?: number;
+    /**
+     * Most time an acknowledgement waits to go out together with others, in ms (the platform
+     * allows 30 s); they go at once when the server runs low on credit or the connection closes.
+     * Default 20; `0`: each at once.
+     */
+    ack_delay?: number;
+    /**
+     * When messages trickle in steadily (about one a millisecond, the platform's rate), most time
+     * the next read waits so that it brings several at once, in ms; the first message after a
+     * quiet spell is never delayed. Default 5; `0`: read at once.
+     */
+    read_delay?: number;
     /** Other rhea options are accepted and ignored. */
     [option: string]: unknown;
   }
@@ -477,7 +489,7 @@ declare namespace aliyunIotAmqp {
     authMode?: 'aksign' | 'ststoken';
     /** Connections (1 to 128), their messages merged into one stream. Default 1. */
     connections?: number;
-    /** Unsettled messages per connection (its credit window); bounds memory. Default 100. */
+    /** Unsettled messages per connection (its credit window); bounds memory. Default 300. */
     credit?: number;
     /** 'message' handlers in flight at once. Default 10. */
     concurrency?: number;
@@ -510,6 +522,10 @@ declare namespace aliyunIotAmqp {
     reconnect_on_certificate_failure?: boolean;
     connect_timeout?: number;
     close_timeout?: number;
+    /** As in `connect()`: most time an acknowledgement waits to go out with others (ms). Default 20; `0`: at once. */
+    ack_delay?: number;
+    /** As in `connect()`: most time a read waits while messages trickle in (ms). Default 5; `0`: at once. */
+    read_delay?: number;
     max_frame_size?: number;
     max_message_size?: number;
   }

@@ -96,6 +96,8 @@ const allOptions: amqp.ConnectionOptions = {
   max_message_size: 1 << 20,
   connect_timeout: 30000,
   close_timeout: 5000,
+  ack_delay: 20,
+  read_delay: 5,
   // Other rhea options are accepted.
   keep_alive: true,
 };
@@ -408,6 +410,8 @@ const consumerOptions: amqp.ConsumerOptions = {
   checkServerIdentity: () => undefined,
   connect_timeout: 30000,
   close_timeout: 5000,
+  ack_delay: 20,
+  read_delay: 5,
   max_frame_size: 1 << 20,
   max_message_size: 16 << 20,
 };
