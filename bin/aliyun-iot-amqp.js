@@ -25,7 +25,7 @@ Options:
   --iot-instance-id <id>    instance id, if the instance has one (env ALIYUN_IOT_AMQP_IOT_INSTANCE_ID)
   --client-id <id>          default: host name and process id
   --connections <n>         connections (client ids <id>-0..n-1 when more than one); default 1
-  --credit <n>              unsettled messages per connection; default 100
+  --credit <n>              unsettled messages per connection; default 300
   --sign-method <m>         hmacsha256 (default), hmacsha1 or hmacmd5
   --ca <file>               trust these certificates (PEM) instead of the public roots and
                             NODE_EXTRA_CA_CERTS (as Node's \`ca\` option does)
