@@ -1,7 +1,7 @@
 //! The floor: what this package's core costs with no JavaScript at all.
 //!
 //! A pure-Rust consumer on `aliyun_iot_amqp::supervisor::spawn` (same runtime shape as the addon: a
-//! multi-thread tokio runtime with at most 2 workers) whose `EventSink` does the doc script's
+//! multi-thread tokio runtime with one worker) whose `EventSink` does the doc script's
 //! work for each message (topic, message id, the content as a UTF-8 string) and accepts, one
 //! `ConsumerHandle::settle` per batch. `--null` skips the reading: a null consumer that only accepts.
 //!
@@ -207,11 +207,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get().min(2))
-        .unwrap_or(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
+        .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
