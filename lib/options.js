@@ -4,6 +4,7 @@
 // One table of defaults (DEFAULTS) and one set of validators serve connect() and open_receiver()
 // (here), sign() and the `credentials` option (here), and createConsumer() (lib/consumer/options.js).
 
+const { SECRET_OPTIONS, describe, fail } = require('./invalid.js');
 const { caList, nodeDefaultTrust, rejectUnauthorizedDefault, securityLevel } = require('./tls.js');
 
 /** The default sign method, everywhere (sign(), the `credentials` option, createConsumer()). */
@@ -70,37 +71,8 @@ const SIGN_METHODS = Object.freeze(['hmacmd5', 'hmacsha1', 'hmacsha256']);
 const AUTH_MODES = Object.freeze(['aksign', 'ststoken']);
 const TRANSPORTS = Object.freeze(['tcp', 'tls', 'ssl']);
 
-/** Option names whose values are secrets: never quoted in errors, masked wherever options are shown. */
-const SECRET_OPTIONS = new Set(['password', 'accessKeySecret', 'securityToken', 'key', 'pfx', 'passphrase']);
-
 // TLS options Node knows that this package cannot honour: refusing them beats ignoring them.
 const UNSUPPORTED = ['cert', 'key', 'pfx', 'passphrase', 'sasl_mechanisms'];
-
-// Options whose string values are safe to quote in an error; anything else (a password, a secret,
-// a whole options argument that turned out to be a string) is described by its type alone.
-const QUOTABLE = new Set(['host', 'port', 'transport', 'hostname', 'servername', 'sasl_init_hostname', 'container_id',
-  'source', 'name', 'idle_time_out', 'reconnect', 'credit_window', 'autoaccept', 'batch', 'batch.max', 'rejectUnauthorized',
-  'authMode', 'signMethod', 'credentials.authMode', 'credentials.signMethod', 'credentials().authMode',
-  'credentials().signMethod']);
-
-function describe(value, name) {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return 'an array';
-  if (Buffer.isBuffer(value)) return 'a Buffer';
-  const t = typeof value;
-  if (t === 'string' && !QUOTABLE.has(name)) return 'a string';
-  if (SECRET_OPTIONS.has(name) || t === 'object' || t === 'function' || t === 'symbol') return `a value of type ${t}`;
-  if (t === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
-  return `${t} ${String(value)}`;
-}
-
-function fail(name, expected, value) {
-  const err = new TypeError(`aliyun-iot-amqp: option '${name}' must be ${expected}, got ${describe(value, name)}`);
-  err.code = 'ERR_INVALID_ARG_VALUE';
-  err.option = name;
-  return err;
-}
 
 function string(name, v, { empty = false, expected } = {}) {
   if (typeof v !== 'string' || (!empty && v.length === 0)) throw fail(name, expected || (empty ? 'a string' : 'a non-empty string'), v);

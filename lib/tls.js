@@ -8,8 +8,7 @@
 const crypto = require('node:crypto');
 const tls = require('node:tls');
 
-// lib/options.js requires this module: its validators are looked up when used.
-const fail = (...args) => require('./options.js').fail(...args);
+const { fail } = require('./invalid.js');
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 
