@@ -157,6 +157,11 @@ class Connection extends EventEmitter {
     return !this._closeSent && attach === this._liveAttach;
   }
 
+  /**
+   * Queues a settlement; all those of this turn of the event loop go to the native side in one
+   * call, once the microtasks are done: a for-await loop or async handlers settle each message in
+   * a microtask of its own, and a call per message cost more than the message.
+   */
   _queueSettle(attach, id, code) {
     if (attach !== this._settleAttach && this._settleIds.length) this._flushSettles();
     this._settleAttach = attach;
@@ -164,7 +169,7 @@ class Connection extends EventEmitter {
     this._settleCodes.push(code);
     if (!this._settleScheduled) {
       this._settleScheduled = true;
-      queueMicrotask(this._flushSettles);
+      setImmediate(this._flushSettles);
     }
   }
 
