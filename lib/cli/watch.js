@@ -1,0 +1,100 @@
+'use strict';
+// A consumer on the command line, for consume and demo: its messages printed and settled, its
+// connection events on stderr (with a hint for a wrong host, port or transport), its summary.
+
+const { topicFilter } = require('./args.js');
+const { log, formatMessage, printLine } = require('./output.js');
+
+/**
+ * Prints the consumer's messages until `count` were printed (if given), it is closed, it fails,
+ * or stdout is closed. A message is accepted once its line was written (or released with noAck);
+ * one whose line could not be written is released. Returns {shown, stdoutError}.
+ */
+async function printMessages(consumer, { json, topics, noAck, count, format = formatMessage }) {
+  const matchers = (topics || []).map((t) => topicFilter(t));
+  let shown = 0;
+  for await (const msg of consumer) {
+    const show = matchers.length === 0 || matchers.some((m) => m(msg.topic));
+    if (show) {
+      const err = await printLine(format(msg, json));
+      if (err) {
+        msg.release();
+        return { shown, stdoutError: err }; // leaving the loop closes the consumer
+      }
+      shown += 1;
+    }
+    if (noAck) msg.release();
+    if (count !== undefined && shown >= count) {
+      msg.accept(); // no-op after release()
+      break; // leaving the loop closes the consumer
+    }
+    // Otherwise the message is accepted when the loop asks for the next one.
+  }
+  return { shown, stdoutError: null };
+}
+
+/**
+ * A one-line hint for a connection error that a wrong host, port or transport explains, or null.
+ * None when the error's message already gives one (it names the option or the transport).
+ */
+function connectionHint(error, { host, port, transport }, { connected = false } = {}) {
+  const text = `${error && error.message}`;
+  if (/\bhint\b|--host|--port|--transport|transport/i.test(text)) return null;
+  if (/ENOTFOUND|EAI_AGAIN|failed to lookup|lookup address|name or service not known|nodename nor servname|no such host|dns/i.test(text)) {
+    return `hint: the host name ${host} does not resolve: check --host (the instance's AMQP endpoint)`;
+  }
+  if (/ECONNREFUSED|connection refused|os error 111|actively refused/i.test(text)) {
+    return `hint: nothing accepts connections on ${host}:${port}: check --host and --port`;
+  }
+  if (transport === 'tls' && /InvalidContentType|corrupt message|wrong version number|packet length too long|invalid TLS|not a TLS|tls handshake eof|unexpected eof/i.test(text)) {
+    return `hint: ${host}:${port} did not answer TLS; a plain AMQP port (5672)? check --port (the platform's is 5671), or --transport tcp for a plain server`;
+  }
+  // A TLS server closes (or alerts) on a plain AMQP header before any AMQP is spoken.
+  if (transport === 'tcp' && !connected && /protocol header|\b0x15\b|\b0x16\b|unexpected (bytes|header)|header mismatch|connection reset|closed by the server|closed before|eof/i.test(text)) {
+    return `hint: ${host}:${port} did not answer plain AMQP; a TLS port? check --port, or --transport tls (the platform's port 5671 is TLS)`;
+  }
+  return null;
+}
+
+/** A core message's own hint in the command line's words: `transport: 'tcp'` is `--transport tcp` here. */
+function flagWords(text) {
+  return String(text).replace(/`transport: '(tls|tcp)'`/g, '`--transport $1`');
+}
+
+/**
+ * Connection events on stderr. An error is printed when it first happens (with a hint where one
+ * helps); the same error again in a row is counted and summed up at 2, 4, 8, ... repeats, so
+ * that retrying for long stays readable.
+ */
+function watchConsumer(consumer, label, where) {
+  const last = new Map(); // clientId -> {text, count}
+  const connected = new Set(); // clientIds that were connected once
+  consumer.on('connected', ({ clientId, reconnect }) => {
+    connected.add(clientId);
+    const prev = last.get(clientId);
+    if (prev && prev.count > 1) log(`  (${prev.count} failed attempts in all before this)`);
+    last.delete(clientId);
+    log(`${reconnect ? 'reconnected' : 'connected'}: ${clientId} → ${label}`);
+  });
+  consumer.on('disconnected', ({ clientId, error, reconnecting }) => {
+    const text = error ? error.message : '';
+    const prev = last.get(clientId);
+    if (error && prev && prev.text === text) {
+      prev.count += 1;
+      if ((prev.count & (prev.count - 1)) === 0 || !reconnecting) {
+        log(`disconnected: ${clientId}: the same error ${prev.count} times in a row${reconnecting ? ', still reconnecting' : ''}`);
+      }
+      return;
+    }
+    last.set(clientId, { text, count: 1 });
+    log(`disconnected: ${clientId}${error ? ` (${flagWords(text)})` : ''}${reconnecting ? ', reconnecting' : ''}`);
+    const hint = error && where ? connectionHint(error, where, { connected: connected.has(clientId) }) : null;
+    if (hint) log(`  ${hint}`);
+  });
+}
+
+function summary(stats) {
+  return `received ${stats.received}, accepted ${stats.accepted}, released ${stats.released}, rejected ${stats.rejected}, duplicates ${stats.duplicates}, reconnects ${stats.reconnects}`;
+}
+
+module.exports = { printMessages, connectionHint, watchConsumer, summary };
