@@ -25,15 +25,11 @@
 // thread µs/msg, latency p50/p99, rate reached. Needs bench/target/release/loadgen (node bench/run.js
 // builds it, or `cargo build --release` in bench/).
 
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const readline = require('node:readline');
+const { ROOT, LOADGEN, JS_CONSUMER } = require('../lib/paths');
+const { start, lastJson } = require('../lib/proc');
 
-const BENCH = path.resolve(__dirname, '..');
-const ROOT = path.resolve(BENCH, '..');
-const LOADGEN = path.join(BENCH, 'target', 'release', 'loadgen');
-const CONSUMER = path.join(BENCH, 'consumers', 'js-consumer.js');
 const NODE_NAME = 'aliyun-iot-amqp.linux-x64-gnu.node';
 
 function parseArgs(argv) {
@@ -72,37 +68,21 @@ function side(spec) {
   return { name: spec, lib: null, env: { NAPI_RS_NATIVE_LIBRARY_PATH: p }, args: ['--index', path.join(ROOT, 'index.js'), ...opts] };
 }
 
-function lines(child) {
-  const out = [];
-  const rl = readline.createInterface({ input: child.stdout });
-  rl.on('line', (l) => out.push(l));
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  const closed = new Promise((resolve) => child.on('close', (code) => resolve(code)));
-  return { out, closed, get err() { return err; } };
-}
-
 async function once(o, s, rate) {
   const count = rate ? Math.round(rate * o.seconds) : o.count;
   const env = { ...process.env, ...s.env };
   delete env.NODE_EXTRA_CA_CERTS;
   const lgArgs = ['--count', String(count), '--size', String(o.size), '--timeout-s', '120'];
   if (rate) lgArgs.push('--rate', String(rate), ...(o.rt ? ['--rt'] : []));
-  const lg = spawn(LOADGEN, lgArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lgl = lines(lg);
-  while (lgl.out.length === 0) {
-    if (lg.exitCode !== null) throw new Error(`loadgen exited: ${lgl.err}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const port = /^listening (\d+)/.exec(lgl.out[0])[1];
-  const cArgs = [CONSUMER, '--lib', s.lib || o.lib, '--port', port, '--count', String(count), ...(rate ? ['--latency'] : []), ...s.args];
-  const c = spawn(process.execPath, cArgs, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const cl = lines(c);
-  await cl.closed;
-  await lgl.closed;
-  const cj = cl.out.filter((l) => l.startsWith('{')).map(JSON.parse).pop();
-  const lj = lgl.out.filter((l) => l.startsWith('{')).map(JSON.parse).pop();
-  if (!cj || cj.received !== count) throw new Error(`${s.name} at ${rate || 'unpaced'}: incomplete run\n${cl.err}`);
+  const lg = start(LOADGEN, lgArgs, process.env);
+  const port = /^listening (\d+)/.exec(await lg.line(0, 10000))[1];
+  const cArgs = [JS_CONSUMER, '--lib', s.lib || o.lib, '--port', port, '--count', String(count), ...(rate ? ['--latency'] : []), ...s.args];
+  const c = start(process.execPath, cArgs, env);
+  await c.exited;
+  await lg.exited;
+  const cj = lastJson(c.lines);
+  const lj = lastJson(lg.lines);
+  if (!cj || cj.received !== count) throw new Error(`${s.name} at ${rate || 'unpaced'}: incomplete run\n${c.stderr}`);
   return {
     cpu: cj.cpu_steady_us_per_msg,
     pct: cj.cpu_steady_pct,
