@@ -36,6 +36,7 @@ const { build, certs } = require('./lib/setup');
 const { once } = require('./lib/once');
 const { CONSUMERS: ALL_CONSUMERS, pacedSeconds, ROUNDS_100, scenarios } = require('./lib/scenarios');
 const { medians } = require('./lib/stats');
+const { DEFAULTS } = require('../lib/options.js');
 const { fmt, num } = require('./lib/format');
 const { write, render } = require('./lib/report');
 
@@ -128,6 +129,7 @@ async function main() {
     rt: opts.rt,
     extra: opts.extra,
     paced_seconds: PACED_SECONDS,
+    consumer_defaults: { credit: DEFAULTS.consumer.credit, concurrency: DEFAULTS.consumer.concurrency },
     rounds_100: Math.min(opts.runs, ROUNDS_100),
     warm_up: 'the first tenth of the messages',
     git: (() => {

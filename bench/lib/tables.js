@@ -199,7 +199,7 @@ function table(results, meta, raw) {
     `Paced rows: one message at a time on a timerfd schedule, the loadgen thread ${meta.rt === false ? 'a normal thread' : 'under SCHED_FIFO'}; ` +
     `rows of ${Object.entries(meta.paced_seconds || {}).map(([r, sec]) => `${sec} s at ${rateText(Number(r))}`).join(', ')}. ` +
     'Warm-up: the first tenth of the messages is left out of every figure but the rate reached (CPU, loop, main thread and latency are from message N/10 to message N). ' +
-    'cC = createConsumer() with its default options (credit 100), consumed with a for-await loop. ' +
+    `cC = createConsumer() with its default options${meta.consumer_defaults ? ` (credit ${meta.consumer_defaults.credit}, concurrency ${meta.consumer_defaults.concurrency})` : ''}, consumed with a for-await loop. ` +
     (meta.extra && meta.extra.length ? `Our consumers were given ${meta.extra.map((e) => `\`${e}\``).join(', ')}. ` : 'Default options for every consumer. '));
   return { markdown: lines.join('\n'), targets };
 }

@@ -127,6 +127,7 @@ fn mono_ns() -> u64 {
         tv_sec: 0,
         tv_nsec: 0,
     };
+    // SAFETY: `ts` is a valid, writable timespec for the call.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
@@ -140,7 +141,9 @@ fn wall_ms() -> u64 {
 
 /// (user µs, system µs) of this process.
 fn cpu_us() -> (u64, u64) {
+    // SAFETY: rusage is plain integers; all zeroes is a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage for the call.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
     (us(ru.ru_utime), us(ru.ru_stime))
@@ -215,6 +218,7 @@ async fn main_async(opts: Opts) -> Res<()> {
 /// SCHED_FIFO for this thread (the runtime's only one); what the thread runs under, for the JSON.
 fn realtime() -> &'static str {
     let param = libc::sched_param { sched_priority: 10 };
+    // SAFETY: `param` outlives the call; 0 names this thread.
     if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0 {
         "fifo"
     } else {
@@ -234,7 +238,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    opts.sched = if opts.rt && opts.rate > 0.0 { realtime() } else { "other" };
+    opts.sched = if opts.rt && opts.rate > 0.0 {
+        realtime()
+    } else {
+        "other"
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
