@@ -129,7 +129,7 @@ declare namespace aliyunIotAmqp {
     /**
      * When messages trickle in steadily (about one a millisecond, the platform's rate), most time
      * the next read waits so that it brings several at once, in ms; the first message after a
-     * quiet spell is never delayed. Default 4; `0`: read at once.
+     * quiet spell is never delayed. Default 5; `0`: read at once.
      */
     read_delay?: number;
     /** Other rhea options are accepted and ignored. */
@@ -524,7 +524,7 @@ declare namespace aliyunIotAmqp {
     close_timeout?: number;
     /** As in `connect()`: most time an acknowledgement waits to go out with others (ms). Default 20; `0`: at once. */
     ack_delay?: number;
-    /** As in `connect()`: most time a read waits while messages trickle in (ms). Default 4; `0`: at once. */
+    /** As in `connect()`: most time a read waits while messages trickle in (ms). Default 5; `0`: at once. */
     read_delay?: number;
     max_frame_size?: number;
     max_message_size?: number;

@@ -35,7 +35,7 @@ const DEFAULTS = Object.freeze({
     // acknowledgements wait up to ack_delay to go out together (the platform allows 30 s), and
     // when messages trickle in, a read waits up to read_delay to bring several. 0 turns each off.
     ack_delay: 20,
-    read_delay: 4,
+    read_delay: 5,
     // rhea reconnects after TLS errors; each attempt reports the certificate's problem.
     reconnect_on_certificate_failure: true,
   }),

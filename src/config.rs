@@ -127,7 +127,7 @@ pub struct ReceiverConfig {
 /// Default `ack_delay`, ms.
 pub const DEFAULT_ACK_DELAY_MS: u64 = 20;
 /// Default `read_delay`, ms.
-pub const DEFAULT_READ_DELAY_MS: u64 = 4;
+pub const DEFAULT_READ_DELAY_MS: u64 = 5;
 
 /// A validated connection configuration.
 #[derive(Debug, Clone)]

@@ -97,7 +97,7 @@ const allOptions: amqp.ConnectionOptions = {
   connect_timeout: 30000,
   close_timeout: 5000,
   ack_delay: 20,
-  read_delay: 4,
+  read_delay: 5,
   // Other rhea options are accepted.
   keep_alive: true,
 };
@@ -411,7 +411,7 @@ const consumerOptions: amqp.ConsumerOptions = {
   connect_timeout: 30000,
   close_timeout: 5000,
   ack_delay: 20,
-  read_delay: 4,
+  read_delay: 5,
   max_frame_size: 1 << 20,
   max_message_size: 16 << 20,
 };
