@@ -41,6 +41,72 @@ async fn finish<W: AsyncWrite + Unpin>(wr: &mut W, sh: &Shared) {
     let _ = wr.shutdown().await;
 }
 
+/// What both writers keep while sending: the counts, the next delivery's number and message id,
+/// and the buffer of the next write.
+struct Sending {
+    st: WriterStats,
+    delivery_count: u32,
+    digits: [u8; 19],
+    /// Most messages put into one write.
+    per_write: u64,
+    out: BytesMut,
+}
+
+impl Sending {
+    fn new(tpl: &Template, opts: &Opts) -> Sending {
+        let mut digits = [b'0'; 19];
+        digits.copy_from_slice(MESSAGE_ID_BASE.to_string().as_bytes());
+        let frame_len = tpl.frame.len();
+        Sending {
+            st: WriterStats {
+                sent: 0,
+                bytes: 0,
+                writes: 0,
+                pacing: None,
+            },
+            delivery_count: 0,
+            digits,
+            per_write: (opts.batch_bytes / frame_len).max(1) as u64,
+            out: BytesMut::with_capacity(opts.batch_bytes + frame_len + 4096),
+        }
+    }
+
+    /// Puts the next message into the buffer, stamped with `now`.
+    fn put(&mut self, tpl: &Template, now: u64) {
+        tpl.put(&mut self.out, self.delivery_count, &self.digits, now);
+        self.delivery_count = self.delivery_count.wrapping_add(1);
+        bump(&mut self.digits);
+    }
+
+    /// Writes the buffer (which held `n` new messages); flushes after the last message. False
+    /// when the write failed: the run is then finished, with the error unless it was already over.
+    async fn write<W: AsyncWrite + Unpin>(
+        &mut self,
+        wr: &mut W,
+        sh: &Shared,
+        n: u64,
+        opts: &Opts,
+    ) -> bool {
+        if let Err(e) = wr.write_all(&self.out).await {
+            if !sh.finished.get() {
+                *sh.error.borrow_mut() = Some(format!("write: {e}"));
+            }
+            sh.finished.set(true);
+            return false;
+        }
+        if n > 0 {
+            sh.last_send_ns.set(mono_ns());
+        }
+        self.st.bytes += self.out.len() as u64;
+        self.st.writes += 1;
+        self.out.clear();
+        if self.st.sent == opts.count {
+            let _ = wr.flush().await;
+        }
+        true
+    }
+}
+
 /// Sends the messages (as fast as credit and window allow, or paced one at a time: see pace.rs),
 /// plus the reader's control frames.
 pub(super) async fn writer<W: AsyncWrite + Unpin>(
@@ -62,59 +128,31 @@ async fn writer_unpaced<W: AsyncWrite + Unpin>(
     tpl: &Template,
     opts: &Opts,
 ) -> WriterStats {
-    let mut st = WriterStats {
-        sent: 0,
-        bytes: 0,
-        writes: 0,
-        pacing: None,
-    };
-    let mut delivery_count: u32 = 0;
-    let mut digits = [b'0'; 19];
-    digits.copy_from_slice(MESSAGE_ID_BASE.to_string().as_bytes());
-    let frame_len = tpl.frame.len();
-    let per_write = (opts.batch_bytes / frame_len).max(1) as u64;
-    let mut out = BytesMut::with_capacity(opts.batch_bytes + frame_len + 4096);
+    let mut s = Sending::new(tpl, opts);
     loop {
         if sh.finished.get() {
             finish(&mut wr, &sh).await;
-            return st;
+            return s.st;
         }
-        let n = available(&sh, delivery_count)
-            .min(opts.count - st.sent)
-            .min(per_write);
-        take_control(&sh, &mut out);
+        let n = available(&sh, s.delivery_count)
+            .min(opts.count - s.st.sent)
+            .min(s.per_write);
+        take_control(&sh, &mut s.out);
         if n > 0 {
             let now = mono_ns();
-            if st.sent == 0 {
+            if s.st.sent == 0 {
                 sh.first_send_ns.set(now);
             }
             for _ in 0..n {
-                tpl.put(&mut out, delivery_count, &digits, now);
-                delivery_count = delivery_count.wrapping_add(1);
-                bump(&mut digits);
+                s.put(tpl, now);
             }
-            st.sent += n;
+            s.st.sent += n;
         }
-        if out.is_empty() {
+        if s.out.is_empty() {
             sh.wake.notified().await;
             continue;
         }
-        if let Err(e) = wr.write_all(&out).await {
-            if !sh.finished.get() {
-                *sh.error.borrow_mut() = Some(format!("write: {e}"));
-            }
-            sh.finished.set(true);
-            continue;
-        }
-        if n > 0 {
-            sh.last_send_ns.set(mono_ns());
-        }
-        st.bytes += out.len() as u64;
-        st.writes += 1;
-        out.clear();
-        if st.sent == opts.count {
-            let _ = wr.flush().await;
-        }
+        s.write(&mut wr, &sh, n, opts).await;
     }
 }
 
@@ -128,31 +166,20 @@ async fn writer_paced<W: AsyncWrite + Unpin>(
     tpl: &Template,
     opts: &Opts,
 ) -> WriterStats {
-    let mut st = WriterStats {
-        sent: 0,
-        bytes: 0,
-        writes: 0,
-        pacing: None,
-    };
-    let mut delivery_count: u32 = 0;
-    let mut digits = [b'0'; 19];
-    digits.copy_from_slice(MESSAGE_ID_BASE.to_string().as_bytes());
-    let frame_len = tpl.frame.len();
-    let per_write = (opts.batch_bytes / frame_len).max(1) as u64;
-    let mut out = BytesMut::with_capacity(opts.batch_bytes + frame_len + 4096);
+    let mut s = Sending::new(tpl, opts);
     let mut pacer: Option<Pacer> = None;
     let mut even = Evenness::new(opts.count);
     loop {
         if sh.finished.get() {
             finish(&mut wr, &sh).await;
             if let Some(p) = &pacer {
-                st.pacing = Some(even.json(p.interval_ns, p.wakeups));
+                s.st.pacing = Some(even.json(p.interval_ns, p.wakeups));
             }
-            return st;
+            return s.st;
         }
-        take_control(&sh, &mut out);
-        let avail = available(&sh, delivery_count);
-        if pacer.is_none() && avail > 0 && st.sent < opts.count {
+        take_control(&sh, &mut s.out);
+        let avail = available(&sh, s.delivery_count);
+        if pacer.is_none() && avail > 0 && s.st.sent < opts.count {
             match Pacer::new(opts.rate, 0) {
                 Ok(p) => pacer = Some(p),
                 Err(e) => {
@@ -166,39 +193,22 @@ async fn writer_paced<W: AsyncWrite + Unpin>(
         if let Some(p) = &pacer {
             let now = mono_ns();
             let due = p.due_by(now).min(opts.count);
-            n = due.saturating_sub(st.sent).min(avail).min(per_write);
-            if n > 0 && st.sent == 0 {
+            n = due.saturating_sub(s.st.sent).min(avail).min(s.per_write);
+            if n > 0 && s.st.sent == 0 {
                 sh.first_send_ns.set(now);
             }
             for k in 0..n {
-                even.record(now, p.deadline(st.sent + k));
-                tpl.put(&mut out, delivery_count, &digits, now);
-                delivery_count = delivery_count.wrapping_add(1);
-                bump(&mut digits);
+                even.record(now, p.deadline(s.st.sent + k));
+                s.put(tpl, now);
             }
-            st.sent += n;
+            s.st.sent += n;
         }
-        if !out.is_empty() {
-            if let Err(e) = wr.write_all(&out).await {
-                if !sh.finished.get() {
-                    *sh.error.borrow_mut() = Some(format!("write: {e}"));
-                }
-                sh.finished.set(true);
-                continue;
-            }
-            if n > 0 {
-                sh.last_send_ns.set(mono_ns());
-            }
-            st.bytes += out.len() as u64;
-            st.writes += 1;
-            out.clear();
-            if st.sent == opts.count {
-                let _ = wr.flush().await;
-            }
+        if !s.out.is_empty() {
+            s.write(&mut wr, &sh, n, opts).await;
             continue;
         }
         match pacer.as_mut() {
-            Some(p) if st.sent == opts.count => {
+            Some(p) if s.st.sent == opts.count => {
                 p.stop();
                 sh.wake.notified().await;
             }
@@ -218,7 +228,7 @@ async fn writer_paced<W: AsyncWrite + Unpin>(
             // apart from the pacing's own unevenness.
             Some(p) => {
                 let t = mono_ns();
-                let stalled = p.due_by(t).min(opts.count) > st.sent;
+                let stalled = p.due_by(t).min(opts.count) > s.st.sent;
                 sh.wake.notified().await;
                 if stalled {
                     even.credit_stalls += 1;
