@@ -455,7 +455,6 @@ impl<'a> Session<'a> {
     async fn linger(&mut self, reader: &mut FrameReader) {
         self.read_resume_at = None;
         reader.resume();
-        let _ = self.outbox.flush();
         let deadline = Instant::now() + self.cfg.close_timeout.min(LINGER);
         loop {
             loop {
