@@ -1,5 +1,11 @@
 'use strict';
-// The command line's help texts: one per command, and the global help made of them.
+// The command line's help texts: one per command, and the global help made of them. The
+// consumer's defaults are createConsumer()'s own (lib/options.js), never spelled twice.
+
+const { DEFAULTS } = require('../options.js');
+
+const C = DEFAULTS.consumer;
+const PORTS = DEFAULTS.ports;
 
 const CONSUME_HELP = `Usage: aliyun-iot-amqp consume [options]
 
@@ -10,14 +16,14 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET and, for an STS token, ALIBABA_CLOUD_SECURITY_TO
 Options:
   --host <host>             AMQP endpoint, e.g. iot-cn-xxxx.amqp.iothub.aliyuncs.com
                             (env ALIYUN_IOT_AMQP_HOST)
-  --port <n>                default 5671, 5672 with --transport tcp (env ALIYUN_IOT_AMQP_PORT)
-  --transport <tls|tcp>     default tls (the platform's); tcp for a plain AMQP server
+  --port <n>                default ${PORTS.tls}, ${PORTS.tcp} with --transport tcp (env ALIYUN_IOT_AMQP_PORT)
+  --transport <tls|tcp>     default ${C.transport} (the platform's); tcp for a plain AMQP server
   --consumer-group <id>     consumer group id (env ALIYUN_IOT_AMQP_CONSUMER_GROUP)
   --iot-instance-id <id>    instance id, if the instance has one (env ALIYUN_IOT_AMQP_IOT_INSTANCE_ID)
   --client-id <id>          default: host name and process id
-  --connections <n>         connections (client ids <id>-0..n-1 when more than one); default 1
-  --credit <n>              unsettled messages per connection; default 300
-  --sign-method <m>         hmacsha256 (default), hmacsha1 or hmacmd5
+  --connections <n>         connections (client ids <id>-0..n-1 when more than one); default ${C.connections}
+  --credit <n>              unsettled messages per connection; default ${C.credit}
+  --sign-method <m>         ${C.signMethod} (default), hmacsha1 or hmacmd5
   --ca <file>               trust these certificates (PEM) instead of the public roots and
                             NODE_EXTRA_CA_CERTS (as Node's \`ca\` option does)
   --reconnect-on-certificate-failure
