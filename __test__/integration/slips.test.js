@@ -132,6 +132,23 @@ test('transfers past four times the credit window while all are held: closed wit
   assertNothingLost(r, { connections: 2 });
 });
 
+test('after its close with an error, the client waits for the server\'s close at most 2 s: a server that never answers still ends in disconnected, nothing lost', async () => {
+  const r = await runSlip({
+    slip: { kind: 'over-send-flood', at: 3, silentClose: true },
+    publish: 40,
+    client: { receiver: { credit_window: 5 }, hold: 'first-connection' },
+  });
+  const [first] = r.server.closes;
+  assert.equal(first.index, 0);
+  assert.equal(first.condition, 'amqp:link:transfer-limit-exceeded');
+  const [dis] = r.client.named('disconnected');
+  assert.ok(dis, 'a disconnected event');
+  assert.equal(dis.condition, 'amqp:link:transfer-limit-exceeded');
+  const waited = dis.at - first.at;
+  assert.ok(waited >= 1500 && waited < 4000, `disconnected ${waited} ms after the client's close (the bound is 2 s)`);
+  assertNothingLost(r, { connections: 2 });
+});
+
 // -------------------------------------------------------------------------------------------------
 // Frames to ignore
 

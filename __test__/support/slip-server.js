@@ -30,6 +30,8 @@
  *   detach {error?}             detach our link (closed, with the error if given)
  *   detach-at-once {times}      detach each of the first `times` attaches right after the reply
  *   end-session {error?}        end our session
+ * With `silentClose: true` (beside any kind) the first connection never answers the client's close
+ * and keeps its socket open, sending nothing more.
  */
 
 const net = require('node:net');
@@ -228,7 +230,11 @@ class SlipServer extends EventEmitter {
         break;
       case 'close': {
         const err = f.fields[0];
-        this.closes.push({ index: ctx.index, condition: err ? err.value[0] : null, description: err ? err.value[1] : null });
+        this.closes.push({ index: ctx.index, at: Date.now(), condition: err ? err.value[0] : null, description: err ? err.value[1] : null });
+        if (this.slip && this.slip.silentClose && ctx.index === 0) {
+          ctx.closed = true;
+          break;
+        }
         this._write(ctx, frame(perf.close({})));
         ctx.closed = true;
         ctx.socket.end();
