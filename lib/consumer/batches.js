@@ -4,8 +4,11 @@
 // no more can come (every open connection's credit is used up by what is buffered: a `max` above
 // the total credit never deadlocks). The loop asking for the next batch accepts what the held one
 // left unsettled; leaving the loop (break, return, throw) releases it and closes the consumer, as
-// the message iterator (./iterator.js) does. With `dedupe`, a copy of a message already in the
-// batch is accepted at once and left out, as redeliveries of accepted messages are.
+// the message iterator does (both are HeldIterators, ./iterator.js). With `dedupe`, a copy of a
+// message already in the batch is accepted at once and left out, as redeliveries of accepted
+// messages are.
+
+const { HeldIterator } = require('./iterator.js');
 
 /** The messages of one batch: an Array (map, filter... return plain arrays) with accept() and release(). */
 class ConsumerBatch extends Array {
@@ -33,59 +36,13 @@ function settleAll(batch, how) {
   return sent;
 }
 
-class BatchIterator {
+class BatchIterator extends HeldIterator {
   constructor(consumer, max, maxWaitMs) {
-    this._consumer = consumer;
+    super(consumer);
     this._max = max;
     this._maxWait = maxWaitMs;
-    this._held = null;
-    this._waiter = null;
-    this._done = false;
     this._timer = null;
     this._timerDue = 0;
-  }
-
-  next() {
-    const c = this._consumer;
-    if (this._held) {
-      // The loop asks for the next batch: it is done with the one it held.
-      const batch = this._held;
-      this._held = null;
-      c._observeHandling(batch._handedAt);
-      batch.accept();
-      c._finishedAll(batch);
-    }
-    if (this._done) return Promise.resolve({ value: undefined, done: true });
-    if (c._failure) {
-      this._done = true;
-      return Promise.reject(c._failure);
-    }
-    if (c._closing) {
-      this._done = true;
-      return Promise.resolve({ value: undefined, done: true });
-    }
-    return new Promise((resolve, reject) => {
-      this._waiter = { resolve, reject };
-      c._drain();
-    });
-  }
-
-  return() {
-    const c = this._consumer;
-    if (this._held) {
-      // Left early (break, return or throw): the batch was not finished, what is unsettled comes again.
-      const batch = this._held;
-      this._held = null;
-      c._observeHandling(batch._handedAt);
-      batch.release();
-      c._finishedAll(batch);
-    }
-    this._end();
-    return c.close().then(() => ({ value: undefined, done: true }));
-  }
-
-  [Symbol.asyncIterator]() {
-    return this;
   }
 
   /** Yields a batch if one is due (called by the consumer's drain), else arms the timer for when it will be. */
@@ -122,10 +79,11 @@ class BatchIterator {
       return;
     }
     Object.defineProperty(batch, '_handedAt', { value: performance.now() });
-    const w = this._waiter;
-    this._waiter = null;
-    this._held = batch;
-    w.resolve({ value: batch, done: false });
+    this._hand(batch);
+  }
+
+  _finish(batch) {
+    this._consumer._finishedAll(batch);
   }
 
   _arm(due) {
@@ -144,21 +102,13 @@ class BatchIterator {
   }
 
   _end() {
-    this._done = true;
     this._disarm();
-    const w = this._waiter;
-    this._waiter = null;
-    if (w) w.resolve({ value: undefined, done: true });
+    super._end();
   }
 
   _fail(err) {
     this._disarm();
-    const w = this._waiter;
-    this._waiter = null;
-    if (w) {
-      this._done = true;
-      w.reject(err);
-    }
+    super._fail(err);
   }
 }
 

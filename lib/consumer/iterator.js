@@ -1,13 +1,14 @@
 'use strict';
-// The for-await iterator of a Consumer: hands out one message at a time and settles the one the
-// loop held when it asks for the next (accepted) or leaves early (released).
+// The for-await iterators of a Consumer. Each hands the loop one thing at a time (a message, or a
+// batch in ./batches.js) and settles the thing the loop held when it asks for the next (accepted,
+// unless the body settled it) or when it leaves early (released: it comes again).
 
 /**
- * The for-await iterator. The message a loop iteration receives is accepted when the loop asks
- * for the next one (its body finished normally) unless the body settled it; if the loop is left
- * another way (break, return, throw) it is released, and the consumer is closed.
+ * What both iterators share: the held thing, the waiting loop, the end. A subclass says what it
+ * hands out (`_pull`, called by the consumer's drain) and how the consumer is told that a held thing
+ * is finished (`_finish`).
  */
-class MessageIterator {
+class HeldIterator {
   constructor(consumer) {
     this._consumer = consumer;
     this._held = null;
@@ -17,14 +18,8 @@ class MessageIterator {
 
   next() {
     const c = this._consumer;
-    if (this._held) {
-      // The loop asks for the next message: it is done with the one it held.
-      const msg = this._held;
-      this._held = null;
-      c._observeHandling(msg._handedAt);
-      if (!msg.settled) msg.accept();
-      c._finished(msg);
-    }
+    // The loop asks for the next: it is done with what it held.
+    this._settleHeld('accept');
     if (this._done) return Promise.resolve({ value: undefined, done: true });
     if (c._failure) {
       this._done = true;
@@ -41,37 +36,32 @@ class MessageIterator {
   }
 
   return() {
-    const c = this._consumer;
-    if (this._held) {
-      // Left early (break, return or throw): the message was not finished, it comes again.
-      const msg = this._held;
-      this._held = null;
-      c._observeHandling(msg._handedAt);
-      if (!msg.settled) msg.release();
-      c._finished(msg);
-    }
+    // Left early (break, return or throw): what it held was not finished, it comes again.
+    this._settleHeld('release');
     this._end();
-    return c.close().then(() => ({ value: undefined, done: true }));
+    return this._consumer.close().then(() => ({ value: undefined, done: true }));
   }
 
   [Symbol.asyncIterator]() {
     return this;
   }
 
-  /** Hands the loop the next buffered message, if it waits for one (called by the consumer's drain). */
-  _pull() {
-    const c = this._consumer;
-    while (this._waiter !== null && c._buffer.length > 0) {
-      const msg = c._buffer.shift();
-      if (c._isDuplicate(msg)) continue;
-      msg._iterated = true;
-      msg._handedAt = performance.now();
-      c._handed.add(msg);
-      const w = this._waiter;
-      this._waiter = null;
-      this._held = msg;
-      w.resolve({ value: msg, done: false });
-    }
+  /** Hands `value` to the waiting loop and holds it until the loop asks again. */
+  _hand(value) {
+    const w = this._waiter;
+    this._waiter = null;
+    this._held = value;
+    w.resolve({ value, done: false });
+  }
+
+  /** Settles what the loop held (`how`: 'accept' or 'release'), unless the body settled it. */
+  _settleHeld(how) {
+    const held = this._held;
+    if (held === null) return;
+    this._held = null;
+    this._consumer._observeHandling(held._handedAt);
+    if (!held.settled) held[how]();
+    this._finish(held);
   }
 
   _end() {
@@ -91,4 +81,24 @@ class MessageIterator {
   }
 }
 
-module.exports = { MessageIterator };
+/** The message iterator: one message per loop iteration. */
+class MessageIterator extends HeldIterator {
+  /** Hands the loop the next buffered message, if it waits for one (called by the consumer's drain). */
+  _pull() {
+    const c = this._consumer;
+    while (this._waiter !== null && c._buffer.length > 0) {
+      const msg = c._buffer.shift();
+      if (c._isDuplicate(msg)) continue;
+      msg._iterated = true;
+      msg._handedAt = performance.now();
+      c._handed.add(msg);
+      this._hand(msg);
+    }
+  }
+
+  _finish(msg) {
+    this._consumer._finished(msg);
+  }
+}
+
+module.exports = { HeldIterator, MessageIterator };
