@@ -312,7 +312,11 @@ declare namespace aliyunIotAmqp {
     toJSON(): { type: string; code: string; message: string };
   }
 
-  /** A certificate in the shape of Node's `tlsSocket.getPeerCertificate(true)`. */
+  /**
+   * A certificate in the shape of Node's `tlsSocket.getPeerCertificate(true)`, accepted wherever
+   * Node's `tls.PeerCertificate` is (e.g. by `tls.checkServerIdentity(host, cert)`): its Buffers
+   * are typed as @types/node types Node's own.
+   */
   interface PeerCertificate {
     subject: Record<string, string | string[]>;
     issuer: Record<string, string | string[]>;
@@ -322,7 +326,7 @@ declare namespace aliyunIotAmqp {
     modulus?: string;
     bits?: number;
     exponent?: string;
-    pubkey?: Buffer;
+    pubkey?: import('node:tls').PeerCertificate['raw'];
     asn1Curve?: string;
     nistCurve?: string;
     valid_from: string;
@@ -332,7 +336,7 @@ declare namespace aliyunIotAmqp {
     fingerprint512: string;
     ext_key_usage?: string[];
     serialNumber: string;
-    raw: Buffer;
+    raw: import('node:tls').PeerCertificate['raw'];
     /** The certificate that issued this one (itself for a self-signed one), where known. */
     issuerCertificate?: PeerCertificate;
   }

@@ -14,6 +14,7 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..', '..');
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const README = path.join(ROOT, 'README.md');
+const README_TEXT = fs.readFileSync(README, 'utf8');
 
 // What the README's examples leave to the reader: the application's own functions and objects,
 // and, for the fragments that continue an example above them, what that example made.
@@ -27,6 +28,9 @@ declare const db: {
 declare const metrics: { count(name: string | undefined): void };
 declare const log: { warn(...args: unknown[]): void };
 declare const host: string;
+declare const amqp: typeof import('aliyun-iot-amqp');
+declare const fs: typeof import('node:fs');
+declare const tls: typeof import('node:tls');
 declare const connection: import('aliyun-iot-amqp').Connection;
 declare const consumer: import('aliyun-iot-amqp').Consumer;
 declare const serveMetrics: typeof import('aliyun-iot-amqp').serveMetrics;
@@ -34,13 +38,19 @@ declare const serveMetrics: typeof import('aliyun-iot-amqp').serveMetrics;
 declare module 'pg';
 `;
 
-/** The README's code blocks: {lang, code, line} (line: where the block opens, 1-based). */
-function readmeBlocks(text = fs.readFileSync(README, 'utf8')) {
+/**
+ * The README's code blocks: {lang, code, line} (line: where the block opens, 1-based). A block
+ * indented inside a list item counts too: its fence may be indented, and its lines lose that
+ * indent (as Markdown reads them).
+ */
+function readmeBlocks(text = README_TEXT) {
   const blocks = [];
-  const re = /^```([A-Za-z]*)[^\n]*\n([\s\S]*?)^```[ \t]*$/gm;
+  const re = /^([ \t]*)```([A-Za-z]*)[^\n]*\n([\s\S]*?)^\1```[ \t]*$/gm;
   let m;
   while ((m = re.exec(text))) {
-    blocks.push({ lang: m[1], code: m[2], line: text.slice(0, m.index).split('\n').length });
+    const indent = m[1];
+    const code = indent ? m[3].split('\n').map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l.trimStart())).join('\n') : m[3];
+    blocks.push({ lang: m[2], code, line: text.slice(0, m.index).split('\n').length, indent: indent.length });
   }
   return blocks;
 }
@@ -83,6 +93,28 @@ test('README: the code blocks found are the ones expected (JS, TS, the migration
   const migrated = files.find((f) => f.code.startsWith("const container = require('aliyun-iot-amqp');"));
   assert.ok(migrated, 'the diff results in the migrated script');
   assert.match(migrated.code, /function hmacSha1/, 'the migrated script is whole (it defines hmacSha1)');
+  // A block indented inside a list item (the certificate pinning example) is found, dedented.
+  const pin = files.find((f) => f.code.includes('checkServerIdentity(host, cert)'));
+  assert.ok(pin, 'the indented pinning example');
+  assert.match(pin.code, /^const PIN = /, 'dedented');
+  // The 简体中文 section's example too.
+  const chinese = README_TEXT.slice(0, README_TEXT.indexOf('\n## 简体中文')).split('\n').length;
+  assert.ok(files.some((f) => f.line > chinese && f.code.includes('amqp.connect(')), 'the 简体中文 example');
+});
+
+test('README: the migration diff is the platform\'s script with the require changed (and one comment added)', () => {
+  const { DOC_AMQP_JS } = require('../support/doc-script');
+  const diff = readmeBlocks().find((b) => b.lang === 'diff').code.replace(/\n$/, '').split('\n');
+  // The original side is the guide's script, its comment lines left out.
+  const original = diff.filter((l) => !l.startsWith('+')).map((l) => l.slice(1));
+  const guide = DOC_AMQP_JS.replace(/\n$/, '').split('\n').filter((l) => !/^\s*\/\//.test(l)).map((l) => l.trimEnd());
+  assert.deepEqual(original, guide);
+  // What changes: the require, and a JSDoc comment that does nothing at run time.
+  assert.deepEqual(diff.filter((l) => /^[-+]/.test(l)), [
+    "-const container = require('rhea');",
+    "+const container = require('aliyun-iot-amqp');",
+    '+/** @param {any} key @param {string} context */',
+  ]);
 });
 
 /** Runs tsc --strict (and `extra` options) over the files in a fresh project; returns its report. */
@@ -124,10 +156,10 @@ test('README: every JS/TS code block compiles with tsc --strict against index.d.
   assert.equal(status, 0, `tsc --strict failed on README blocks:\n${report}`);
 });
 
-test('README: the migrated guide script compiles with tsc --strict --checkJs (its own untyped helper aside)', { timeout: 120000 }, () => {
-  // The guide's hmacSha1(key, context) is plain JavaScript with untyped parameters, left as the
-  // guide wrote it: only noImplicitAny is relaxed, for it. Every use of this package is checked.
-  const { status, report } = compile(compilable(readmeBlocks()).filter((f) => f.guide), { noImplicitAny: false });
+test('README: the migrated guide script compiles with tsc --strict --checkJs', { timeout: 120000 }, () => {
+  // Full --strict: the guide's untyped hmacSha1(key, context) is typed by the JSDoc comment the
+  // diff adds (the README says why); nothing is relaxed.
+  const { status, report } = compile(compilable(readmeBlocks()).filter((f) => f.guide));
   assert.equal(status, 0, `tsc --strict failed on the migrated script:\n${report}`);
 });
 
