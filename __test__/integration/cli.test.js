@@ -266,7 +266,7 @@ test('emulator --cert-dir: never overwrites files it did not make; keeps and reu
   await second.exited;
 });
 
-test('emulator --file: a line that is not JSON is skipped with a warning naming its number', async (t) => {
+test('emulator --file: a line that is not JSON, or has no topic string, is skipped with a warning naming its number', async (t) => {
   const fs = require('node:fs');
   const os = require('node:os');
   const path = require('node:path');
@@ -279,6 +279,9 @@ test('emulator --file: a line that is not JSON is skipped with a warning naming 
     '',
     'plain words',
     JSON.stringify({ topic: '/pk/dev/user/c', messageId: 'f-2', text: 'as text, on purpose' }),
+    '{"payload":1}',
+    '{"topic":5}',
+    '42',
   ].join('\n') + '\n');
   const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', '--json', '--file', file], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -292,7 +295,10 @@ test('emulator --file: a line that is not JSON is skipped with a warning naming 
   assert.match(stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not JSON \\(.*\\): skipped`));
   assert.match(stderr, /:4: not JSON \(.*\): skipped/);
   assert.doesNotMatch(stderr, /:3:/, 'a blank line is no message and no warning');
-  assert.match(stderr, /published 2 message\(s\) from .*messages\.jsonl, 2 line\(s\) skipped/);
+  assert.match(stderr, /:6: no "topic": skipped/);
+  assert.match(stderr, /:7: "topic" must be a non-empty string, got 5: skipped/);
+  assert.match(stderr, /:8: not a JSON object like \{"topic": .*got 42: skipped/);
+  assert.match(stderr, /published 2 message\(s\) from .*messages\.jsonl, 5 line\(s\) skipped/);
 
   const settings = JSON.parse(stdout.split('\n')[0]);
   const r = await run(['consume', '--json', '--count', '2'], { env: cleanEnv(settings.env) });

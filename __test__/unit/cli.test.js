@@ -4,6 +4,9 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
 const { run, cleanEnv } = require('../support/cli');
 
@@ -26,7 +29,11 @@ test('usage errors exit with code 2; --help and --version', async () => {
   assert.equal(r.stdout.trim(), require('../../package.json').version);
 });
 
-test('usage errors exit 2 with one message naming the flag or variable', async () => {
+test('usage errors exit 2 with one message naming the flag or variable', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp-usage-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const aFile = path.join(dir, 'a-file');
+  fs.writeFileSync(aFile, 'not a directory\n');
   const keys = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret' };
   const env = cleanEnv(keys);
   const base = ['consume', '--host', '127.0.0.1', '--consumer-group', 'g'];
@@ -42,6 +49,11 @@ test('usage errors exit 2 with one message naming the flag or variable', async (
     [[...base, '--sign-method', 'sha1'], env, /--sign-method must be one of hmacmd5, hmacsha1, hmacsha256, got "sha1"/],
     [['consume', '--host', 'h', '--consumer-group', 'g', '--client-id', 'a|b'], env, /--client-id/],
     [['emulator', '--port', '-5'], env, /--port must be an integer from 0 to 65535, got "-5"/],
+    // --file and --cert-dir mistakes, found before the emulator starts.
+    [['emulator', '--port', '0', '--file', '/nonexistent.jsonl'], env, /^aliyun-iot-amqp: --file: cannot read \/nonexistent\.jsonl \(no such file\)$/m],
+    [['emulator', '--port', '0', '--file', os.tmpdir()], env, /^aliyun-iot-amqp: --file: cannot read \S+ \(a directory, not a file\)$/m],
+    [['emulator', '--port', '0', '--cert-dir', aFile], env, /^aliyun-iot-amqp: --cert-dir: cannot use \S+ \(not a directory\)$/m],
+    [['emulator', '--port', '0', '--cert-dir', path.join(aFile, 'sub')], env, /^aliyun-iot-amqp: --cert-dir: cannot use \S+ \(not a directory\)$/m],
     [['demo', '--rate', '-1'], env, /--rate must be a positive number, got "-1"/],
   ];
   for (const [args, e, expected] of cases) {
@@ -49,7 +61,7 @@ test('usage errors exit 2 with one message naming the flag or variable', async (
     const label = `${args.join(' ')}: ${r.stderr}`;
     assert.equal(r.code, 2, label);
     assert.match(r.stderr, expected, label);
-    assert.doesNotMatch(r.stderr, /aliyun-iot-amqp: aliyun-iot-amqp:|undefined|ambiguous|ENOENT/, label);
+    assert.doesNotMatch(r.stderr, /aliyun-iot-amqp: aliyun-iot-amqp:|undefined|ambiguous|ENOENT|EISDIR|EEXIST|ENOTDIR|Unhandled|\n\s+at /, label);
     if (e !== env && /ALIYUN_IOT_AMQP_PORT/.test(String(expected))) assert.doesNotMatch(r.stderr, /--port must/, label);
     assert.equal(r.stdout, '', label);
   }
@@ -86,4 +98,26 @@ test('connection errors that a wrong host, port or transport explains get a one-
   assert.equal(hint('authentication failed (amqp:unauthorized-access)', tls), null);
   assert.equal(hint('TLS handshake with h failed: received corrupt message of type InvalidContentType (hint: a plain port? check the port and transport)', tls), null);
   for (const one of [hint('cannot connect to h:1: Connection refused (os error 111)', tls)]) assert.equal(one.split('\n').length, 1);
+});
+
+test('emulator --file: a read error while reading the lines is logged, not thrown', async () => {
+  const { Readable } = require('node:stream');
+  const { publishLines } = require('../../lib/cli/feed.js');
+  const published = [];
+  const emu = { publish: (m) => published.push(m) };
+  const input = new Readable({ read() {} });
+  const logged = [];
+  const write = process.stderr.write;
+  process.stderr.write = (chunk, ...rest) => (String(chunk).startsWith('in.jsonl') ? logged.push(String(chunk)) : write.call(process.stderr, chunk, ...rest));
+  try {
+    const done = new Promise((resolve) => publishLines(emu, input, 'in.jsonl', (n, skipped) => resolve({ n, skipped })));
+    input.push('{"topic": "/pk/dev/user/a", "payload": 1}\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    input.destroy(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }));
+    assert.deepEqual(await done, { n: 1, skipped: 0 });
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.deepEqual(published, [{ topic: '/pk/dev/user/a', body: 1 }]);
+  assert.deepEqual(logged, ['in.jsonl: cannot read further (EIO) after line 1\n']);
 });

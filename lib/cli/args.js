@@ -62,13 +62,36 @@ function topicFilter(glob) {
   }
 }
 
+/** Why a file or directory could not be used, in words, from a file system error. */
+function fsReason(err) {
+  return {
+    ENOENT: 'no such file', EACCES: 'permission denied', EPERM: 'permission denied', EISDIR: 'a directory, not a file',
+    ENOTDIR: 'not a directory', EEXIST: 'not a directory', EROFS: 'a read-only file system', ELOOP: 'too many symbolic links',
+  }[err.code] || String(err.message).replace(/^[A-Z]+: /, '');
+}
+
 /** A file's contents for --ca: a usage error naming the flag and the file when it cannot be read. */
 function readFlagFile(flag, file) {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    const why = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'a directory, not a file' }[err.code] || err.message;
-    throw new UsageError(`--${flag}: cannot read ${file} (${why})`);
+    throw new UsageError(`--${flag}: cannot read ${file} (${fsReason(err)})`);
+  }
+}
+
+/**
+ * A file opened for --file, checked up front: its descriptor, or a usage error naming the flag and
+ * the file when it cannot be read (missing, a directory, not permitted).
+ */
+function openFlagFile(flag, file) {
+  let fd;
+  try {
+    fd = fs.openSync(file, 'r');
+    if (fs.fstatSync(fd).isDirectory()) throw Object.assign(new Error('a directory'), { code: 'EISDIR' });
+    return fd;
+  } catch (err) {
+    if (fd !== undefined) fs.closeSync(fd);
+    throw new UsageError(`--${flag}: cannot read ${file} (${fsReason(err)})`);
   }
 }
 
@@ -77,4 +100,4 @@ function optionLabel(option, labels) {
   return labels[option] || option;
 }
 
-module.exports = { UsageError, parse, int, positive, setting, topicFilter, readFlagFile, optionLabel };
+module.exports = { UsageError, parse, int, positive, setting, topicFilter, fsReason, readFlagFile, openFlagFile, optionLabel };

@@ -3,7 +3,7 @@
 // publishing from a file, stdin or a generator until a signal (see its --help).
 
 const fs = require('node:fs');
-const { UsageError, parse, int, positive } = require('./args.js');
+const { UsageError, parse, int, positive, fsReason, openFlagFile } = require('./args.js');
 const { usage } = require('./help.js');
 const { log, writeLine } = require('./output.js');
 const { stopOnSignals } = require('./signals.js');
@@ -29,6 +29,8 @@ async function emulator(args) {
   const generated = randomKeys();
   const accessKeyId = o['access-key-id'] || generated.accessKeyId;
   const accessKeySecret = o['access-key-secret'] || generated.accessKeySecret;
+  // A file that cannot be read is a usage error now, not a failure after the emulator started.
+  const fileFd = o.file !== undefined && o.file !== '-' ? openFlagFile('file', o.file) : undefined;
 
   const { startEmulator } = require('../emulator/index.js');
   let emu;
@@ -45,6 +47,10 @@ async function emulator(args) {
     if (err.code === 'EADDRINUSE') throw new UsageError(`port ${port} is in use: choose another with --port (0: any free port)`);
     if (err.code === 'EEXIST' && err.files) {
       throw new UsageError(`--cert-dir: ${err.files.join(', ')} ${err.files.length > 1 ? 'are' : 'is'} not the emulator's own (left untouched): give an empty directory, or one the emulator wrote before`);
+    }
+    // A file system error while making or reading the certificate directory (a file there, no permission, ...).
+    if (o['cert-dir'] !== undefined && err.syscall && typeof err.path === 'string') {
+      throw new UsageError(`--cert-dir: cannot use ${o['cert-dir']} (${fsReason(err)}${err.path === o['cert-dir'] ? '' : `: ${err.path}`})`);
     }
     throw err;
   }
@@ -87,8 +93,7 @@ async function emulator(args) {
 
   const stops = [];
   if (o.file) {
-    const stream = o.file === '-' ? process.stdin : fs.createReadStream(o.file);
-    stream.on('error', (err) => log(`--file: ${err.message}`));
+    const stream = o.file === '-' ? process.stdin : fs.createReadStream(o.file, { fd: fileFd });
     const name = o.file === '-' ? 'stdin' : o.file;
     publishLines(emu, stream, name, (n, skipped) => log(`published ${n} message(s) from ${name}${skipped ? `, ${skipped} line(s) skipped` : ''}`));
   }

@@ -15,17 +15,38 @@ function randomKeys() {
   return { accessKeyId: `LTAI${alnum(20)}`, accessKeySecret: alnum(30) };
 }
 
+/** A JSON value as a warning shows it: at most 40 characters. */
+function shown(v) {
+  const text = JSON.stringify(v);
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}
+
+/** A line of --file / stdin that is no message: skipped with a warning giving `reason`. */
+class SkippedLine extends Error {}
+
 /**
- * A JSON line of --file / stdin as publish() fields; throws a SyntaxError when the line is not
- * JSON (text is published with {"text": ...}). A JSON value that is not an object is the payload.
+ * A JSON line of --file / stdin as publish() fields. Throws a SkippedLine saying why when the line
+ * is not JSON, or not an object with a "topic" string (text is published with {"text": ...}).
  */
 function lineToMessage(line) {
-  const m = JSON.parse(line);
-  if (m === null || typeof m !== 'object' || Array.isArray(m)) return { body: m };
-  const out = {};
-  if (m.topic !== undefined) out.topic = String(m.topic);
+  let m;
+  try {
+    m = JSON.parse(line);
+  } catch (err) {
+    throw new SkippedLine(`not JSON (${err.message})`);
+  }
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) {
+    throw new SkippedLine(`not a JSON object like {"topic": "/...", "payload": ...}, got ${shown(m)}`);
+  }
+  if (m.topic === undefined) throw new SkippedLine('no "topic"');
+  if (typeof m.topic !== 'string' || m.topic === '') throw new SkippedLine(`"topic" must be a non-empty string, got ${shown(m.topic)}`);
+  const generateTime = typeof m.generateTime === 'string' && /^\d+$/.test(m.generateTime) ? Number(m.generateTime) : m.generateTime;
+  if (generateTime !== undefined && !(Number.isSafeInteger(generateTime) && generateTime >= 0)) {
+    throw new SkippedLine(`"generateTime" must be an integer (ms since the epoch), got ${shown(m.generateTime)}`);
+  }
+  const out = { topic: m.topic };
   if (m.messageId !== undefined) out.messageId = String(m.messageId);
-  if (m.generateTime !== undefined) out.generateTime = Number(m.generateTime);
+  if (generateTime !== undefined) out.generateTime = generateTime;
   if (m.base64 !== undefined) out.body = Buffer.from(String(m.base64), 'base64');
   else if (m.payload !== undefined) out.body = m.payload;
   else if (m.body !== undefined) out.body = m.body;
@@ -34,8 +55,9 @@ function lineToMessage(line) {
 }
 
 /**
- * Publishes each JSON line of `stream`; a line that is not JSON is skipped with a warning naming
- * `name:line`. Calls onDone(published, skipped) at the end.
+ * Publishes each JSON line of `stream`; a line that is no message (see lineToMessage) is skipped
+ * with a warning naming `name:line`. A read error is logged. Calls onDone(published, skipped) at
+ * the end.
  */
 function publishLines(emu, stream, name, onDone) {
   const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
@@ -49,12 +71,18 @@ function publishLines(emu, stream, name, onDone) {
     try {
       message = lineToMessage(line);
     } catch (err) {
+      if (!(err instanceof SkippedLine)) throw err;
       skipped += 1;
-      log(`${name}:${lineNo}: not JSON (${err.message}): skipped`);
+      log(`${name}:${lineNo}: ${err.message}: skipped`);
       return;
     }
     emu.publish(message);
     n += 1;
+  });
+  // The input's errors come here too (readline forwards them); unheard, they would end the process.
+  rl.on('error', (err) => {
+    log(`${name}: cannot read further (${err.code || err.message}) after line ${lineNo}`);
+    rl.close(); // the summary follows ('close')
   });
   rl.on('close', () => onDone(n, skipped));
 }

@@ -60,8 +60,8 @@ Options:
   --file <path|->           publish the messages of a JSON lines file ('-': stdin), one per line:
                             {"topic": ..., "payload": <JSON or text>, "messageId"?: ..., "generateTime"?: ...}
                             (stdin is read when it is a pipe and neither --file nor --rate is given);
-                            a line that is not JSON is skipped with a warning naming its number
-                            (publish text as {"text": "..."})
+                            a line that is not JSON, or has no "topic" string, is skipped with a
+                            warning naming its number (publish text as {"text": "..."})
   --rate <n>                publish n generated device messages per second
   --count <n>               stop generating after n messages
   --json                    print the settings as one JSON line
