@@ -4,7 +4,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 
 const { BIN, cleanEnv, run } = require('../support/cli');
 
@@ -52,11 +52,13 @@ test('demo: messages flow from the emulator to the consumer and it exits after -
 });
 
 test('demo: readable lines fit a terminal (a short payload), and the door sensor is a door sensor', async () => {
+  // Not a terminal, no COLUMNS: 110 characters, the whole topic.
   const r = await run(['demo', '--count', '24', '--rate', '400']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.lines.length, 24, r.stdout);
   const long = r.lines.filter((l) => l.length > 110 || l.endsWith('…'));
   assert.deepEqual(long, [], 'lines longer than 110 characters, or cut');
+  for (const line of [...r.lines, ...r.stderr.split('\n')]) assert.ok(line.length <= 110, line);
   const door = r.lines.filter((l) => /\/door-sensor\/thing\/event\/property\/post/.test(l));
   assert.ok(door.length >= 1, r.stdout);
   for (const l of door) {
@@ -64,6 +66,31 @@ test('demo: readable lines fit a terminal (a short payload), and the door sensor
     assert.doesNotMatch(l, /Thermostat|temperature|humidity/, l);
   }
   assert.ok(r.lines.some((l) => /\[status\] (online|offline)$/.test(l)), r.stdout);
+});
+
+test('demo: lines fit an 80-column terminal (a pty), and COLUMNS where stdout is no terminal', async (t) => {
+  // COLUMNS: the device instead of the topic, nothing cut at 80.
+  let r = await run(['demo', '--count', '24', '--rate', '400'], { env: cleanEnv({ COLUMNS: '80' }) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.lines.length, 24, r.stdout);
+  for (const line of [...r.lines, ...r.stderr.split('\n')]) assert.ok(line.length < 80, `${line.length}: ${line}`);
+  for (const line of r.lines) assert.match(line, /^\d\d:\d\d:\d\d (thermostat-\d|door-sensor) \[[a-z-]+(:\w+)?\] [^…]+$/, line);
+
+  // A real terminal of 80 columns: `script` gives the demo a pty (stdout and stderr both on it).
+  const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
+  if (script.error || script.status !== 0) {
+    t.diagnostic('no util-linux script(1): the pty case is skipped');
+    return;
+  }
+  const shellQuote = (a) => `'${a.replace(/'/g, "'\\''")}'`;
+  const command = `stty cols 80 rows 24; ${[process.execPath, BIN, 'demo', '--count', '30', '--rate', '400'].map(shellQuote).join(' ')}`;
+  r = spawnSync('script', ['-qec', command, '/dev/null'], { env: cleanEnv(), encoding: 'utf8', timeout: 30000 });
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  const lines = r.stdout.replace(/\r/g, '').split('\n').filter(Boolean);
+  assert.equal(lines.filter((l) => /^\d\d:\d\d:\d\d /.test(l)).length, 30, r.stdout);
+  const wide = lines.filter((l) => l.length >= 80);
+  assert.deepEqual(wide, [], 'lines as wide as the terminal or wider (they wrap)');
+  assert.match(r.stdout, /consumer: received 30, accepted 30\r?\n/);
 });
 
 test('demo --json: one parseable JSON object per line, several topic families', async () => {

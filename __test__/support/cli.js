@@ -10,7 +10,7 @@ const BIN = path.resolve(__dirname, '..', '..', 'bin', 'aliyun-iot-amqp.js');
 function cleanEnv(extra = {}) {
   const env = { ...process.env };
   for (const k of Object.keys(env)) {
-    if (/^(ALIBABA_CLOUD_|ALIYUN_IOT_AMQP_)/.test(k) || k === 'NODE_EXTRA_CA_CERTS' || k === 'DEBUG') delete env[k];
+    if (/^(ALIBABA_CLOUD_|ALIYUN_IOT_AMQP_)/.test(k) || ['NODE_EXTRA_CA_CERTS', 'DEBUG', 'COLUMNS'].includes(k)) delete env[k];
   }
   return { ...env, ...extra };
 }

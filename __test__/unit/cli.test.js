@@ -121,3 +121,27 @@ test('emulator --file: a read error while reading the lines is logged, not throw
   assert.deepEqual(published, [{ topic: '/pk/dev/user/a', body: 1 }]);
   assert.deepEqual(logged, ['in.jsonl: cannot read further (EIO) after line 1\n']);
 });
+
+test('demo lines: fitted to the width given (a terminal\'s), the topic giving way to the device', () => {
+  const { formatDemoMessage, demoWidth } = require('../../lib/cli/output.js');
+  const { parseTopic } = require('../../index.js');
+  const message = (topic, payload) => ({ topic, topicInfo: parseTopic(topic), generateTime: Date.UTC(2024, 0, 1, 12), content: Buffer.from(JSON.stringify(payload)) });
+  const property = message('/a1DemoProduct/thermostat-1/thing/event/property/post', { items: { temperature: { value: 21.5 }, humidity: { value: 44 } } });
+  const time = '\\d\\d:\\d\\d:\\d\\d';
+  assert.match(formatDemoMessage(property, 110), new RegExp(`^${time} /a1DemoProduct/thermostat-1/thing/event/property/post \\[property\\] temperature=21.5 humidity=44%$`));
+  assert.match(formatDemoMessage(property, 99), new RegExp(`^${time} a1DemoProduct/thermostat-1 \\[property\\] temperature=21.5 humidity=44%$`));
+  assert.match(formatDemoMessage(property, 79), new RegExp(`^${time} thermostat-1 \\[property\\] temperature=21.5 humidity=44%$`));
+  const cut = formatDemoMessage(property, 50);
+  assert.equal(cut.length, 50);
+  assert.match(cut, /…$/);
+  // A long payload is cut to the width, whatever it is.
+  const long = message('/pk/dev/user/update', 'x'.repeat(300));
+  for (const width of [40, 79, 110, 150]) assert.equal(formatDemoMessage(long, width).length, width, String(width));
+  // The width: a terminal's less one column, else COLUMNS's, else 110; 40 at the least.
+  assert.equal(demoWidth({ isTTY: true, columns: 80 }, {}), 79);
+  assert.equal(demoWidth({ isTTY: true, columns: 80 }, { COLUMNS: '200' }), 79);
+  assert.equal(demoWidth({ isTTY: false }, { COLUMNS: '100' }), 99);
+  assert.equal(demoWidth({ isTTY: false }, { COLUMNS: 'wide' }), 110);
+  assert.equal(demoWidth({ isTTY: false }, {}), 110);
+  assert.equal(demoWidth({ isTTY: true, columns: 20 }, {}), 40);
+});

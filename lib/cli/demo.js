@@ -24,7 +24,7 @@ async function demo(args) {
   const { startEmulator } = require('../emulator/index.js');
   const { createConsumer } = require('../../index.js');
   const emu = await startEmulator({ port: 0, ...randomKeys() });
-  log(`emulator: ${emu.url()} (TLS with a CA made for this run, the platform's signature check, redelivery)`);
+  log(`emulator: ${emu.url()} (TLS, signature check, redelivery)`);
 
   const { accessKeyId, accessKeySecret } = emu.credentials();
   const consumer = createConsumer({
@@ -46,7 +46,7 @@ async function demo(args) {
   } finally {
     stop();
     await consumer.close();
-    log(`consumer: ${summary(consumer.stats())}`);
+    log(`consumer: ${summary(consumer.stats(), { short: true })}`);
     await emu.close();
     log(`emulator: ${emu.acceptedOnce.size} message(s) accepted`);
   }

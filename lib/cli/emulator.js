@@ -69,7 +69,8 @@ async function emulator(args) {
     writeLine(JSON.stringify({ host, port: emu.port, caFile: emu.caFile, accessKeyId, accessKeySecret, iotInstanceId: o['iot-instance-id'], env }));
   } else {
     const lines = [
-      `aliyun-iot-amqp emulator listening on ${emu.url()} (TLS, the platform's signature check, redelivery of what is not accepted)`,
+      `aliyun-iot-amqp emulator listening on ${emu.url()}`,
+      "  (TLS, the platform's signature check, redelivery of what is not accepted)",
       `  host             ${host}`,
       `  port             ${emu.port}`,
       `  CA file          ${emu.caFile}`,

@@ -71,8 +71,9 @@ Options:
 const DEMO_HELP = `Usage: aliyun-iot-amqp demo [options]
 
 An emulator and a consumer in one process: device messages flowing, printed as
-"time topic [kind] payload" (a short payload, one line of at most 110 characters), or
-as JSON with --json.
+"time topic [kind] payload" (a short payload), or as JSON with --json. Lines fit the
+terminal (COLUMNS when stdout is not one, else 110 characters): narrower than 110, the
+device stands for the topic, and a payload still too long is cut.
 
 Options:
   --count <n>               exit after n messages (default: run until Ctrl-C)

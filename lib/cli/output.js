@@ -46,8 +46,20 @@ function formatMessage(msg, json) {
   return `${when} ${msg.topic} [${kind}] ${msg.messageId} ${payload}`;
 }
 
-/** The width demo lines are kept to (a terminal's, less a margin). */
+/** The width of demo lines when stdout is no terminal and COLUMNS is not set. */
 const DEMO_WIDTH = 110;
+/** The narrowest width demo lines are fitted to (a narrower terminal wraps them). */
+const MIN_WIDTH = 40;
+
+/**
+ * The width demo lines are kept to: a terminal's (one column less, so that a full line does not
+ * wrap the cursor), else the COLUMNS variable's (the same), else DEMO_WIDTH. Read at every line, so
+ * that a resized terminal is followed.
+ */
+function demoWidth(stream = process.stdout, env = process.env) {
+  const columns = stream && stream.isTTY && stream.columns > 0 ? stream.columns : /^\d+$/.test(env.COLUMNS || '') ? Number(env.COLUMNS) : 0;
+  return columns > 0 ? Math.max(MIN_WIDTH, columns - 1) : DEMO_WIDTH;
+}
 
 /** A payload summed up for the demo: the values a person looks for, by topic family. */
 function shortPayload(msg) {
@@ -85,16 +97,22 @@ function shortPayload(msg) {
   return JSON.stringify(p);
 }
 
-/** A demo line: `HH:MM:SS topic [kind] short payload`, cut to DEMO_WIDTH characters. */
-function formatDemoMessage(msg) {
+/**
+ * A demo line, at most `width` characters: `HH:MM:SS topic [kind] short payload`. Narrower than
+ * DEMO_WIDTH, the topic gives way to the device it names (`productKey/deviceName`, below 90
+ * columns `deviceName`: the kind says the rest); a payload still too long is cut, ending in `…`.
+ */
+function formatDemoMessage(msg, width = demoWidth()) {
   const at = typeof msg.generateTime === 'number' ? new Date(msg.generateTime) : new Date();
   const time = [at.getHours(), at.getMinutes(), at.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
   const info = msg.topicInfo;
   const kind = info.identifier !== undefined ? `${info.kind}:${info.identifier}` : info.kind;
-  const head = `${time} ${msg.topic} [${kind}] `;
+  let who = msg.topic;
+  if (width < DEMO_WIDTH && info.deviceName !== undefined) who = width < 90 || info.productKey === undefined ? info.deviceName : `${info.productKey}/${info.deviceName}`;
+  const head = `${time} ${who} [${kind}] `;
   const payload = shortPayload(msg).replace(/\s+/g, ' ');
-  const room = Math.max(16, DEMO_WIDTH - head.length);
-  return head + (payload.length > room ? `${payload.slice(0, room - 1)}…` : payload);
+  const line = head + payload;
+  return line.length > width ? `${line.slice(0, width - 1)}…` : line;
 }
 
 /** Writes a line to stdout at once (settings, the version). */
@@ -121,4 +139,4 @@ function printLine(line) {
   });
 }
 
-module.exports = { log, formatMessage, formatDemoMessage, writeLine, watchStdout, printLine };
+module.exports = { log, formatMessage, formatDemoMessage, demoWidth, writeLine, watchStdout, printLine };

@@ -93,8 +93,10 @@ function watchConsumer(consumer, label, where) {
   });
 }
 
-function summary(stats) {
-  return `received ${stats.received}, accepted ${stats.accepted}, released ${stats.released}, rejected ${stats.rejected}, duplicates ${stats.duplicates}, reconnects ${stats.reconnects}`;
+/** The counts of a consumer's stats(); `short` leaves out those at 0 but received and accepted (the demo's). */
+function summary(stats, { short = false } = {}) {
+  const counts = ['received', 'accepted', 'released', 'rejected', 'duplicates', 'reconnects'];
+  return counts.filter((k) => !short || k === 'received' || k === 'accepted' || stats[k] !== 0).map((k) => `${k} ${stats[k]}`).join(', ');
 }
 
 module.exports = { printMessages, connectionHint, watchConsumer, summary };
