@@ -1,38 +1,13 @@
 'use strict';
 // The command line: `demo`, `emulator` + `consume` in separate processes, output formats, filters,
-// --no-ack, errors (usage errors, --help and --version: unit/cli.test.js).
+// --no-ack, errors (usage errors, --help and --version: unit/cli.test.js; connection failures:
+// cli-connect.test.js).
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 
-const { BIN, cleanEnv, run } = require('../support/cli');
-
-/** Starts `aliyun-iot-amqp emulator --port 0 --json --file -`; resolves with its settings and stdin. */
-function startEmulatorProcess(t, extraArgs = []) {
-  const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', '--json', '--file', '-', ...extraArgs], {
-    env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve({ settings: JSON.parse(out.slice(0, nl)), child, exited, stderr: () => stderr });
-    });
-    child.on('error', reject);
-    exited.then(({ code }) => reject(new Error(`emulator exited early (${code}): ${stderr}`)));
-  });
-}
+const { BIN, cleanEnv, run, startEmulatorProcess } = require('../support/cli');
 
 const publish = (child, ...messages) => {
   for (const m of messages) child.stdin.write(`${typeof m === 'string' ? m : JSON.stringify(m)}\n`);
@@ -217,48 +192,6 @@ test('consume --json | head -1: a closed stdout stops the consumer at once, what
   assert.ok(m, stderr);
   assert.ok(Number(m[2]) <= 1 + 1, `at most what was printed before the pipe closed is accepted: ${m[0]}`);
   assert.ok(Number(m[3]) >= 1, m[0]);
-});
-
-test('consume: connection errors a flag explains are shown at once with a hint, repeats summed up', async (t) => {
-  const net = require('node:net');
-  const keys = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret' };
-  const runFor = (args, ms) => new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'consume', '--consumer-group', 'g', ...args], { env: cleanEnv(keys), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    setTimeout(() => child.kill('SIGINT'), ms);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-
-  // A refused port.
-  const closed = net.createServer();
-  await new Promise((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const closedPort = closed.address().port;
-  await new Promise((resolve) => closed.close(resolve));
-  let r = await runFor(['--host', '127.0.0.1', '--port', String(closedPort)], 2500);
-  assert.match(r.stderr, /Connection refused[^\n]*\n {2}hint: nothing accepts connections on 127\.0\.0\.1:\d+: check --host and --port\n/);
-  assert.match(r.stderr, /the same error \d+ times in a row, still reconnecting/);
-  assert.equal(r.stderr.match(/hint:/g).length, 1, r.stderr);
-  assert.equal(r.code, 0, 'Ctrl-C ends it cleanly');
-
-  // TLS against a plain AMQP port.
-  const plain = net.createServer((s) => { s.on('error', () => {}); s.once('data', () => s.write(Buffer.from('AMQP\x03\x01\x00\x00', 'latin1'))); });
-  await new Promise((resolve) => plain.listen(0, '127.0.0.1', resolve));
-  t.after(() => plain.close());
-  // The core's message may carry its own hint (naming the transport): then ours is not added.
-  // Either way, one hint, naming the port or the transport.
-  const hintLines = (stderr) => stderr.split('\n').filter((l) => /hint:|transport/i.test(l) && !/the same error/.test(l));
-  r = await runFor(['--host', '127.0.0.1', '--port', String(plain.address().port)], 2500);
-  let hints = hintLines(r.stderr);
-  assert.equal(hints.length, 1, r.stderr);
-  assert.match(hints[0], /did not answer (in )?TLS.*(--port|--transport tcp)/, r.stderr);
-
-  // Plain TCP against the (TLS) emulator.
-  const emu = await startEmulatorProcess(t);
-  r = await runFor(['--host', '127.0.0.1', '--port', String(emu.settings.port), '--transport', 'tcp'], 2500);
-  hints = hintLines(r.stderr);
-  assert.equal(hints.length, 1, r.stderr);
-  assert.match(hints[0], /TLS.*--transport tls/i, r.stderr);
 });
 
 test('emulator --cert-dir: never overwrites files it did not make; keeps and reuses its own', async (t) => {

@@ -34,4 +34,30 @@ function run(args, { env = cleanEnv(), timeout = 20000 } = {}) {
   });
 }
 
-module.exports = { BIN, cleanEnv, run };
+/** Starts `aliyun-iot-amqp emulator --port 0 --json --file -`; resolves with its settings and stdin. */
+function startEmulatorProcess(t, extraArgs = []) {
+  const child = spawn(process.execPath, [BIN, 'emulator', '--port', '0', '--json', '--file', '-', ...extraArgs], {
+    env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve({ settings: JSON.parse(out.slice(0, nl)), child, exited, stderr: () => stderr });
+    });
+    child.on('error', reject);
+    exited.then(({ code }) => reject(new Error(`emulator exited early (${code}): ${stderr}`)));
+  });
+}
+
+module.exports = { BIN, cleanEnv, run, startEmulatorProcess };

@@ -145,3 +145,19 @@ test('demo lines: fitted to the width given (a terminal\'s), the topic giving wa
   assert.equal(demoWidth({ isTTY: false }, {}), 110);
   assert.equal(demoWidth({ isTTY: true, columns: 20 }, {}), 40);
 });
+
+test('consume gives up early only on mistakes that retrying does not fix', () => {
+  const { lastingError } = require('../../lib/cli/watch.js');
+  const tls = { transport: 'tls' };
+  const tcp = { transport: 'tcp' };
+  const lasting = (message, where) => lastingError(new Error(message), where);
+  // A host name that does not exist, the wrong transport: the core's messages, as they come.
+  assert.equal(lasting('cannot connect to h.invalid:5671: failed to lookup address information: Name or service not known', tls), true);
+  assert.equal(lasting("127.0.0.1:5672 did not answer in TLS (is it a plain AMQP port? use `transport: 'tcp'` there, or the TLS port, 5671 on the platform)", tls), true);
+  assert.equal(lasting("connection closed by the server (127.0.0.1:5671) without an answer to the AMQP protocol header (a TLS port? use `transport: 'tls'` there)", tcp), true);
+  // Not: a resolver that failed for now, a refused port (a server starting), a close, a refusal.
+  assert.equal(lasting('cannot connect to h:5671: failed to lookup address information: Temporary failure in name resolution', tls), false);
+  assert.equal(lasting('cannot connect to 127.0.0.1:1: Connection refused (os error 111)', tls), false);
+  assert.equal(lasting('connection closed by the server', tcp), false);
+  assert.equal(lasting('authentication failed (amqp:unauthorized-access)', tls), false);
+});

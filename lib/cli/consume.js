@@ -6,7 +6,7 @@ const { UsageError, parse, int, setting, topicFilter, readFlagFile, optionLabel 
 const { usage } = require('./help.js');
 const { log } = require('./output.js');
 const { stopOnSignals } = require('./signals.js');
-const { printMessages, connectionHint, watchConsumer, summary } = require('./watch.js');
+const { printMessages, connectionHint, stopOnLastingErrors, flagWords, watchConsumer, summary } = require('./watch.js');
 
 async function consume(args) {
   const o = parse(args, {
@@ -21,6 +21,7 @@ async function consume(args) {
     'sign-method': { type: 'string' },
     ca: { type: 'string' },
     'reconnect-on-certificate-failure': { type: 'boolean' },
+    'reconnect-limit': { type: 'string' },
     topic: { type: 'string', multiple: true },
     json: { type: 'boolean' },
     'no-ack': { type: 'boolean' },
@@ -41,6 +42,8 @@ async function consume(args) {
   const portSetting = setting(o, 'port', 'ALIYUN_IOT_AMQP_PORT');
   const port = int(portSetting.label, portSetting.value, { min: 1, max: 65535, def: transport === 'tls' ? 5671 : 5672 });
   const count = int('--count', o.count, { min: 1 });
+  const limitSetting = setting(o, 'reconnect-limit', 'ALIYUN_IOT_AMQP_RECONNECT_LIMIT');
+  const reconnectLimit = int(limitSetting.label, limitSetting.value, { min: 0 });
   const signMethods = ['hmacsha256', 'hmacsha1', 'hmacmd5'];
   if (o['sign-method'] !== undefined && !signMethods.includes(o['sign-method'])) {
     throw new UsageError(`--sign-method must be one of ${[...signMethods].sort().join(', ')}, got ${JSON.stringify(o['sign-method'])}`);
@@ -63,6 +66,7 @@ async function consume(args) {
   };
   if (o.ca !== undefined) options.ca = readFlagFile('ca', o.ca);
   if (o['reconnect-on-certificate-failure']) options.reconnect_on_certificate_failure = true;
+  if (reconnectLimit !== undefined) options.reconnect_limit = reconnectLimit;
   if (o.topic) for (const t of o.topic) topicFilter(t); // a bad filter fails now
 
   const { createConsumer } = require('../../index.js');
@@ -76,7 +80,8 @@ async function consume(args) {
     }
     if (err instanceof TypeError && err.option) {
       const labels = { host: host.label, port: portSetting.label, transport: '--transport', consumerGroupId: group.label, iotInstanceId: instance.label,
-        clientId: '--client-id', connections: '--connections', credit: '--credit', signMethod: '--sign-method', ca: '--ca' };
+        clientId: '--client-id', connections: '--connections', credit: '--credit', signMethod: '--sign-method', ca: '--ca',
+        reconnect_limit: limitSetting.label };
       const label = optionLabel(err.option, labels);
       throw new UsageError(String(err.message).replace(/^aliyun-iot-amqp: /, '').replace(/^option '[^']+'/, label));
     }
@@ -84,6 +89,9 @@ async function consume(args) {
   }
   const where = { host: options.host, port: options.port, transport };
   watchConsumer(consumer, `${options.host}:${options.port} (group ${options.consumerGroupId})`, where);
+  // Without --reconnect-limit, a mistake that retrying does not fix ends consume while no
+  // connection ever opened (with the limit, the user decides).
+  const lasting = reconnectLimit === undefined ? stopOnLastingErrors(consumer, where) : null;
   stopOnSignals(() => consumer.close());
   let result;
   let metrics = null;
@@ -93,9 +101,16 @@ async function consume(args) {
       log(`metrics: ${metrics.url}/metrics, health: ${metrics.url}/healthz`);
     }
     result = await printMessages(consumer, { json: o.json, topics: o.topic, noAck: o['no-ack'], count });
+    if (lasting && lasting.error) throw givenUp(lasting.error, where, lasting.attempts);
   } catch (err) {
+    if (err instanceof GivenUp) throw err;
     const hint = connectionHint(err, where);
+    err.message = flagWords(err.message);
     if (hint) err.message += `\n  ${hint}`;
+    // The limit reached (not a refusal: credentials and certificates end consume at once).
+    if (reconnectLimit > 0 && err.name === 'ConnectionError' && err.condition !== 'amqp:unauthorized-access' && !err.code) {
+      err.message += `\n  gave up after ${reconnectLimit + 1} attempts in a row (${limitSetting.label} ${reconnectLimit})`;
+    }
     throw err;
   } finally {
     await consumer.close();
@@ -104,6 +119,15 @@ async function consume(args) {
   }
   if (result.stdoutError) log(`stdout closed (${result.stdoutError.code || result.stdoutError.message}): stopped, the message not printed was released`);
   return 0;
+}
+
+/** consume's end when a mistake that retrying does not fix was found (exit 1). */
+class GivenUp extends Error {}
+
+/** The error consume gave up on: its message, its hint, and why it gave up. */
+function givenUp(error, where, attempts) {
+  const hint = connectionHint(error, where);
+  return new GivenUp(`${flagWords(error.message)}${hint ? `\n  ${hint}` : ''}\n  gave up after ${attempts} attempts: retrying does not fix this (--reconnect-limit N retries N times all the same, 0 without end)`);
 }
 
 /** --metrics-port: `n` or `host:n` (`[v6]:n`). */

@@ -29,6 +29,12 @@ Options:
   --reconnect-on-certificate-failure
                             keep retrying when the server's certificate fails verification
                             (e.g. while it is being renewed); by default that ends consume
+  --reconnect-limit <n>     give up after n failed reconnects in a row (n + 1 attempts; counted
+                            afresh once a connection opens; 0: never), as rhea's reconnect_limit
+                            (env ALIYUN_IOT_AMQP_RECONNECT_LIMIT). Without it, consume retries
+                            without end, but while no connection ever opened it gives up after
+                            3 attempts on a mistake retrying does not fix: a host name that does
+                            not exist, TLS against a plain port, plain TCP against a TLS port
   --topic <glob>            print only matching topics ('+' or '*' one level, '#' or '**' any);
                             repeatable. Other messages are settled all the same, not printed
   --json                    one JSON object per line instead of readable lines
@@ -40,7 +46,8 @@ Options:
                             every interface unless a host is given)
   --help                    this help
 
-Exit codes: 0 done, 1 failed (e.g. credentials refused), 2 usage error.
+Exit codes: 0 done, 1 failed (credentials or certificate refused, a mistake in --host, --port
+or --transport, --reconnect-limit reached), 2 usage error.
 `;
 
 const EMULATOR_HELP = `Usage: aliyun-iot-amqp emulator [options]

@@ -56,6 +56,46 @@ function connectionHint(error, { host, port, transport }, { connected = false } 
   return null;
 }
 
+/**
+ * Whether a connection error is one that retrying will not fix, as long as no connection ever
+ * opened: a host name that does not exist (not a temporary failure to resolve it), TLS against a
+ * plain port, plain AMQP against a TLS port. A refused port is not one: the server may be starting.
+ */
+function lastingError(error, { transport }) {
+  const text = `${error && error.message}`;
+  if (/temporary failure|EAI_AGAIN|try again/i.test(text)) return false;
+  if (/ENOTFOUND|EAI_NONAME|failed to lookup address|name or service not known|nodename nor servname|no such host|no address associated/i.test(text)) return true;
+  if (transport === 'tls' && /did not answer in TLS|InvalidContentType|corrupt message|wrong version number|packet length too long|not a TLS/i.test(text)) return true;
+  return transport === 'tcp' && /without an answer to the AMQP protocol header|a TLS port\?/i.test(text);
+}
+
+/**
+ * Closes the consumer when none of its connections ever opened and one failed `attempts` times in
+ * a row with a lasting error (see lastingError). Returns {error, attempts}: `error` is set once it
+ * closed it. After a connection opened, nothing is stopped: the platform drops connections as a
+ * matter of course, and they are opened again.
+ */
+function stopOnLastingErrors(consumer, where, attempts = 3) {
+  const state = { error: null, attempts };
+  let opened = false;
+  const inARow = new Map(); // clientId -> lasting failures in a row
+  consumer.on('connected', () => { opened = true; });
+  consumer.on('disconnected', ({ clientId, error }) => {
+    if (opened || state.error) return;
+    if (!error || !lastingError(error, where)) {
+      inARow.delete(clientId);
+      return;
+    }
+    const n = (inARow.get(clientId) || 0) + 1;
+    inARow.set(clientId, n);
+    if (n >= attempts) {
+      state.error = error;
+      consumer.close().catch(() => {});
+    }
+  });
+  return state;
+}
+
 /** A core message's own hint in the command line's words: `transport: 'tcp'` is `--transport tcp` here. */
 function flagWords(text) {
   return String(text).replace(/`transport: '(tls|tcp)'`/g, '`--transport $1`');
@@ -99,4 +139,4 @@ function summary(stats, { short = false } = {}) {
   return counts.filter((k) => !short || k === 'received' || k === 'accepted' || stats[k] !== 0).map((k) => `${k} ${stats[k]}`).join(', ');
 }
 
-module.exports = { printMessages, connectionHint, watchConsumer, summary };
+module.exports = { printMessages, connectionHint, lastingError, stopOnLastingErrors, flagWords, watchConsumer, summary };
