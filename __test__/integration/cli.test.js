@@ -149,12 +149,19 @@ test('emulator and consume in two processes: settings, JSON lines, readable line
   assert.match(end.stderr, /emulator closed: .* 7 message\(s\) accepted, 0 pending/);
 });
 
-test('emulator --rate generates messages; a wrong secret makes consume fail with exit code 1', async (t) => {
-  const emu = await startEmulatorProcess(t, ['--rate', '50', '--count', '4']);
+test('emulator --rate generates messages; --host as an amqps:// URL; a wrong secret makes consume fail with exit code 1', async (t) => {
+  const emu = await startEmulatorProcess(t, ['--rate', '50', '--count', '5']);
   const env = cleanEnv(emu.settings.env);
   let r = await run(['consume', '--json', '--count', '4'], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.lines.length, 4);
+
+  // --host as an amqps:// URL with its port (createConsumer's endpoint).
+  const { ALIYUN_IOT_AMQP_HOST: host, ALIYUN_IOT_AMQP_PORT: port, ...noAddress } = emu.settings.env;
+  r = await run(['consume', '--json', '--count', '1', '--host', `amqps://${host}:${port}`], { env: cleanEnv(noAddress) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.lines.length, 1);
+  assert.match(r.stderr, new RegExp(`connected: \\S+ → ${host}:${port} `));
 
   r = await run(['consume', '--count', '1'], { env: { ...env, ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'wrong-secret' } });
   assert.equal(r.code, 1);

@@ -48,6 +48,12 @@ test('usage errors exit 2 with one message naming the flag or variable', async (
     [base, cleanEnv({ ALIBABA_CLOUD_ACCESS_KEY_ID: 'id' }), /ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set/],
     [[...base, '--sign-method', 'sha1'], env, /--sign-method must be one of hmacmd5, hmacsha1, hmacsha256, got "sha1"/],
     [['consume', '--host', 'h', '--consumer-group', 'g', '--client-id', 'a|b'], env, /--client-id/],
+    // --host and ALIYUN_IOT_AMQP_HOST checked as createConsumer's endpoint: a pasted URL's port.
+    [['consume', '--host', 'amqps://h:99999', '--consumer-group', 'g'], env, /^aliyun-iot-amqp: --host "amqps:\/\/h:99999": the port must be a number from 1 to 65535, not "99999"$/m],
+    [['consume', '--consumer-group', 'g'], cleanEnv({ ...keys, ALIYUN_IOT_AMQP_HOST: 'amqps://h:abc' }), /^aliyun-iot-amqp: ALIYUN_IOT_AMQP_HOST "amqps:\/\/h:abc": the port must be a number from 1 to 65535, not "abc"$/m],
+    [['consume', '--host', 'https://h', '--consumer-group', 'g'], env, /^aliyun-iot-amqp: --host "https:\/\/h": not an amqps:\/\/ URL/m],
+    [['consume', '--host', 'amqps://h:5671', '--port', '5672', '--consumer-group', 'g'], env, /^aliyun-iot-amqp: --port 5672 contradicts the port of --host "amqps:\/\/h:5671"/m],
+    [['consume', '--host', 'amqp://h', '--transport', 'tls', '--consumer-group', 'g'], env, /^aliyun-iot-amqp: --transport tls contradicts --host "amqp:\/\/h"/m],
     [['emulator', '--port', '-5'], env, /--port must be an integer from 0 to 65535, got "-5"/],
     // --file and --cert-dir mistakes, found before the emulator starts.
     [['emulator', '--port', '0', '--file', '/nonexistent.jsonl'], env, /^aliyun-iot-amqp: --file: cannot read \/nonexistent\.jsonl \(no such file\)$/m],

@@ -69,15 +69,32 @@ test('clientId is at most 64 characters counted as code points, less the suffix 
 
 test('an endpoint whose port is out of range is blamed on its port, a missing key on the variable to set', () => {
   const base = { consumerGroupId: 'g', accessKeyId: 'id', accessKeySecret: 'secret', clientId: 'c' };
-  for (const endpoint of ['amqps://h:99999', 'h:99999', 'amqp://h:0', 'h:0']) {
+  for (const [endpoint, port] of [['amqps://h:99999', '99999'], ['h:99999', '99999'], ['amqp://h:0', '0'], ['h:0', '0'], ['amqps://h:abc', 'abc'], ['h:abc', 'abc'], ['[::1]:x', 'x']]) {
     assert.throws(() => consumerOptions({ ...base, endpoint }), (err) => {
       assert.equal(err.option, 'endpoint', endpoint);
-      assert.match(err.message, /port/, `${endpoint}: ${err.message}`);
-      assert.doesNotMatch(err.message, /host name or an amqps/, `${endpoint}: ${err.message}`);
+      // The value quoted (an endpoint is no secret), and what is wrong with it: the port.
+      assert.equal(err.message, `aliyun-iot-amqp: option 'endpoint' ${JSON.stringify(endpoint)}: the port must be a number from 1 to 65535, not ${JSON.stringify(port)}`);
       return true;
     });
   }
-  assert.throws(() => consumerOptions({ ...base, endpoint: 'http://h' }), /amqps:\/\/ URL/);
+  // Each mistake said as what it is, the value quoted.
+  const said = (endpoint) => {
+    try {
+      consumerOptions({ ...base, endpoint });
+    } catch (err) {
+      assert.equal(err.option, 'endpoint');
+      assert.doesNotMatch(err.message, /got a string/, err.message);
+      return err.message.replace(/^aliyun-iot-amqp: option 'endpoint' /, '');
+    }
+    return 'accepted';
+  };
+  assert.equal(said('http://h'), '"http://h": not an amqps:// URL (the scheme must be amqps://, or amqp:// for plain TCP), not http://');
+  assert.equal(said('amqps://h:5671/path'), '"amqps://h:5671/path": an amqps:// URL has a host and a port only (amqps://host[:port]): no user, path, query or fragment');
+  assert.equal(said('amqps://:5671'), '"amqps://:5671": no host name (amqps://host[:port])');
+  assert.equal(said(''), '"": empty: give a host name, host:port or amqps://host[:port]');
+  assert.equal(said('fe80::1'), '"fe80::1": an IPv6 address goes in brackets: [address] or [address]:port');
+  assert.equal(said('a b'), '"a b": not a host name, host:port or amqps://host[:port]');
+  for (const ok of ['h', 'h:5672', 'amqps://h', 'amqps://h:5671/', 'amqp://h:5672', '[::1]:5671', 'amqps://[::1]:5671']) assert.equal(said(ok), 'accepted', ok);
   withEnv(noEnv, () => {
     assert.throws(() => consumerOptions({ host: 'h', consumerGroupId: 'g' }), (err) => {
       assert.equal(err.option, 'accessKeyId');

@@ -37,10 +37,11 @@ async function consume(args) {
   const group = setting(o, 'consumer-group', 'ALIYUN_IOT_AMQP_CONSUMER_GROUP');
   if (!group.value) throw new UsageError('--consumer-group is required (or set ALIYUN_IOT_AMQP_CONSUMER_GROUP)');
   const instance = setting(o, 'iot-instance-id', 'ALIYUN_IOT_AMQP_IOT_INSTANCE_ID');
-  const transport = o.transport === undefined ? 'tls' : o.transport;
-  if (transport !== 'tls' && transport !== 'tcp') throw new UsageError(`--transport must be tls or tcp, got ${JSON.stringify(o.transport)}`);
+  if (o.transport !== undefined && o.transport !== 'tls' && o.transport !== 'tcp') throw new UsageError(`--transport must be tls or tcp, got ${JSON.stringify(o.transport)}`);
   const portSetting = setting(o, 'port', 'ALIYUN_IOT_AMQP_PORT');
-  const port = int(portSetting.label, portSetting.value, { min: 1, max: 65535, def: transport === 'tls' ? 5671 : 5672 });
+  const port = int(portSetting.label, portSetting.value, { min: 1, max: 65535 });
+  const endpoint = endpointOf(host, portSetting, port, o.transport);
+  const transport = o.transport || endpoint.transport || 'tls';
   const count = int('--count', o.count, { min: 1 });
   const limitSetting = setting(o, 'reconnect-limit', 'ALIYUN_IOT_AMQP_RECONNECT_LIMIT');
   const reconnectLimit = int(limitSetting.label, limitSetting.value, { min: 0 });
@@ -53,8 +54,8 @@ async function consume(args) {
     throw new UsageError(`${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set: export the AccessKey pair to sign with`);
   }
   const options = {
-    host: host.value,
-    port,
+    endpoint: endpoint.value, // checked by createConsumer(), as its `endpoint` option
+    port, // given: createConsumer()'s default otherwise (the endpoint's, else by transport)
     transport,
     consumerGroupId: group.value,
     iotInstanceId: instance.value || undefined,
@@ -79,7 +80,7 @@ async function consume(args) {
       throw new UsageError(`--ca ${o.ca}: ${err.message.replace(/^aliyun-iot-amqp: option 'ca' must hold certificates: ca is /, 'not a usable certificate file: it is ')}`);
     }
     if (err instanceof TypeError && err.option) {
-      const labels = { host: host.label, port: portSetting.label, transport: '--transport', consumerGroupId: group.label, iotInstanceId: instance.label,
+      const labels = { host: host.label, endpoint: host.label, port: portSetting.label, transport: '--transport', consumerGroupId: group.label, iotInstanceId: instance.label,
         clientId: '--client-id', connections: '--connections', credit: '--credit', signMethod: '--sign-method', ca: '--ca',
         reconnect_limit: limitSetting.label };
       const label = optionLabel(err.option, labels);
@@ -87,8 +88,8 @@ async function consume(args) {
     }
     throw err;
   }
-  const where = { host: options.host, port: options.port, transport };
-  watchConsumer(consumer, `${options.host}:${options.port} (group ${options.consumerGroupId})`, where);
+  const where = { host: consumer.host, port: consumer.port, transport };
+  watchConsumer(consumer, `${where.host}:${where.port} (group ${options.consumerGroupId})`, where);
   // Without --reconnect-limit, a mistake that retrying does not fix ends consume while no
   // connection ever opened (with the limit, the user decides).
   const lasting = reconnectLimit === undefined ? stopOnLastingErrors(consumer, where) : null;
@@ -119,6 +120,28 @@ async function consume(args) {
   }
   if (result.stdoutError) log(`stdout closed (${result.stdoutError.code || result.stdoutError.message}): stopped, the message not printed was released`);
   return 0;
+}
+
+/**
+ * --host (or ALIYUN_IOT_AMQP_HOST) as createConsumer()'s `endpoint`, which checks it: a host name,
+ * host:port or an amqps:// URL (amqp:// for plain TCP); a bare IPv6 address is put in brackets.
+ * A port or scheme in it that --port or --transport contradicts is a usage error. Returns
+ * {value, transport} (transport: the scheme's, if any).
+ */
+function endpointOf(host, portSetting, port, transportFlag) {
+  let value = String(host.value);
+  if (/^[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*$/.test(value)) value = `[${value}]`;
+  const m = /^(?:([A-Za-z]+):\/\/)?(?:\[[^\]]*\]|[^:/]*)(?::(\d+))?\/?$/.exec(value);
+  if (!m) return { value };
+  const scheme = m[1] && m[1].toLowerCase();
+  const transport = scheme === 'amqps' ? 'tls' : scheme === 'amqp' ? 'tcp' : undefined;
+  if (m[2] !== undefined && port !== undefined && Number(m[2]) !== port) {
+    throw new UsageError(`${portSetting.label} ${port} contradicts the port of ${host.label} ${JSON.stringify(host.value)}: give the port once`);
+  }
+  if (transport && transportFlag && transport !== transportFlag) {
+    throw new UsageError(`--transport ${transportFlag} contradicts ${host.label} ${JSON.stringify(host.value)} (amqps:// is tls, amqp:// is tcp)`);
+  }
+  return { value, transport };
 }
 
 /** consume's end when a mistake that retrying does not fix was found (exit 1). */

@@ -14,8 +14,9 @@ Print the messages of a consumer group's server-side subscription, one line each
 ALIBABA_CLOUD_ACCESS_KEY_SECRET and, for an STS token, ALIBABA_CLOUD_SECURITY_TOKEN.
 
 Options:
-  --host <host>             AMQP endpoint, e.g. iot-cn-xxxx.amqp.iothub.aliyuncs.com
-                            (env ALIYUN_IOT_AMQP_HOST)
+  --host <host>             AMQP endpoint, e.g. iot-cn-xxxx.amqp.iothub.aliyuncs.com; also
+                            host:port or amqps://host[:port] (amqp:// for plain TCP), as
+                            createConsumer's endpoint (env ALIYUN_IOT_AMQP_HOST)
   --port <n>                default ${PORTS.tls}, ${PORTS.tcp} with --transport tcp (env ALIYUN_IOT_AMQP_PORT)
   --transport <tls|tcp>     default ${C.transport} (the platform's); tcp for a plain AMQP server
   --consumer-group <id>     consumer group id (env ALIYUN_IOT_AMQP_CONSUMER_GROUP)

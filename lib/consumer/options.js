@@ -52,6 +52,19 @@ function defaultClientId(room) {
   return host.slice(0, Math.max(1, room - suffix.length)) + suffix;
 }
 
+/**
+ * A wrong `endpoint`: the value quoted (an endpoint is no secret) and what is wrong with it, e.g.
+ * `option 'endpoint' "amqps://h:99999": the port must be from 1 to 65535, not 99999`.
+ */
+function badEndpoint(e, what) {
+  const err = new TypeError(`aliyun-iot-amqp: option 'endpoint' ${JSON.stringify(e.length > 100 ? `${e.slice(0, 100)}…` : e)}: ${what}`);
+  err.code = 'ERR_INVALID_ARG_VALUE';
+  err.option = 'endpoint';
+  return err;
+}
+
+const ENDPOINT_FORMS = 'a host name, host:port or amqps://host[:port]';
+
 /** Where to connect: `host`/`port`, or `endpoint` as a host name, `host:port` or an amqps:// URL. */
 function address(o) {
   if (o.host !== undefined && o.endpoint !== undefined) {
@@ -61,32 +74,36 @@ function address(o) {
   let port;
   let transport;
   if (o.endpoint !== undefined) {
-    string('endpoint', o.endpoint);
+    if (typeof o.endpoint !== 'string') throw fail('endpoint', `a string (${ENDPOINT_FORMS})`, o.endpoint);
     const e = o.endpoint;
-    // The port is checked here, so that a wrong one is not blamed on the rest of the endpoint.
-    const portOf = (digits) => {
-      const n = Number(digits);
-      if (!(n >= 1 && n <= 65535)) throw fail('endpoint', 'a host name, host:port or amqps://host[:port] with a port from 1 to 65535', e);
+    if (e === '') throw badEndpoint(e, `empty: give ${ENDPOINT_FORMS}`);
+    // The port is checked on its own, so that a wrong one is not blamed on the rest of the endpoint.
+    const portOf = (text) => {
+      const n = /^\d+$/.test(text) ? Number(text) : NaN;
+      if (!(n >= 1 && n <= 65535)) throw badEndpoint(e, `the port must be a number from 1 to 65535, not ${JSON.stringify(text)}`);
       return n;
     };
     if (e.includes('://')) {
-      const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(\[[^\]]*\]|[^/:?#]*)(?::(\d*))?\/?$/.exec(e);
-      if (!m || (m[1].toLowerCase() !== 'amqps' && m[1].toLowerCase() !== 'amqp')) throw fail('endpoint', 'a host name or an amqps:// URL', e);
-      if (m[3] !== undefined && m[3] !== '') port = portOf(m[3]);
+      const scheme = e.slice(0, e.indexOf('://'));
+      if (!/^amqps?$/i.test(scheme)) throw badEndpoint(e, `not an amqps:// URL (the scheme must be amqps://, or amqp:// for plain TCP), not ${scheme}://`);
+      const m = /^[A-Za-z]+:\/\/(\[[^\]]*\]|[^/:?#@]*)(?::([^/?#]*))?(\/?)$/.exec(e);
+      if (!m) throw badEndpoint(e, 'an amqps:// URL has a host and a port only (amqps://host[:port]): no user, path, query or fragment');
+      if (m[2] !== undefined) port = portOf(m[2]);
       let url;
       try {
-        url = new URL(port === undefined ? e : e.replace(/:\d*\/?$/, ''));
+        url = new URL(`${scheme}://${m[1]}`);
       } catch {
-        throw fail('endpoint', 'a host name or an amqps:// URL', e);
+        throw badEndpoint(e, `not a host name: ${JSON.stringify(m[1])}`);
       }
       host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-      if (!host) throw fail('endpoint', 'an amqps:// URL with a host name', e);
-      transport = m[1].toLowerCase() === 'amqps' ? 'tls' : 'tcp';
+      if (!host) throw badEndpoint(e, 'no host name (amqps://host[:port])');
+      transport = scheme.toLowerCase() === 'amqps' ? 'tls' : 'tcp';
     } else {
-      const m = /^([^:/]+)(?::(\d+))?$/.exec(e);
-      if (!m) throw fail('endpoint', 'a host name or an amqps:// URL', e);
-      host = m[1];
-      if (m[2]) port = portOf(m[2]);
+      if (/^[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*$/.test(e)) throw badEndpoint(e, 'an IPv6 address goes in brackets: [address] or [address]:port');
+      const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:/?#@[\]\s]+))(?::(.*))?$/.exec(e);
+      if (!m) throw badEndpoint(e, `not ${ENDPOINT_FORMS}`);
+      host = m[1] !== undefined ? m[1] : m[2];
+      if (m[3] !== undefined) port = portOf(m[3]);
     }
   }
   if (host === undefined) throw fail('host', 'a non-empty string (the AMQP endpoint), or give endpoint', host);
