@@ -825,7 +825,8 @@ declare namespace aliyunIotAmqp {
     /**
      * Where to keep (and reuse) ca.pem, server.pem, server.key; files of those names the emulator did
      * not make are never overwritten (startEmulator() rejects with an EEXIST error naming them).
-     * Default: a temporary directory, removed at exit or when its Worker thread ends or is terminated.
+     * Default: a temporary directory, removed at a normal exit (or `process.exit()`) or when its Worker
+     * thread ends or is terminated; not when the process is killed by a signal it does not handle.
      */
     certDir?: string;
   }

@@ -201,6 +201,28 @@ test('consume --json | head -1: a closed stdout stops the consumer at once, what
   assert.ok(Number(m[3]) >= 1, m[0]);
 });
 
+test('emulator: its temporary key directory is removed when it is stopped by SIGINT, SIGTERM or SIGHUP (once or twice)', async (t) => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  for (const [signal, twice, code] of [['SIGINT', false, 0], ['SIGTERM', false, 0], ['SIGHUP', false, 0], ['SIGTERM', true, 143], ['SIGHUP', true, 129]]) {
+    const emu = await startEmulatorProcess(t);
+    const dir = path.dirname(emu.settings.caFile);
+    assert.ok(fs.existsSync(path.join(dir, 'server.key')), dir);
+    emu.child.kill(signal);
+    if (twice) {
+      // The second once the first was heard (signals of a kind sent together arrive as one). The
+      // close may have ended by then: exit 0, or killed by the second as the process tears down.
+      while (!/closing/.test(emu.stderr()) && emu.child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 5));
+      if (emu.child.exitCode === null) emu.child.kill(signal);
+    }
+    const end = await emu.exited;
+    const ok = twice ? [code, 0].includes(end.code) || end.signal === signal : end.code === code && end.signal === null;
+    assert.ok(ok, `${signal}${twice ? ' twice' : ''}: exit ${end.code} ${end.signal}\n${end.stderr}`);
+    if (twice && end.signal) assert.match(end.stderr, /emulator closed/, 'killed only once closed');
+    assert.equal(fs.existsSync(dir), false, `${signal}${twice ? ' twice' : ''} left ${dir}`);
+  }
+});
+
 test('emulator --cert-dir: never overwrites files it did not make; keeps and reuses its own', async (t) => {
   const fs = require('node:fs');
   const os = require('node:os');

@@ -23,11 +23,18 @@ async function demo(args) {
 
   const { startEmulator } = require('../emulator/index.js');
   const { createConsumer } = require('../../index.js');
+  // Signals are heard from the start (see emulator.js): one before the consumer exists stops it at once.
+  let consumer = null;
+  let signalled = false;
+  stopOnSignals(() => {
+    signalled = true;
+    if (consumer) consumer.close();
+  });
   const emu = await startEmulator({ port: 0, ...randomKeys() });
   log(`emulator: ${emu.url()} (TLS, signature check, redelivery)`);
 
   const { accessKeyId, accessKeySecret } = emu.credentials();
-  const consumer = createConsumer({
+  consumer = createConsumer({
     host: emu.hostname,
     port: emu.port,
     ca: emu.ca,
@@ -40,7 +47,7 @@ async function demo(args) {
   watchConsumer(consumer, `${emu.hostname}:${emu.port}`);
   const stop = generate(emu, rate, count);
   log(`publishing ${rate} device message(s) per second${count ? `, ${count} in all` : ' (Ctrl-C to stop)'}`);
-  stopOnSignals(() => consumer.close());
+  if (signalled) consumer.close();
   try {
     await printMessages(consumer, { json: o.json, count, format: (msg, json) => (json ? formatMessage(msg, true) : formatDemoMessage(msg)) });
   } finally {

@@ -33,6 +33,9 @@ async function emulator(args) {
   const fileFd = o.file !== undefined && o.file !== '-' ? openFlagFile('file', o.file) : undefined;
 
   const { startEmulator } = require('../emulator/index.js');
+  // Signals are heard from before the emulator starts: one that comes at any time after closes it
+  // as usual (its temporary key directory removed), instead of killing the process.
+  const signalled = new Promise((resolve) => stopOnSignals(resolve));
   let emu;
   try {
     emu = await startEmulator({
@@ -112,7 +115,7 @@ async function emulator(args) {
     }
   }
 
-  await new Promise((resolve) => stopOnSignals(resolve));
+  await signalled;
   for (const stop of stops) stop();
   const s = emu.stats();
   await emu.close();

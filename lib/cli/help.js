@@ -64,7 +64,8 @@ Options:
   --iot-instance-id <id>    require this iotInstanceId in the username
   --cert-dir <dir>          keep the CA there (ca.pem, server.pem, server.key) and reuse it on
                             later runs; refuses a directory holding such files it did not make
-                            (default: a temporary directory removed at exit)
+                            (default: a temporary directory, removed when the emulator ends,
+                            Ctrl-C, SIGTERM and SIGHUP included)
   --file <path|->           publish the messages of a JSON lines file ('-': stdin), one per line:
                             {"topic": ..., "payload": <JSON or text>, "messageId"?: ..., "generateTime"?: ...}
                             (stdin is read when it is a pipe and neither --file nor --rate is given);

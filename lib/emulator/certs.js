@@ -292,7 +292,8 @@ function inspect(dir) {
  *   it is not. Files of those names that this module did not make (a CA of the user's, say) are
  *   never overwritten: an Error with code 'EEXIST' names them. Default: a fresh
  *   `aliyun-iot-amqp-certs-*` directory in the temporary directory (the key readable by its owner
- *   only), removed when the process exits or the Worker thread that made it ends or is terminated.
+ *   only), removed when the process exits normally ('exit': not when killed by a signal it does
+ *   not handle, nor after an uncaught exception) or the Worker thread that made it ends or is terminated.
  * @returns {{dir: string, caFile: string, ca: string, certFile: string, cert: string,
  *   keyFile: string, key: string}} PEM strings and the paths they were written to.
  */

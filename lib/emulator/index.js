@@ -54,7 +54,7 @@ const { sampleMessage } = require('./samples.js');
  * @param {boolean} [opts.checkIdleTimeout=false] Close connections whose Open idle-time-out is not
  *   within 30000..300000 ms.
  * @param {string} [opts.certDir] Where to write (and reuse) the CA and server certificate; default a
- *   temporary directory removed at exit.
+ *   temporary directory removed at a normal exit (not when killed by a signal the process does not handle).
  * @returns {Promise<Emulator>}
  */
 async function startEmulator(opts) {
