@@ -4,13 +4,14 @@
 // emulator (scripts/pack-test.js does the work; this file asserts on what it saw).
 //
 // Uses whatever addon the repository has built (debug or release). Without one, the test is
-// skipped, except under CI (env CI set), where a missing addon is a failure.
+// skipped, except under CI (CI=true or CI=1: support/ci.js), where a missing addon is a failure.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 
 const { runPackTest, builtAddon, hostPlatformArchABI, testNodes } = require('../../scripts/pack-test.js');
+const { underCI } = require('../support/ci');
 
 const PLATFORM = hostPlatformArchABI();
 const ADDON = builtAddon(PLATFORM);
@@ -27,7 +28,7 @@ const EXPECTED_PLATFORM_PACKAGES = [
 let skip = false;
 if (!ADDON) {
   const reason = `no built addon aliyun-iot-amqp.${PLATFORM}.node in the repository root (run \`npm run build\` or \`npm run build:debug\` first)`;
-  if (process.env.CI) {
+  if (underCI()) {
     test('pack test has an addon to ship', () => assert.fail(`${reason}; under CI the pack test must run`));
   }
   skip = reason;

@@ -12,8 +12,8 @@
 // - `rejected` drops the message, or dead-letters it when the queue has x-dead-letter-exchange.
 // - `modified` is not an outcome 3.x accepts: it closes the connection; the message stays queued.
 //
-// Without a broker the tests are skipped (`npm run broker` starts one), and fail under CI=true:
-// ../support/rabbitmq.js.
+// Without a broker the tests are skipped (`npm run broker` starts one), and fail under CI (CI=true
+// or CI=1): ../support/rabbitmq.js.
 
 const assert = require('node:assert/strict');
 const test = require('node:test');

@@ -6,13 +6,14 @@
 // arguments such as x-dead-letter-exchange are set.
 //
 // The broker: `npm run broker` starts one (scripts/start-broker.sh). If 127.0.0.1:5672 does not
-// answer AMQP 1.0, the tests are skipped with the reason and that command, except under CI=true
-// (CI's .ci/run starts the broker), where they fail. ALIYUN_IOT_AMQP_SKIP_BROKER=1 skips them
+// answer AMQP 1.0, the tests are skipped with the reason and that command, except under CI
+// (CI=true or CI=1; CI's .ci/run starts the broker), where they fail. ALIYUN_IOT_AMQP_SKIP_BROKER=1 skips them
 // anywhere (CI runners with no containers).
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
+const { underCI } = require('./ci');
 
 const HOST = process.env.ALIYUN_IOT_AMQP_BROKER_HOST || '127.0.0.1';
 const PORT = Number(process.env.ALIYUN_IOT_AMQP_BROKER_PORT || 5672);
@@ -53,7 +54,7 @@ function brokerProblem() {
 
 /**
  * Declares the tests of `declareTests(broker)` when the broker is there; otherwise one skipped test
- * saying why and how to start one, or under CI=true one failing test (skipped anywhere with
+ * saying why and how to start one, or under CI (CI=true or CI=1, support/ci.js) one failing test (skipped anywhere with
  * ALIYUN_IOT_AMQP_SKIP_BROKER=1).
  */
 function withBroker(declareTests) {
@@ -61,8 +62,8 @@ function withBroker(declareTests) {
   const problem = skip ? null : brokerProblem();
   if (skip) {
     test('RabbitMQ tests', { skip: 'ALIYUN_IOT_AMQP_SKIP_BROKER=1' }, () => {});
-  } else if (problem && process.env.CI === 'true') {
-    test('RabbitMQ with the AMQP 1.0 plugin is reachable (CI=true: required)', () => {
+  } else if (problem && underCI()) {
+    test('RabbitMQ with the AMQP 1.0 plugin is reachable (under CI: required)', () => {
       assert.fail(problem);
     });
   } else if (problem) {
