@@ -199,6 +199,32 @@ test('consume --json | head -1: a closed stdout stops the consumer at once, what
   assert.ok(m, stderr);
   assert.ok(Number(m[2]) <= 1 + 1, `at most what was printed before the pipe closed is accepted: ${m[0]}`);
   assert.ok(Number(m[3]) >= 1, m[0]);
+  assertAccounted(stderr);
+});
+
+/** The summary line accounts for every message received (accepted, released, ..., or left unsettled). */
+function assertAccounted(stderr) {
+  const m = /^received (\d+), accepted (\d+), released (\d+), rejected (\d+), duplicates (\d+), reconnects \d+(?:; (\d+) left unsettled at close \(the server delivers them again\))?$/m.exec(stderr);
+  assert.ok(m, stderr);
+  const [received, ...settled] = m.slice(1).map((n) => Number(n || 0));
+  assert.equal(settled.reduce((a, b) => a + b, 0), received, `messages unaccounted for: ${m[0]}`);
+}
+
+test('consume --json | head -1 while messages stream in: the summary accounts for every message received', async (t) => {
+  // Messages arriving while consume closes cannot be released any more: they are counted as left
+  // unsettled (the server delivers them again), not lost from the summary.
+  const emu = await startEmulatorProcess(t, ['--rate', '3000']);
+  const env = cleanEnv(emu.settings.env);
+  for (let round = 0; round < 4; round += 1) {
+    const child = spawn(process.execPath, [BIN, 'consume', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /stdout closed \(EPIPE\)/);
+    assertAccounted(stderr);
+  }
 });
 
 test('emulator: its temporary key directory is removed when it is stopped by SIGINT, SIGTERM or SIGHUP (once or twice)', async (t) => {

@@ -167,3 +167,16 @@ test('consume gives up early only on mistakes that retrying does not fix', () =>
   assert.equal(lasting('connection closed by the server', tcp), false);
   assert.equal(lasting('authentication failed (amqp:unauthorized-access)', tls), false);
 });
+
+test('the summary accounts for every message received: those left unsettled at close too', () => {
+  const { summary } = require('../../lib/cli/watch.js');
+  const stats = (s) => ({ received: 0, accepted: 0, released: 0, rejected: 0, duplicates: 0, reconnects: 0, ...s });
+  // Messages that arrived while the consumer closed (stdout gone): their release could not be sent.
+  assert.equal(summary(stats({ received: 300, accepted: 1, released: 263 })),
+    'received 300, accepted 1, released 263, rejected 0, duplicates 0, reconnects 0; 36 left unsettled at close (the server delivers them again)');
+  assert.equal(summary(stats({ received: 10, accepted: 7, released: 1, rejected: 1, duplicates: 1, reconnects: 2 })),
+    'received 10, accepted 7, released 1, rejected 1, duplicates 1, reconnects 2');
+  assert.equal(summary(stats({ received: 30, accepted: 30 }), { short: true }), 'received 30, accepted 30');
+  assert.equal(summary(stats({ received: 30, accepted: 20, released: 4 }), { short: true }),
+    'received 30, accepted 20, released 4; 6 left unsettled at close (the server delivers them again)');
+});

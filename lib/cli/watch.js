@@ -133,10 +133,17 @@ function watchConsumer(consumer, label, where) {
   });
 }
 
-/** The counts of a consumer's stats(); `short` leaves out those at 0 but received and accepted (the demo's). */
+/**
+ * The counts of a consumer's stats() after it closed; `short` leaves out those at 0 but received
+ * and accepted (the demo's). Every message received is accounted for: accepted, released,
+ * rejected, a duplicate, or left unsettled when the connection closed (one that arrived while the
+ * consumer was closing: its release could not be sent). The server delivers those again.
+ */
 function summary(stats, { short = false } = {}) {
   const counts = ['received', 'accepted', 'released', 'rejected', 'duplicates', 'reconnects'];
-  return counts.filter((k) => !short || k === 'received' || k === 'accepted' || stats[k] !== 0).map((k) => `${k} ${stats[k]}`).join(', ');
+  const line = counts.filter((k) => !short || k === 'received' || k === 'accepted' || stats[k] !== 0).map((k) => `${k} ${stats[k]}`).join(', ');
+  const unsettled = stats.received - stats.accepted - stats.released - stats.rejected - stats.duplicates;
+  return unsettled > 0 ? `${line}; ${unsettled} left unsettled at close (the server delivers them again)` : line;
 }
 
 module.exports = { printMessages, connectionHint, lastingError, stopOnLastingErrors, flagWords, watchConsumer, summary };
