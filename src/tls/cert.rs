@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use super::der::{self, Malformed, Reader};
 use super::keys::public_key;
 pub use super::keys::{rsa_parts, Curve, Hash, KeyKind, PublicKey, SigAlg};
+use super::ncons::{GeneralName, NameConstraints};
 pub use super::oid;
 use super::x509_text::{canonical_name, common_names, offset, time};
 
@@ -84,6 +85,8 @@ pub struct Cert {
     pub signature: Vec<u8>,
     pub issuer: Vec<u8>,
     pub subject: Vec<u8>,
+    /// The subject Name's contents, as encoded.
+    subject_raw: std::ops::Range<usize>,
     /// The subject's commonName values, as text.
     pub common_names: Vec<String>,
     /// Unix seconds; `None` when the field cannot be read (OpenSSL: "format error").
@@ -100,6 +103,10 @@ pub struct Cert {
     pub subject_key_id: Option<Vec<u8>>,
     pub authority_key_id: Option<AuthorityKeyId>,
     pub alt_names: Option<Vec<AltName>>,
+    /// The subjectAltName entries, as name constraints compare them.
+    pub general_names: Vec<GeneralName>,
+    /// The nameConstraints extension.
+    pub name_constraints: Option<NameConstraints>,
     /// A critical extension OpenSSL does not handle.
     pub unhandled_critical: bool,
 }
@@ -161,6 +168,8 @@ impl Cert {
             signature,
             issuer: canonical_name(issuer.contents)?,
             subject: canonical_name(subject.contents)?,
+            subject_raw: offset(der, subject.contents)
+                ..offset(der, subject.contents) + subject.contents.len(),
             common_names: common_names(subject.contents)?,
             not_before,
             not_after,
@@ -172,6 +181,8 @@ impl Cert {
             subject_key_id: None,
             authority_key_id: None,
             alt_names: None,
+            general_names: Vec::new(),
+            name_constraints: None,
             unhandled_critical: false,
         };
         // issuerUniqueID [1], subjectUniqueID [2]: skipped.
@@ -259,6 +270,7 @@ impl Cert {
                 let mut names = Vec::new();
                 while !list.is_empty() {
                     let e = list.element()?;
+                    self.general_names.push(GeneralName::parse(e)?);
                     let text = || String::from_utf8_lossy(e.contents).into_owned();
                     names.push(match e.tag {
                         t if t == der::context_primitive(2) => AltName::Dns(text()),
@@ -278,9 +290,15 @@ impl Cert {
                 }
                 self.alt_names = Some(names);
             }
+            oid::NAME_CONSTRAINTS => self.name_constraints = Some(NameConstraints::parse(value)?),
             _ => {}
         }
         Ok(())
+    }
+
+    /// The subject Name's contents.
+    pub fn subject_name(&self) -> &[u8] {
+        &self.der[self.subject_raw.clone()]
     }
 
     /// The signed part.

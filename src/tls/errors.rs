@@ -69,6 +69,11 @@ pub mod x509 {
     pub const EE_KEY_TOO_SMALL: &str = "EE_KEY_TOO_SMALL";
     pub const CA_KEY_TOO_SMALL: &str = "CA_KEY_TOO_SMALL";
     pub const CA_MD_TOO_WEAK: &str = "CA_MD_TOO_WEAK";
+    pub const PERMITTED_VIOLATION: &str = "PERMITTED_VIOLATION";
+    pub const EXCLUDED_VIOLATION: &str = "EXCLUDED_VIOLATION";
+    pub const SUBTREE_MINMAX: &str = "SUBTREE_MINMAX";
+    pub const UNSUPPORTED_CONSTRAINT_TYPE: &str = "UNSUPPORTED_CONSTRAINT_TYPE";
+    pub const UNSUPPORTED_NAME_SYNTAX: &str = "UNSUPPORTED_NAME_SYNTAX";
     /// Node's code for a certificate that does not name the host.
     pub const ALTNAME_INVALID: &str = "ERR_TLS_CERT_ALTNAME_INVALID";
     /// Node's code for an OpenSSL error it has no name for.
@@ -123,6 +128,12 @@ pub fn x509_message(code: &str) -> &'static str {
         x509::EE_KEY_TOO_SMALL => "EE certificate key too weak",
         x509::CA_KEY_TOO_SMALL => "CA certificate key too weak",
         x509::CA_MD_TOO_WEAK => "CA signature digest algorithm too weak",
+        x509::PERMITTED_VIOLATION => "permitted subtree violation",
+        x509::EXCLUDED_VIOLATION => "excluded subtree violation",
+        x509::SUBTREE_MINMAX => "name constraints minimum and maximum not supported",
+        x509::UNSUPPORTED_CONSTRAINT_TYPE => "unsupported name constraint type",
+        x509::UNSUPPORTED_NAME_SYNTAX => "unsupported or invalid name syntax",
+        x509::UNSPECIFIED => "unspecified certificate verification error",
         _ => "certificate verify error",
     }
 }
@@ -141,6 +152,7 @@ pub fn hint(reason: &str) -> String {
         x509::CERT_HAS_EXPIRED | x509::CERT_NOT_YET_VALID | x509::ERROR_IN_CERT_NOT_BEFORE_FIELD | x509::ERROR_IN_CERT_NOT_AFTER_FIELD => "check the validity dates of the server's certificates and this machine's clock; a server whose certificate is being renewed can be waited for with `reconnect_on_certificate_failure: true`".into(),
         x509::ALTNAME_INVALID => "connect with a name the certificate lists (`host`, or `servername` when `host` is an IP address), or allow the name with `checkServerIdentity`".into(),
         x509::EE_KEY_TOO_SMALL | x509::CA_KEY_TOO_SMALL | x509::CA_MD_TOO_WEAK => "the server's certificates use a key or digest weaker than Node's security level accepts: they must be reissued".into(),
+        x509::PERMITTED_VIOLATION | x509::EXCLUDED_VIOLATION | x509::SUBTREE_MINMAX | x509::UNSUPPORTED_CONSTRAINT_TYPE | x509::UNSUPPORTED_NAME_SYNTAX => "a CA of the chain may only issue certificates for the names its nameConstraints allow, and the server's certificate names others: the server needs a certificate within those names (or trust a CA without the constraint, with `ca` or NODE_EXTRA_CA_CERTS)".into(),
         x509::INVALID_PURPOSE | x509::INVALID_CA | x509::KEYUSAGE_NO_CERTSIGN | x509::PATH_LENGTH_EXCEEDED => "a certificate of the chain is not meant for this use (its keyUsage, extendedKeyUsage or basicConstraints): it must be reissued".into(),
         _ => "the server's certificate chain must be fixed; `rejectUnauthorized: false` skips verification (tests only)".into(),
     }

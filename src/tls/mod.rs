@@ -22,6 +22,7 @@ pub mod der;
 pub mod errors;
 mod keys;
 pub mod name;
+pub mod ncons;
 pub mod oid;
 mod rsa;
 pub mod verify;

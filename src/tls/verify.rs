@@ -11,11 +11,13 @@
 //!    unhandled critical extensions);
 //! 4. key and digest strength of the issuers;
 //! 5. signatures and validity periods, from the top of the chain down to the leaf (so a leaf's
-//!    expiry is reported over an untrusted issuer).
+//!    expiry is reported over an untrusted issuer);
+//! 6. name constraints (`ncons.rs`), of every CA above each certificate.
 
 use super::algorithms;
 use super::cert::{self, ku, ns, Cert};
 use super::errors::{x509, Refusal};
+use super::ncons;
 
 /// OpenSSL's default verify depth (100) plus one: chains are built up to this length.
 const MAX_DEPTH: usize = 101;
@@ -316,6 +318,11 @@ pub fn verify_chain(store: &TrustStore, peer: &[Cert], now: i64, level: u8) -> R
         n -= 1;
         xi = xs;
         xs = chain[n];
+    }
+
+    // 6. Name constraints (check_name_constraints), after the signatures in OpenSSL 3.
+    for code in ncons::violations(&chain) {
+        errors.fail(code);
     }
 
     match errors.last {
