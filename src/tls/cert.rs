@@ -11,6 +11,7 @@ use super::keys::public_key;
 pub use super::keys::{rsa_parts, Curve, Hash, KeyKind, PublicKey, SigAlg};
 use super::ncons::{GeneralName, NameConstraints};
 pub use super::oid;
+use super::pem::{AuxTrust, Trust};
 use super::x509_text::{canonical_name, common_names, offset, time};
 
 /// The critical extensions OpenSSL knows (`X509_supported_extension`); any other critical
@@ -109,6 +110,8 @@ pub struct Cert {
     pub name_constraints: Option<NameConstraints>,
     /// A critical extension OpenSSL does not handle.
     pub unhandled_critical: bool,
+    /// The trust settings of a TRUSTED CERTIFICATE given as `ca`.
+    pub aux_trust: Option<AuxTrust>,
 }
 
 impl Cert {
@@ -184,6 +187,7 @@ impl Cert {
             general_names: Vec::new(),
             name_constraints: None,
             unhandled_critical: false,
+            aux_trust: None,
         };
         // issuerUniqueID [1], subjectUniqueID [2]: skipped.
         let _ = t.optional(der::context_primitive(1))?;
@@ -294,6 +298,13 @@ impl Cert {
             _ => {}
         }
         Ok(())
+    }
+
+    /// What its trust settings say about a TLS server (none: neutral).
+    pub fn trust(&self) -> Trust {
+        self.aux_trust
+            .as_ref()
+            .map_or(Trust::Neutral, AuxTrust::verdict)
     }
 
     /// The subject Name's contents.

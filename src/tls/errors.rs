@@ -69,6 +69,7 @@ pub mod x509 {
     pub const EE_KEY_TOO_SMALL: &str = "EE_KEY_TOO_SMALL";
     pub const CA_KEY_TOO_SMALL: &str = "CA_KEY_TOO_SMALL";
     pub const CA_MD_TOO_WEAK: &str = "CA_MD_TOO_WEAK";
+    pub const CERT_REJECTED: &str = "CERT_REJECTED";
     pub const PERMITTED_VIOLATION: &str = "PERMITTED_VIOLATION";
     pub const EXCLUDED_VIOLATION: &str = "EXCLUDED_VIOLATION";
     pub const SUBTREE_MINMAX: &str = "SUBTREE_MINMAX";
@@ -100,6 +101,7 @@ pub fn node_code(reason: &'static str) -> &'static str {
         | x509::INVALID_CA
         | x509::PATH_LENGTH_EXCEEDED
         | x509::INVALID_PURPOSE
+        | x509::CERT_REJECTED
         | x509::ALTNAME_INVALID => reason,
         _ => x509::UNSPECIFIED,
     }
@@ -128,6 +130,7 @@ pub fn x509_message(code: &str) -> &'static str {
         x509::EE_KEY_TOO_SMALL => "EE certificate key too weak",
         x509::CA_KEY_TOO_SMALL => "CA certificate key too weak",
         x509::CA_MD_TOO_WEAK => "CA signature digest algorithm too weak",
+        x509::CERT_REJECTED => "certificate rejected",
         x509::PERMITTED_VIOLATION => "permitted subtree violation",
         x509::EXCLUDED_VIOLATION => "excluded subtree violation",
         x509::SUBTREE_MINMAX => "name constraints minimum and maximum not supported",
@@ -153,7 +156,7 @@ pub fn hint(reason: &str) -> String {
         x509::ALTNAME_INVALID => "connect with a name the certificate lists (`host`, or `servername` when `host` is an IP address), or allow the name with `checkServerIdentity`".into(),
         x509::EE_KEY_TOO_SMALL | x509::CA_KEY_TOO_SMALL | x509::CA_MD_TOO_WEAK => "the server's certificates use a key or digest weaker than Node's security level accepts: they must be reissued".into(),
         x509::PERMITTED_VIOLATION | x509::EXCLUDED_VIOLATION | x509::SUBTREE_MINMAX | x509::UNSUPPORTED_CONSTRAINT_TYPE | x509::UNSUPPORTED_NAME_SYNTAX => "a CA of the chain may only issue certificates for the names its nameConstraints allow, and the server's certificate names others: the server needs a certificate within those names (or trust a CA without the constraint, with `ca` or NODE_EXTRA_CA_CERTS)".into(),
-        x509::INVALID_PURPOSE | x509::INVALID_CA | x509::KEYUSAGE_NO_CERTSIGN | x509::PATH_LENGTH_EXCEEDED => "a certificate of the chain is not meant for this use (its keyUsage, extendedKeyUsage or basicConstraints): it must be reissued".into(),
+        x509::INVALID_PURPOSE | x509::INVALID_CA | x509::KEYUSAGE_NO_CERTSIGN | x509::PATH_LENGTH_EXCEEDED => "a certificate of the chain is not meant for this use (its keyUsage, extendedKeyUsage or basicConstraints, or the trust settings of a TRUSTED CERTIFICATE given as `ca`): it must be reissued, or trusted for TLS servers".into(),
         _ => "the server's certificate chain must be fixed; `rejectUnauthorized: false` skips verification (tests only)".into(),
     }
 }

@@ -24,6 +24,7 @@ mod keys;
 pub mod name;
 pub mod ncons;
 pub mod oid;
+pub mod pem;
 mod rsa;
 pub mod verify;
 mod x509_text;
@@ -33,7 +34,7 @@ use std::sync::Arc;
 use tokio_rustls::rustls::{
     self,
     client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
-    pki_types::{pem::PemObject, CertificateDer, ServerName, UnixTime},
+    pki_types::{CertificateDer, ServerName, UnixTime},
     CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme,
 };
 
@@ -43,19 +44,17 @@ use cert::Cert;
 pub use errors::Refusal;
 pub use verify::TrustStore;
 
-/// Parses PEM text (one or more certificates) or a single DER certificate.
+/// The certificates of PEM text (`CERTIFICATE`, `X509 CERTIFICATE`, `TRUSTED CERTIFICATE`
+/// blocks) or of a single DER certificate.
 pub fn parse_certificates(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
-    if data.windows(11).any(|w| w == b"-----BEGIN ") {
-        let certs = CertificateDer::pem_slice_iter(data)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| Error::Config("invalid PEM certificate (bad base64 or framing)".into()))?;
-        if certs.is_empty() {
-            return Err(Error::Config("no certificate found in PEM text".into()));
-        }
-        Ok(certs)
-    } else {
-        Ok(vec![CertificateDer::from(data.to_vec())])
-    }
+    pem::ca_certificates(data)
+        .map(|certs| {
+            certs
+                .into_iter()
+                .map(|c| CertificateDer::from(c.der))
+                .collect()
+        })
+        .map_err(|e| Error::Config(e.into()))
 }
 
 /// A webpki-roots anchor (subject and key only) as a self-signed root certificate.
@@ -120,22 +119,14 @@ fn wrap(tag: u8, contents: &[u8]) -> Vec<u8> {
     out
 }
 
-fn add_all(store: &mut TrustStore, data: &[u8]) -> Result<(), Error> {
-    for der in parse_certificates(data)? {
-        let cert = Cert::parse(der.as_ref())
-            .map_err(|_| Error::Config("not an X.509 certificate".into()))?;
-        store.add(cert);
-    }
-    Ok(())
-}
-
 /// The store Node would verify this connection against.
 pub fn trust_store(opts: &TlsOptions) -> Result<TrustStore, Error> {
     let mut store = TrustStore::new();
     if let Some(ca) = &opts.ca {
         for item in ca {
-            add_all(&mut store, item)
-                .map_err(|e| Error::Config(format!("ca: {}", e.description())))?;
+            for cert in pem::ca_certificates(item).map_err(|e| Error::Config(format!("ca: {e}")))? {
+                store.add(cert);
+            }
         }
         return Ok(store);
     }
@@ -143,7 +134,9 @@ pub fn trust_store(opts: &TlsOptions) -> Result<TrustStore, Error> {
         Some(list) => {
             for item in list {
                 // Node's own list: anything it holds that we cannot read is skipped.
-                let _ = add_all(&mut store, item);
+                for cert in pem::ca_certificates(item).unwrap_or_default() {
+                    store.add(cert);
+                }
             }
         }
         None => {
@@ -157,7 +150,9 @@ pub fn trust_store(opts: &TlsOptions) -> Result<TrustStore, Error> {
     if let Some(path) = &opts.node_extra_ca_certs {
         // Node warns and goes on when this file cannot be read; so do we.
         if let Ok(pem) = std::fs::read(path) {
-            let _ = add_all(&mut store, &pem);
+            for cert in pem::extra_certificates(&pem) {
+                store.add(cert);
+            }
         }
     }
     Ok(store)

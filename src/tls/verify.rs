@@ -18,6 +18,7 @@ use super::algorithms;
 use super::cert::{self, ku, ns, Cert};
 use super::errors::{x509, Refusal};
 use super::ncons;
+use super::pem::Trust;
 
 /// OpenSSL's default verify depth (100) plus one: chains are built up to this length.
 const MAX_DEPTH: usize = 101;
@@ -113,6 +114,17 @@ fn ssl_server_purpose(c: &Cert, require_ca: bool) -> bool {
     true
 }
 
+/// OpenSSL's `check_trust` over the trusted certificates of the chain, in order: the first one
+/// whose trust settings decide (trusted, or rejected for a TLS server), else the first
+/// self-signed one (trusted); `None` when none decides.
+fn check_trust(trusted: &[&Cert]) -> Option<bool> {
+    trusted.iter().find_map(|c| match c.trust() {
+        Trust::Trusted => Some(true),
+        Trust::Rejected => Some(false),
+        Trust::Neutral => c.self_signed().then_some(true),
+    })
+}
+
 /// Records errors as OpenSSL's callback sees them; the last one is the verdict.
 #[derive(Default)]
 struct Errors {
@@ -172,9 +184,13 @@ pub fn verify_chain(store: &TrustStore, peer: &[Cert], now: i64, level: u8) -> R
                 }
                 if ok {
                     search_untrusted = false;
-                    if chain[num_untrusted..].iter().any(|c| c.self_signed()) {
-                        trusted = true;
-                        break;
+                    match check_trust(&chain[num_untrusted..]) {
+                        Some(true) => {
+                            trusted = true;
+                            break;
+                        }
+                        Some(false) => errors.fail(x509::CERT_REJECTED),
+                        None => {}
                     }
                     if !top_self_signed {
                         continue;
@@ -245,7 +261,13 @@ pub fn verify_chain(store: &TrustStore, peer: &[Cert], now: i64, level: u8) -> R
                 errors.fail(x509::INVALID_CA);
             }
         }
-        if !ssl_server_purpose(c, i > 0) {
+        // A trusted certificate's own trust settings come before its purpose (check_purpose).
+        let purpose = match c.trust() {
+            Trust::Trusted if i >= num_untrusted => true,
+            Trust::Rejected if i >= num_untrusted => false,
+            _ => ssl_server_purpose(c, i > 0),
+        };
+        if !purpose {
             errors.fail(x509::INVALID_PURPOSE);
         }
         if let Some((_, Some(limit))) = c.basic_constraints {

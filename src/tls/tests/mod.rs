@@ -538,3 +538,4 @@ fn trust_store_as_node_builds_it() {
 }
 
 mod ncons;
+mod trust;
