@@ -5,7 +5,8 @@
 // (here), sign() and the `credentials` option (here), and createConsumer() (lib/consumer/options.js).
 
 const { SECRET_OPTIONS, describe, fail } = require('./invalid.js');
-const { caList, nodeDefaultTrust, rejectUnauthorizedDefault, securityLevel } = require('./tls.js');
+const { rejectUnauthorizedDefault, securityLevel } = require('./tls.js');
+const { caList, nodeDefaultTrust } = require('./trust.js');
 
 /** The default sign method, everywhere (sign(), the `credentials` option, createConsumer()). */
 const SIGN_METHOD = 'hmacsha256';
