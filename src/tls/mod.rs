@@ -274,6 +274,16 @@ fn handshake_signature(
     }
 }
 
+/// A key exchange group by the name the options give it.
+fn group_name(group: rustls::NamedGroup) -> &'static str {
+    match group {
+        rustls::NamedGroup::X25519 => "x25519",
+        rustls::NamedGroup::secp256r1 => "secp256r1",
+        rustls::NamedGroup::secp384r1 => "secp384r1",
+        _ => "",
+    }
+}
+
 /// The TLS client configuration of one connection object. `hostname` is `servername || host`.
 pub fn client_config(opts: &TlsOptions, hostname: &str) -> Result<Arc<ClientConfig>, Error> {
     let store = if opts.reject_unauthorized {
@@ -288,13 +298,30 @@ pub fn client_config(opts: &TlsOptions, hostname: &str) -> Result<Arc<ClientConf
         check_name: !opts.external_identity_check,
         security_level: opts.security_level,
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(groups) = &opts.kx_groups {
+        let all = std::mem::take(&mut provider.kx_groups);
+        for name in groups {
+            let group = all.iter().find(|g| group_name(g.name()) == name);
+            match group {
+                Some(g) => provider.kx_groups.push(*g),
+                None => return Err(Error::Config(format!("ecdhCurve: {name} is not supported"))),
+            }
+        }
+    }
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> =
+        [(2, &rustls::version::TLS12), (3, &rustls::version::TLS13)]
+            .into_iter()
+            .filter(|(v, _)| (opts.versions.0..=opts.versions.1).contains(v))
+            .map(|(_, p)| p)
+            .collect();
+    let mut config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&versions)
         .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
+    config.alpn_protocols = opts.alpn_protocols.clone();
     Ok(Arc::new(config))
 }
 
