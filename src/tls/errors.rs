@@ -179,8 +179,59 @@ fn words(debug: impl fmt::Debug) -> String {
 /// or words for the handshake failure. `place` names the server (`host:port`).
 pub enum Failure {
     Certificate(Refusal),
-    /// Words, and Node's code where it has one (an alert from the server).
-    Handshake(String, Option<String>),
+    Handshake(Handshake),
+}
+
+/// A handshake that failed for another reason than the certificate.
+pub struct Handshake {
+    /// Words, ending with a hint.
+    pub text: String,
+    /// Node's `err.code` for the same failure, where it has one.
+    pub code: Option<String>,
+    /// The server and this client cannot agree (no version, suite, group or signature
+    /// algorithm in common, a client certificate asked for): another attempt fails the same way.
+    pub lasting: bool,
+}
+
+fn failed(text: String, code: Option<&str>, lasting: bool) -> Failure {
+    Failure::Handshake(Handshake {
+        text,
+        code: code.map(str::to_string),
+        lasting,
+    })
+}
+
+/// What this client speaks, for the hint of a handshake that found nothing in common.
+pub const SPEAKS: &str = "aliyun-iot-amqp speaks TLS 1.2 and 1.3 with ECDHE key exchange (X25519, P-256, P-384) and AES-GCM or ChaCha20-Poly1305 only (no CBC suite, no DHE or RSA key exchange, no TLS 1.0/1.1), and takes server keys of RSA, RSA-PSS, ECDSA (P-256, P-384, P-521) and Ed25519 (not Ed448); the server must offer one of these (minVersion, maxVersion and ecdhCurve narrow them further)";
+
+const PLAIN_PORT: &str =
+    "is it a plain AMQP port? use `transport: 'tcp'` there, or the TLS port (5671 on the platform)";
+
+/// The hint for an alert the server sent, and whether another attempt would fail the same way.
+fn alert_hint(alert: rustls::AlertDescription) -> (String, bool) {
+    use rustls::AlertDescription as A;
+    match alert {
+        A::HandshakeFailure | A::InsufficientSecurity | A::ProtocolVersion => (
+            format!("the server found nothing it accepts in what this client offered: {SPEAKS}"),
+            true,
+        ),
+        A::CertificateRequired | A::NoCertificate => (
+            "the server asks for a client certificate, which aliyun-iot-amqp does not send".into(),
+            true,
+        ),
+        A::UnrecognisedName => (
+            "the server does not know the name sent (`servername`, else `host`): connect with the name it serves".into(),
+            true,
+        ),
+        A::NoApplicationProtocol => (
+            "the server accepts none of the ALPNProtocols offered".into(),
+            true,
+        ),
+        _ => (
+            "the server refused the TLS handshake; its own log says why".into(),
+            false,
+        ),
+    }
 }
 
 /// OpenSSL's reason for a TLS alert received, as Node's code: `ERR_SSL_` and the reason, e.g.
@@ -236,15 +287,20 @@ pub fn handshake_failure(e: &io::Error, place: &str) -> Failure {
     {
         return rustls_failure(tls, place);
     }
-    Failure::Handshake(match e.kind() {
-        io::ErrorKind::UnexpectedEof => format!(
-            "{place} closed the connection during the TLS handshake (a plain AMQP port? use `transport: 'tcp'` there, or the TLS port, 5671 on the platform)"
+    match e.kind() {
+        // Node: "Client network socket disconnected before secure TLS connection was
+        // established", ECONNRESET (a plain AMQP server drops a TLS hello at once).
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => failed(
+            format!("{place} closed the connection before the TLS handshake completed; hint: {PLAIN_PORT}"),
+            Some("ECONNRESET"),
+            false,
         ),
-        io::ErrorKind::ConnectionReset => {
-            format!("{place} reset the connection during the TLS handshake")
-        }
-        kind => format!("the TLS handshake with {place} failed: {}", io_words(kind)),
-    }, None)
+        kind => failed(
+            format!("the TLS handshake with {place} failed: {}", io_words(kind)),
+            None,
+            false,
+        ),
+    }
 }
 
 fn rustls_failure(e: &rustls::Error, place: &str) -> Failure {
@@ -253,47 +309,66 @@ fn rustls_failure(e: &rustls::Error, place: &str) -> Failure {
         E::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
             match inner.downcast_ref::<Refusal>() {
                 Some(r) => Failure::Certificate(r.clone()),
-                None => Failure::Handshake(format!("the certificate of {place} is not usable"), None),
+                None => failed(format!("the certificate of {place} is not usable"), None, false),
             }
         }
-        E::InvalidCertificate(CertificateError::BadSignature) => Failure::Handshake(format!(
-            "the TLS handshake signature of {place} does not match its certificate"
-        ), None),
-        E::InvalidCertificate(other) => Failure::Handshake(format!(
-            "the certificate of {place} is not usable ({})",
-            words(other)
-        ), None),
-        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
-            Failure::Handshake(format!(
-                "{place} did not answer in TLS (is it a plain AMQP port? use `transport: 'tcp'` there, or the TLS port, 5671 on the platform)"
-            ), None)
+        E::InvalidCertificate(CertificateError::BadSignature) => failed(
+            format!("the TLS handshake signature of {place} does not match its certificate"),
+            None,
+            false,
+        ),
+        E::InvalidCertificate(other) => failed(
+            format!("the certificate of {place} is not usable ({})", words(other)),
+            None,
+            false,
+        ),
+        // OpenSSL reads the first bytes of a server that does not speak TLS as a record of an
+        // unknown version: Node's ERR_SSL_WRONG_VERSION_NUMBER (RabbitMQ's plain port answers so).
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => failed(
+            format!("{place} did not answer in TLS (wrong version number); hint: {PLAIN_PORT}"),
+            Some("ERR_SSL_WRONG_VERSION_NUMBER"),
+            false,
+        ),
+        E::AlertReceived(alert) => {
+            let (hint, lasting) = alert_hint(*alert);
+            match alert_code(*alert) {
+                Some((code, reason)) => failed(
+                    format!("{place} ended the TLS handshake with an alert ({reason}); hint: {hint}"),
+                    Some(&code),
+                    lasting,
+                ),
+                None => failed(
+                    format!("{place} ended the TLS handshake with an alert ({}); hint: {hint}", words(alert)),
+                    None,
+                    lasting,
+                ),
+            }
         }
-        E::AlertReceived(alert) => match alert_code(*alert) {
-            Some((code, reason)) => Failure::Handshake(
-                format!("{place} refused the TLS handshake ({reason})"),
-                Some(code),
+        E::PeerIncompatible(why) => failed(
+            format!(
+                "{place} and this client have no TLS version, cipher suite or signature algorithm in common ({}); hint: {SPEAKS}",
+                words(why)
             ),
-            None => Failure::Handshake(
-                format!("{place} refused the TLS handshake (alert: {})", words(alert)),
-                None,
-            ),
-        },
-        E::PeerIncompatible(why) => Failure::Handshake(format!(
-            "{place} and this client have no TLS version, cipher suite or signature scheme in common ({})",
-            words(why)
-        ), None),
-        E::PeerMisbehaved(why) => Failure::Handshake(format!(
-            "{place} broke the TLS protocol ({})",
-            words(why)
-        ), None),
-        E::NoCertificatesPresented => {
-            Failure::Handshake(format!("{place} presented no certificate"), None)
-        }
-        E::DecryptError => Failure::Handshake(format!("a TLS record from {place} could not be decrypted"), None),
-        E::PeerSentOversizedRecord => Failure::Handshake(format!(
-            "{place} sent an oversized TLS record (is it a plain AMQP port? use `transport: 'tcp'` there)"
-        ), None),
-        other => Failure::Handshake(format!("the TLS handshake with {place} failed ({})", words(other)), None),
+            None,
+            true,
+        ),
+        E::PeerMisbehaved(why) => failed(
+            format!("{place} broke the TLS protocol ({})", words(why)),
+            None,
+            false,
+        ),
+        E::NoCertificatesPresented => failed(format!("{place} presented no certificate"), None, false),
+        E::DecryptError => failed(format!("a TLS record from {place} could not be decrypted"), None, false),
+        E::PeerSentOversizedRecord => failed(
+            format!("{place} sent an oversized TLS record; hint: {PLAIN_PORT}"),
+            Some("ERR_SSL_WRONG_VERSION_NUMBER"),
+            false,
+        ),
+        other => failed(
+            format!("the TLS handshake with {place} failed ({})", words(other)),
+            None,
+            false,
+        ),
     }
 }
 
@@ -311,7 +386,7 @@ pub fn io_error_words(e: &io::Error) -> String {
     {
         return match rustls_failure(tls, "the server") {
             Failure::Certificate(r) => r.message,
-            Failure::Handshake(text, _) => text,
+            Failure::Handshake(h) => h.text,
         };
     }
     match e.kind() {
@@ -378,14 +453,17 @@ mod tests {
         );
         match handshake_failure(&err, "h:1") {
             Failure::Certificate(r) => assert_eq!(r.code, "CERT_HAS_EXPIRED"),
-            Failure::Handshake(t, _) => panic!("{t}"),
+            Failure::Handshake(h) => panic!("{}", h.text),
         }
         let corrupt = io::Error::new(
             io::ErrorKind::InvalidData,
             rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
         );
         match handshake_failure(&corrupt, "h:1") {
-            Failure::Handshake(t, _) => assert!(t.contains("transport: 'tcp'"), "{t}"),
+            Failure::Handshake(h) => {
+                assert!(h.text.contains("transport: 'tcp'"), "{}", h.text);
+                assert_eq!(h.code.as_deref(), Some("ERR_SSL_WRONG_VERSION_NUMBER"));
+            }
             Failure::Certificate(_) => panic!(),
         }
     }

@@ -158,6 +158,25 @@ pub fn trust_store(opts: &TlsOptions) -> Result<TrustStore, Error> {
     Ok(store)
 }
 
+/// Whether the chain the server sent (DER, leaf first) passes Node's chain verification now,
+/// whatever `rejectUnauthorized` says: Node calls `checkServerIdentity` only then.
+pub fn chain_verified(opts: &TlsOptions, chain: &[Vec<u8>]) -> bool {
+    let Ok(store) = trust_store(opts) else {
+        return false;
+    };
+    let Ok(peer) = chain
+        .iter()
+        .map(|d| Cert::parse(d))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return false;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    verify::verify_chain(&store, &peer, now, opts.security_level).is_ok()
+}
+
 /// The server certificate verifier: Node's verdict, carried through rustls as a [`Refusal`].
 #[derive(Debug)]
 pub struct NodeVerifier {
@@ -274,6 +293,21 @@ fn handshake_signature(
     }
 }
 
+/// The name handed to rustls for `hostname` (`servername || host`): itself where it is a DNS name
+/// (sent as SNI) or an IP address (no SNI, as in Node). A name that is neither (`bad..name`,
+/// `-x.example.com`) is not sent at all, where Node sends it as it is: the connection goes on,
+/// SNI off (`client_config`), under a placeholder that nothing checks (the verifier checks
+/// `hostname` itself, with Node's rules).
+pub fn server_name(hostname: &str) -> ServerName<'static> {
+    ServerName::try_from(hostname.to_string())
+        .unwrap_or_else(|_| ServerName::try_from("invalid").expect("a valid DNS name"))
+}
+
+/// Whether `hostname` goes out as SNI (a DNS name rustls can send).
+fn sends_sni(hostname: &str) -> bool {
+    matches!(ServerName::try_from(hostname), Ok(ServerName::DnsName(_)))
+}
+
 /// A key exchange group by the name the options give it.
 fn group_name(group: rustls::NamedGroup) -> &'static str {
     match group {
@@ -322,6 +356,7 @@ pub fn client_config(opts: &TlsOptions, hostname: &str) -> Result<Arc<ClientConf
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     config.alpn_protocols = opts.alpn_protocols.clone();
+    config.enable_sni = sends_sni(hostname);
     Ok(Arc::new(config))
 }
 
