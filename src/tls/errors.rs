@@ -31,6 +31,18 @@ impl Refusal {
         }
     }
 
+    /// A chain whose verdict hangs on a signature algorithm this package cannot verify (where
+    /// Node can): final, with a code of this package's own.
+    pub fn unsupported_algorithm(algorithm: &str) -> Self {
+        Refusal {
+            code: x509::UNSUPPORTED_ALGORITHM.to_string(),
+            message: format!(
+                "the server's certificate chain is signed with {algorithm}, which aliyun-iot-amqp cannot verify"
+            ),
+            reason: x509::UNSUPPORTED_ALGORITHM.to_string(),
+        }
+    }
+
     /// Into the rustls error that carries it through the handshake.
     pub fn into_rustls(self) -> rustls::Error {
         rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(std::sync::Arc::new(
@@ -77,6 +89,8 @@ pub mod x509 {
     pub const UNSUPPORTED_NAME_SYNTAX: &str = "UNSUPPORTED_NAME_SYNTAX";
     /// Node's code for a certificate that does not name the host.
     pub const ALTNAME_INVALID: &str = "ERR_TLS_CERT_ALTNAME_INVALID";
+    /// This package's code for a signature it cannot verify where Node can (Ed448).
+    pub const UNSUPPORTED_ALGORITHM: &str = "ERR_ALIYUN_IOT_AMQP_UNSUPPORTED_ALGORITHM";
     /// Node's code for an OpenSSL error it has no name for.
     pub const UNSPECIFIED: &str = "UNSPECIFIED";
 }
@@ -153,6 +167,7 @@ pub fn hint(reason: &str) -> String {
         x509::UNABLE_TO_GET_ISSUER_CERT_LOCALLY => format!("the chain leads to a CA that is not trusted: {TRUST} (or NODE_USE_SYSTEM_CA=1 for the system's store, where Node supports it)"),
         x509::UNABLE_TO_VERIFY_LEAF_SIGNATURE => format!("no trusted CA issued the server's certificate and the server sent no chain to one: {TRUST}, or have the server send its intermediate certificates"),
         x509::CERT_HAS_EXPIRED | x509::CERT_NOT_YET_VALID | x509::ERROR_IN_CERT_NOT_BEFORE_FIELD | x509::ERROR_IN_CERT_NOT_AFTER_FIELD => "check the validity dates of the server's certificates and this machine's clock; a server whose certificate is being renewed can be waited for with `reconnect_on_certificate_failure: true`".into(),
+        x509::UNSUPPORTED_ALGORITHM => "the server needs a certificate chain signed with RSA, ECDSA or Ed25519 (Node's OpenSSL verifies Ed448, rustls and this package do not)".into(),
         x509::ALTNAME_INVALID => "connect with a name the certificate lists (`host`, or `servername` when `host` is an IP address), or allow the name with `checkServerIdentity`".into(),
         x509::EE_KEY_TOO_SMALL | x509::CA_KEY_TOO_SMALL | x509::CA_MD_TOO_WEAK => "the server's certificates use a key or digest weaker than Node's security level accepts: they must be reissued".into(),
         x509::PERMITTED_VIOLATION | x509::EXCLUDED_VIOLATION | x509::SUBTREE_MINMAX | x509::UNSUPPORTED_CONSTRAINT_TYPE | x509::UNSUPPORTED_NAME_SYNTAX => "a CA of the chain may only issue certificates for the names its nameConstraints allow, and the server's certificate names others: the server needs a certificate within those names (or trust a CA without the constraint, with `ca` or NODE_EXTRA_CA_CERTS)".into(),
@@ -202,7 +217,7 @@ fn failed(text: String, code: Option<&str>, lasting: bool) -> Failure {
 }
 
 /// What this client speaks, for the hint of a handshake that found nothing in common.
-pub const SPEAKS: &str = "aliyun-iot-amqp speaks TLS 1.2 and 1.3 with ECDHE key exchange (X25519, P-256, P-384) and AES-GCM or ChaCha20-Poly1305 only (no CBC suite, no DHE or RSA key exchange, no TLS 1.0/1.1), and takes server keys of RSA, RSA-PSS, ECDSA (P-256, P-384, P-521) and Ed25519 (not Ed448); the server must offer one of these (minVersion, maxVersion and ecdhCurve narrow them further)";
+pub const SPEAKS: &str = "aliyun-iot-amqp speaks TLS 1.2 and 1.3 with ECDHE key exchange (X25519, P-256, P-384) and AES-GCM or ChaCha20-Poly1305 only (no CBC suite, no DHE or RSA key exchange, no TLS 1.0/1.1), and takes server keys of RSA, RSA-PSS (TLS 1.3), ECDSA (P-256, P-384, P-521) and Ed25519 (not Ed448) signing with SHA-256 or stronger; the server must offer one of these (minVersion, maxVersion and ecdhCurve narrow them further)";
 
 const PLAIN_PORT: &str =
     "is it a plain AMQP port? use `transport: 'tcp'` there, or the TLS port (5671 on the platform)";
@@ -349,6 +364,12 @@ fn rustls_failure(e: &rustls::Error, place: &str) -> Failure {
                 "{place} and this client have no TLS version, cipher suite or signature algorithm in common ({}); hint: {SPEAKS}",
                 words(why)
             ),
+            None,
+            true,
+        ),
+        // rustls takes no rsa_pss_pss_* scheme in TLS 1.2 (OpenSSL does): an RSA-PSS-only key.
+        E::PeerMisbehaved(rustls::PeerMisbehaved::SignedKxWithWrongAlgorithm) => failed(
+            format!("{place} signed its TLS 1.2 key exchange with a scheme this client's TLS library (rustls) refuses in TLS 1.2, such as an RSA-PSS-only key's rsa_pss_pss; hint: have the server offer TLS 1.3 (where such keys work here) or use an rsaEncryption RSA key"),
             None,
             true,
         ),

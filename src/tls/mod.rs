@@ -19,6 +19,7 @@
 mod algorithms;
 pub mod cert;
 pub mod der;
+mod ecdsa;
 pub mod errors;
 mod keys;
 pub mod name;
@@ -267,24 +268,8 @@ fn handshake_signature(
     let bad = || rustls::Error::InvalidCertificate(CertificateError::BadSignature);
     let c = Cert::parse(cert.as_ref()).map_err(|_| bad())?;
     let key = c.public_key.as_ref().ok_or_else(bad)?;
-    if tls13 {
-        // TLS 1.3 signs with PSS, ECDSA on the curve the scheme names, or EdDSA.
-        let fits = match dss.scheme {
-            SignatureScheme::ECDSA_NISTP256_SHA256 => {
-                key.kind == cert::KeyKind::Ec(cert::Curve::P256)
-            }
-            SignatureScheme::ECDSA_NISTP384_SHA384 => {
-                key.kind == cert::KeyKind::Ec(cert::Curve::P384)
-            }
-            SignatureScheme::ED25519
-            | SignatureScheme::RSA_PSS_SHA256
-            | SignatureScheme::RSA_PSS_SHA384
-            | SignatureScheme::RSA_PSS_SHA512 => true,
-            _ => false,
-        };
-        if !fits {
-            return Err(bad());
-        }
+    if tls13 && !algorithms::fits_tls13(&key.kind, dss.scheme) {
+        return Err(bad());
     }
     if algorithms::verify_handshake(key, dss.scheme, message, dss.signature()) {
         Ok(HandshakeSignatureValid::assertion())
