@@ -129,7 +129,7 @@ fn name_constraints_as_openssl_checks_them() {
     // The reasons, behind Node's UNSPECIFIED.
     let reason = |chain: &[&Made], root: &Made| {
         let peer: Vec<Cert> = chain.iter().map(|m| m.parsed()).collect();
-        verify_chain(&store(&[root]), &peer, t, 1).map_err(|r| (r.code, r.message))
+        verify_chain(&store(&[root]), &peer, now(), 1).map_err(|r| (r.code, r.message))
     };
     let outside = leaf(&int, "/CN=localhost", Some("DNS:localhost"));
     assert_eq!(
