@@ -108,6 +108,24 @@ declare namespace aliyunIotAmqp {
      * refuse the server: the attempt fails with that error's message and `code`.
      */
     checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
+    /** Lowest TLS version, as in Node (`'TLSv1.2'` or `'TLSv1.3'`; older ones are refused). Default `tls.DEFAULT_MIN_VERSION`. */
+    minVersion?: 'TLSv1.2' | 'TLSv1.3';
+    /** Highest TLS version, as in Node. Default `tls.DEFAULT_MAX_VERSION`. */
+    maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+    /** `'TLS_method'` (any version), `'TLSv1_2_method'` (TLS 1.2 only) and their `_client_`/`SSLv23_` names, as in Node. */
+    secureProtocol?: string;
+    /**
+     * Node's cipher list, where only its security level can be honoured: `'DEFAULT'`, with an
+     * optional `@SECLEVEL=N` (e.g. `'DEFAULT:@SECLEVEL=0'` to accept RSA-768 as Node then does).
+     * Other lists throw a TypeError naming `ciphers`.
+     */
+    ciphers?: string;
+    /** `'auto'` or a `:`-separated list of `X25519`, `P-256` (`prime256v1`) and `P-384` (`secp384r1`). Default `'auto'`. */
+    ecdhCurve?: string;
+    /** ALPN protocols offered, as in Node. */
+    ALPNProtocols?: Array<string | Buffer | Uint8Array>;
+    /** Checked as Node checks it (a number from 1); no finite-field Diffie-Hellman is ever negotiated. */
+    minDHSize?: number;
     /** Default credit window of receivers on this connection. Default 1000. */
     credit_window?: number;
     /** Default `autoaccept` of receivers on this connection. Default `true`. */
@@ -507,6 +525,24 @@ declare namespace aliyunIotAmqp {
     rejectUnauthorized?: boolean;
     /** As in `connect()`: replaces the host name check (e.g. to pin a certificate's `fingerprint256`). */
     checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
+    /** Lowest TLS version, as in Node (`'TLSv1.2'` or `'TLSv1.3'`; older ones are refused). Default `tls.DEFAULT_MIN_VERSION`. */
+    minVersion?: 'TLSv1.2' | 'TLSv1.3';
+    /** Highest TLS version, as in Node. Default `tls.DEFAULT_MAX_VERSION`. */
+    maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+    /** `'TLS_method'` (any version), `'TLSv1_2_method'` (TLS 1.2 only) and their `_client_`/`SSLv23_` names, as in Node. */
+    secureProtocol?: string;
+    /**
+     * Node's cipher list, where only its security level can be honoured: `'DEFAULT'`, with an
+     * optional `@SECLEVEL=N` (e.g. `'DEFAULT:@SECLEVEL=0'` to accept RSA-768 as Node then does).
+     * Other lists throw a TypeError naming `ciphers`.
+     */
+    ciphers?: string;
+    /** `'auto'` or a `:`-separated list of `X25519`, `P-256` (`prime256v1`) and `P-384` (`secp384r1`). Default `'auto'`. */
+    ecdhCurve?: string;
+    /** ALPN protocols offered, as in Node. */
+    ALPNProtocols?: Array<string | Buffer | Uint8Array>;
+    /** Checked as Node checks it (a number from 1); no finite-field Diffie-Hellman is ever negotiated. */
+    minDHSize?: number;
     /** TLS server name to send and verify. Default: the host. */
     servername?: string;
     /** Hostname sent in Open. */

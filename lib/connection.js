@@ -51,6 +51,9 @@ class Connection extends EventEmitter {
     this._logReconnect = debug.logger('reconnect');
     this._credentialsProvider = resolved.credentialsProvider;
     this._checkServerIdentity = resolved.checkServerIdentity;
+    // Under rejectUnauthorized: false, Node calls checkServerIdentity (on a verified chain) and
+    // goes on whatever it returns.
+    this._rejectUnauthorized = resolved.rejectUnauthorized;
     // Node's checkServerIdentity is called with `servername || host`.
     this._tlsHostname = resolved.servername || resolved.host;
     // The certificates trusted (for issuerCertificate at the top of getPeerCertificate()).
@@ -330,7 +333,7 @@ class Connection extends EventEmitter {
       verdict = err instanceof Error ? err : new Error(String(err));
     }
     if (!this._native) return;
-    if (!verdict) {
+    if (!verdict || !this._rejectUnauthorized) {
       this._native.provideIdentityVerdict(epoch, null, null);
       return;
     }

@@ -10,7 +10,7 @@ const SECRET_OPTIONS = new Set(['password', 'accessKeySecret', 'securityToken', 
 // a whole options argument that turned out to be a string) is described by its type alone.
 const QUOTABLE = new Set(['host', 'port', 'transport', 'hostname', 'servername', 'sasl_init_hostname', 'container_id',
   'source', 'name', 'idle_time_out', 'reconnect', 'credit_window', 'autoaccept', 'batch', 'batch.max', 'rejectUnauthorized',
-  'authMode', 'signMethod', 'credentials.authMode', 'credentials.signMethod', 'credentials().authMode',
+  'authMode', 'signMethod', 'minVersion', 'maxVersion', 'secureProtocol', 'ciphers', 'ecdhCurve', 'credentials.authMode', 'credentials.signMethod', 'credentials().authMode',
   'credentials().signMethod']);
 
 function describe(value, name) {

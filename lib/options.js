@@ -4,8 +4,11 @@
 // One table of defaults (DEFAULTS) and one set of validators serve connect() and open_receiver()
 // (here), sign() and the `credentials` option (here), and createConsumer() (lib/consumer/options.js).
 
+const nodeTls = require('node:tls');
+
 const { SECRET_OPTIONS, describe, fail } = require('./invalid.js');
-const { caList, nodeDefaultTrust, rejectUnauthorizedDefault, securityLevel } = require('./tls.js');
+const { rejectUnauthorizedDefault, securityLevel } = require('./tls.js');
+const { caList, nodeDefaultTrust } = require('./trust.js');
 
 /** The default sign method, everywhere (sign(), the `credentials` option, createConsumer()). */
 const SIGN_METHOD = 'hmacsha256';
@@ -71,8 +74,43 @@ const SIGN_METHODS = Object.freeze(['hmacmd5', 'hmacsha1', 'hmacsha256']);
 const AUTH_MODES = Object.freeze(['aksign', 'ststoken']);
 const TRANSPORTS = Object.freeze(['tcp', 'tls', 'ssl']);
 
-// TLS options Node knows that this package cannot honour: refusing them beats ignoring them.
-const UNSUPPORTED = ['cert', 'key', 'pfx', 'passphrase', 'sasl_mechanisms'];
+// Options of rhea's connect() and Node's tls.connect() that this package cannot honour, each with
+// the reason: refusing them beats ignoring them. (The TLS options it honours are read by
+// tlsOptions() below; the server-side ones, honorCipherOrder, dhparam, sessionIdContext, ticketKeys
+// and sessionTimeout, do nothing on a client in Node either.)
+const CLIENT_CERT = 'left unset (client certificates are not supported by aliyun-iot-amqp)';
+const UNSUPPORTED = Object.freeze({
+  cert: CLIENT_CERT,
+  key: CLIENT_CERT,
+  pfx: CLIENT_CERT,
+  passphrase: CLIENT_CERT,
+  privateKeyEngine: CLIENT_CERT,
+  privateKeyIdentifier: CLIENT_CERT,
+  clientCertEngine: CLIENT_CERT,
+  sasl_mechanisms: 'left unset (not supported by aliyun-iot-amqp)',
+  crl: 'left unset (certificate revocation lists are not checked by aliyun-iot-amqp: Node would refuse a revoked certificate, this package cannot)',
+  secureContext: 'left unset (a SecureContext cannot be read by aliyun-iot-amqp: give its ca, minVersion, ciphers ... as options instead)',
+  sigalgs: 'left unset (signature algorithms cannot be restricted by aliyun-iot-amqp)',
+  session: 'left unset (TLS session resumption is not supported by aliyun-iot-amqp)',
+  requestOCSP: 'left unset (OCSP stapling is not supported by aliyun-iot-amqp)',
+  pskCallback: 'left unset (TLS-PSK is not supported by aliyun-iot-amqp)',
+  secureOptions: 'left unset (OpenSSL option bits do not apply to aliyun-iot-amqp\'s TLS)',
+  enableTrace: 'left unset (OpenSSL tracing is not available: DEBUG=aliyun-iot-amqp* shows what happens)',
+  allowPartialTrustChain: 'left unset (a trusted intermediate is an anchor only as a TRUSTED CERTIFICATE trusted for serverAuth)',
+});
+
+// TLS versions by Node's names: the minor number the native layer takes (rustls speaks 1.2 and 1.3).
+const TLS_VERSIONS = Object.freeze({ 'TLSv1.2': 2, 'TLSv1.3': 3 });
+// secureProtocol methods and the versions they allow.
+const SECURE_PROTOCOLS = Object.freeze({
+  TLS_method: [2, 3], TLS_client_method: [2, 3], SSLv23_method: [2, 3], SSLv23_client_method: [2, 3],
+  TLSv1_2_method: [2, 2], TLSv1_2_client_method: [2, 2],
+});
+// ecdhCurve names (OpenSSL's and NIST's) → the key exchange groups of the native layer.
+const CURVES = Object.freeze({
+  X25519: 'x25519', x25519: 'x25519', 'P-256': 'secp256r1', prime256v1: 'secp256r1', secp256r1: 'secp256r1',
+  'P-384': 'secp384r1', secp384r1: 'secp384r1',
+});
 
 function string(name, v, { empty = false, expected } = {}) {
   if (typeof v !== 'string' || (!empty && v.length === 0)) throw fail(name, expected || (empty ? 'a string' : 'a non-empty string'), v);
@@ -169,8 +207,8 @@ function connectionOptions(own, inherited, defaults) {
   const has = (name) => own[name] !== undefined || inherited[name] !== undefined;
   const get = (name, def) => (own[name] !== undefined ? own[name] : inherited[name] !== undefined ? inherited[name] : def);
 
-  for (const name of UNSUPPORTED) {
-    if (has(name)) throw fail(name, 'left unset (not supported by aliyun-iot-amqp)', get(name));
+  for (const [name, why] of Object.entries(UNSUPPORTED)) {
+    if (has(name)) throw fail(name, why, get(name));
   }
 
   const transport = oneOf('transport', get('transport', DEFAULTS.connect.transport), TRANSPORTS);
@@ -259,7 +297,69 @@ function finish(out, get, has, tls) {
   if (has('ca')) out.ca = caList(get('ca'));
   else if (tls) Object.assign(out, nodeDefaultTrust());
   // Key sizes and digests are held to what the running Node accepts.
-  if (tls) out.securityLevel = securityLevel();
+  if (tls) Object.assign(out, { securityLevel: securityLevel() }, tlsOptions(get, has));
+  return out;
+}
+
+/** A TLS version name (minVersion, maxVersion) as its minor number. */
+function tlsVersion(name, v) {
+  if (TLS_VERSIONS[v] !== undefined) return TLS_VERSIONS[v];
+  if (['TLSv1', 'TLSv1.1', 'SSLv3'].includes(v)) throw fail(name, "'TLSv1.2' or 'TLSv1.3' (aliyun-iot-amqp speaks TLS 1.2 and 1.3 only)", v);
+  throw fail(name, "'TLSv1.2' or 'TLSv1.3'", v);
+}
+
+/**
+ * The TLS options of tls.connect() honoured as Node honours them: minVersion / maxVersion /
+ * secureProtocol (and tls.DEFAULT_MIN_VERSION / DEFAULT_MAX_VERSION), ciphers (Node's cipher
+ * list, whose security level counts: 'DEFAULT:@SECLEVEL=0'), ecdhCurve, ALPNProtocols, minDHSize.
+ */
+function tlsOptions(get, has) {
+  const out = {};
+  let min = tlsVersion('tls.DEFAULT_MIN_VERSION', nodeTls.DEFAULT_MIN_VERSION);
+  let max = tlsVersion('tls.DEFAULT_MAX_VERSION', nodeTls.DEFAULT_MAX_VERSION);
+  if (has('secureProtocol')) {
+    if (has('minVersion') || has('maxVersion')) throw fail('secureProtocol', 'left unset with minVersion or maxVersion (as in Node)', get('secureProtocol'));
+    const range = SECURE_PROTOCOLS[get('secureProtocol')];
+    if (!range) throw fail('secureProtocol', `one of ${Object.keys(SECURE_PROTOCOLS).join(', ')} (aliyun-iot-amqp speaks TLS 1.2 and 1.3 only)`, get('secureProtocol'));
+    [min, max] = range;
+  }
+  if (has('minVersion')) min = tlsVersion('minVersion', get('minVersion'));
+  if (has('maxVersion')) max = tlsVersion('maxVersion', get('maxVersion'));
+  if (min > max) throw fail('minVersion', 'at most maxVersion', get('minVersion'));
+  out.tlsMinVersion = min;
+  out.tlsMaxVersion = max;
+  if (has('ciphers')) {
+    const v = get('ciphers');
+    const parts = typeof v === 'string' ? v.split(/[:, ]+|(?=@)/).filter(Boolean) : null;
+    let level;
+    const ok = parts && parts.length > 0 && parts.every((p) => {
+      const m = /^@SECLEVEL=([0-5])$/.exec(p);
+      if (m) level = Number(m[1]);
+      return m || p === 'DEFAULT' || v === nodeTls.DEFAULT_CIPHERS;
+    });
+    if (!ok) throw fail('ciphers', "'DEFAULT' with an optional @SECLEVEL=N (aliyun-iot-amqp's cipher suites are rustls's: AES-GCM and ChaCha20-Poly1305 with ECDHE; only the security level of a cipher list can be honoured)", v);
+    if (level !== undefined) out.securityLevel = level;
+  }
+  if (has('ecdhCurve') && get('ecdhCurve') !== 'auto') {
+    const v = get('ecdhCurve');
+    const names = typeof v === 'string' ? v.split(':') : [];
+    if (names.length === 0 || !names.every((n) => CURVES[n])) {
+      throw fail('ecdhCurve', "'auto' or a list of X25519, P-256 (prime256v1) and P-384 (secp384r1), separated by ':'", v);
+    }
+    out.kxGroups = [...new Set(names.map((n) => CURVES[n]))];
+  }
+  if (has('ALPNProtocols')) {
+    const v = get('ALPNProtocols');
+    const list = Array.isArray(v) ? v : null;
+    if (!list || !list.every((p) => (typeof p === 'string' && p.length > 0 && p.length < 256) || (p instanceof Uint8Array && p.length > 0 && p.length < 256))) {
+      throw fail('ALPNProtocols', 'an array of protocol names (strings or Buffers)', v);
+    }
+    out.alpnProtocols = list.map((p) => Buffer.from(p));
+  }
+  if (has('minDHSize')) {
+    // Never used: rustls negotiates no finite-field Diffie-Hellman. Checked as Node checks it.
+    number('minDHSize', get('minDHSize'), { min: 1 });
+  }
   return out;
 }
 

@@ -1,86 +1,13 @@
 'use strict';
-// TLS as Node's own TLS does it, the JavaScript half (the verdict itself is Rust's, src/tls/):
-// the `ca` option checked (a TypeError naming it, never quoting it), the trust store Node would
-// use when there is no `ca` (the running Node's own default CA certificates), the
-// NODE_TLS_REJECT_UNAUTHORIZED=0 default with Node's warning, and the peer certificate in the shape
-// of Node's `getPeerCertificate()`, for `checkServerIdentity` and `connection.getPeerCertificate()`.
+// TLS as Node's own TLS does it, the JavaScript half (the verdict itself is Rust's, src/tls/; whom
+// to trust is ./trust.js): the running Node's security level, the NODE_TLS_REJECT_UNAUTHORIZED=0
+// default with Node's warning, and the peer certificate in the shape of Node's
+// `getPeerCertificate()`, for `checkServerIdentity` and `connection.getPeerCertificate()`.
 
 const crypto = require('node:crypto');
 const tls = require('node:tls');
 
-const { fail } = require('./invalid.js');
-
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
-
-/** Why a `ca` item is not usable, or null when it is. Never quotes the item. */
-function caProblem(item) {
-  const text = Buffer.isBuffer(item) ? item.toString('latin1') : item;
-  if (text.includes('-----BEGIN ')) {
-    let certificates = 0;
-    for (const m of text.matchAll(PEM_BLOCK)) {
-      if (m[1] !== 'CERTIFICATE' && m[1] !== 'TRUSTED CERTIFICATE' && m[1] !== 'X509 CERTIFICATE') continue;
-      try {
-        new crypto.X509Certificate(m[0].replace('TRUSTED CERTIFICATE', 'CERTIFICATE').replace('X509 CERTIFICATE', 'CERTIFICATE'));
-      } catch {
-        return 'a PEM CERTIFICATE block that does not decode as a certificate (bad base64 or a truncated file?)';
-      }
-      certificates += 1;
-    }
-    if (certificates === 0) return 'PEM text with no CERTIFICATE block (a key or a request instead of a certificate?)';
-    return null;
-  }
-  if (text.trim() === '') return 'empty';
-  if (typeof item === 'string') return 'text that is not PEM (no -----BEGIN CERTIFICATE----- line)';
-  try {
-    new crypto.X509Certificate(item);
-    return null;
-  } catch {
-    return 'neither PEM text nor a DER certificate';
-  }
-}
-
-/**
- * The `ca` option: PEM text (a string or Buffer with one or more CERTIFICATE blocks), a DER
- * certificate (a Buffer), or an array of them. Returns Buffers; throws a TypeError naming `ca`.
- */
-function caList(v) {
-  const list = Array.isArray(v) ? v : [v];
-  return list.map((item, i) => {
-    const where = Array.isArray(v) ? `ca[${i}]` : 'ca';
-    if (typeof item !== 'string' && !(item instanceof Uint8Array)) {
-      throw fail('ca', 'PEM certificates (a string or Buffer), a DER certificate (a Buffer), or an array of them', v);
-    }
-    const buf = Buffer.from(item);
-    const problem = caProblem(typeof item === 'string' ? item : buf);
-    if (problem) {
-      const err = fail('ca', `usable as trusted certificates (${where} is ${problem})`, v);
-      err.message = `aliyun-iot-amqp: option 'ca' must hold certificates: ${where} is ${problem}`;
-      throw err;
-    }
-    return buf;
-  });
-}
-
-// Node's default CA certificates, as Buffers, kept while Node's list stays the same.
-let defaults = { key: null, list: null };
-
-/**
- * The trust store Node uses without a `ca` option: `{defaultCa, nodeExtraCaCerts}` for the
- * native layer. Where Node can say (tls.getCACertificates, Node 22.15+/23.10+), its default set
- * as it is: the bundled roots (or what --use-openssl-ca reads), NODE_EXTRA_CA_CERTS, and the
- * system store when --use-system-ca / NODE_USE_SYSTEM_CA=1 is in force. Otherwise (Node 20) its
- * bundled roots and the NODE_EXTRA_CA_CERTS file, which was all that Node trusts.
- */
-function nodeDefaultTrust() {
-  const hasApi = typeof tls.getCACertificates === 'function';
-  const pems = hasApi ? tls.getCACertificates('default') : tls.rootCertificates;
-  const key = `${pems.length}:${pems[0] || ''}:${pems[pems.length - 1] || ''}`;
-  if (defaults.key !== key) defaults = { key, list: pems.map((p) => Buffer.from(p)) };
-  return {
-    defaultCa: defaults.list,
-    nodeExtraCaCerts: !hasApi && process.env.NODE_EXTRA_CA_CERTS ? process.env.NODE_EXTRA_CA_CERTS : undefined,
-  };
-}
+const { certificatesOf } = require('./trust.js');
 
 // ---------------------------------------------------------------------------------------------
 // The running Node's OpenSSL security level (1 with Node 20 and 22's OpenSSL, 2 on Node 24): it
@@ -206,29 +133,22 @@ function legacyObject(x509) {
 /**
  * The peer's certificate as `tls.TLSSocket#getPeerCertificate(true)` gives it: the leaf's
  * legacy object, each `issuerCertificate` the next certificate of the chain (the server's, then
- * the trusted one that issued the last, when `trusted` holds it), a self-signed top pointing at
- * itself as in Node. `chain` is DER Buffers, leaf first; `trusted` PEM/DER Buffers.
+ * from the trusted ones the issuers of the last, up to a self-issued one, as Node looks them up
+ * in its store), a self-signed top pointing at itself as in Node. `chain` is DER Buffers, leaf
+ * first; `trusted` the `ca` items or Node's default certificates (PEM/DER Buffers).
  */
 function peerCertificate(chain, trusted = []) {
   if (!chain || chain.length === 0) return {};
   const certs = chain.map((der) => new crypto.X509Certificate(der));
   const objects = certs.map(legacyObject);
-  // The issuer of the last one sent, from the trust store, as Node appends it.
-  const last = certs[certs.length - 1];
-  if (!last.checkIssued(last)) {
-    for (const item of trusted) {
-      let anchor;
-      try {
-        anchor = new crypto.X509Certificate(item);
-      } catch {
-        continue;
-      }
-      if (last.checkIssued(anchor) && last.verify(anchor.publicKey)) {
-        certs.push(anchor);
-        objects.push(legacyObject(anchor));
-        break;
-      }
-    }
+  let store = null;
+  for (let last = certs[certs.length - 1]; !last.checkIssued(last) && certs.length < 100;) {
+    store = store || trusted.flatMap(certificatesOf);
+    const issuer = store.find((c) => last.checkIssued(c) && last.verify(c.publicKey) && !certs.some((x) => x.raw.equals(c.raw)));
+    if (!issuer) break;
+    certs.push(issuer);
+    objects.push(legacyObject(issuer));
+    last = issuer;
   }
   for (let i = 0; i < objects.length; i += 1) {
     const next = i + 1 < objects.length ? objects[i + 1] : null;
@@ -238,4 +158,4 @@ function peerCertificate(chain, trusted = []) {
   return objects[0];
 }
 
-module.exports = { caList, nodeDefaultTrust, rejectUnauthorizedDefault, peerCertificate, securityLevel, alertNaming };
+module.exports = { rejectUnauthorizedDefault, peerCertificate, securityLevel, alertNaming };

@@ -96,8 +96,16 @@ pub struct TlsOptions {
     /// (`Event::PeerCertificate`) before SASL.
     pub external_identity_check: bool,
     /// The OpenSSL security level keys and signatures are held to, as the running Node's
-    /// (1 with OpenSSL 3.0; 2 on Node 24).
+    /// (1 with OpenSSL 3.0; 2 on Node 24), or as `ciphers: '...@SECLEVEL=N'` sets it.
     pub security_level: u8,
+    /// The TLS versions allowed (`minVersion`, `maxVersion`), as minor numbers: 2 for TLS 1.2, 3
+    /// for TLS 1.3.
+    pub versions: (u8, u8),
+    /// The protocols offered by ALPN (`ALPNProtocols`); none by default.
+    pub alpn_protocols: Vec<Vec<u8>>,
+    /// The key exchange groups offered (`ecdhCurve`), in order: `x25519`, `secp256r1`,
+    /// `secp384r1`; `None`: all of them (Node's `auto`).
+    pub kx_groups: Option<Vec<String>>,
 }
 
 impl Default for TlsOptions {
@@ -110,6 +118,9 @@ impl Default for TlsOptions {
             node_extra_ca_certs: None,
             external_identity_check: false,
             security_level: 1,
+            versions: (2, 3),
+            alpn_protocols: Vec::new(),
+            kx_groups: None,
         }
     }
 }

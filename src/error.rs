@@ -48,6 +48,9 @@ pub enum Error {
     Tls {
         code: Option<String>,
         description: String,
+        /// The server and this client cannot agree (nothing in common, a client certificate
+        /// asked for): final unless retries are asked for, as a refused certificate is.
+        lasting: bool,
     },
     /// The server's certificate failed verification (`code` is Node's `err.code`, e.g.
     /// `DEPTH_ZERO_SELF_SIGNED_CERT`, `ERR_TLS_CERT_ALTNAME_INVALID`), or the owner's
@@ -96,6 +99,7 @@ impl Error {
         Error::Tls {
             code: None,
             description: description.into(),
+            lasting: false,
         }
     }
 
@@ -147,9 +151,13 @@ impl Error {
     }
 
     /// Whether the server's certificate was refused (by the verifier or the owner's
-    /// `checkServerIdentity`).
+    /// `checkServerIdentity`), or the handshake found nothing the server and this client both
+    /// accept: another attempt cannot succeed while the server stays as it is.
     pub fn is_certificate_failure(&self) -> bool {
-        matches!(self, Error::Certificate { .. })
+        matches!(
+            self,
+            Error::Certificate { .. } | Error::Tls { lasting: true, .. }
+        )
     }
 
     /// Whether the server refused who we are.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::{pki_types::ServerName, ClientConfig};
+use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{Config, Transport};
@@ -100,7 +100,11 @@ pub struct Dialed {
 pub fn handshake_error(e: &std::io::Error, place: &str) -> Error {
     match errors::handshake_failure(e, place) {
         Failure::Certificate(r) => certificate_error(&r, place),
-        Failure::Handshake(description, code) => Error::Tls { code, description },
+        Failure::Handshake(h) => Error::Tls {
+            code: h.code,
+            description: h.text,
+            lasting: h.lasting,
+        },
     }
 }
 
@@ -136,12 +140,7 @@ pub async fn dial(cfg: &Config, tls: Option<&Arc<ClientConfig>>) -> Result<Diale
             peer_certificates: Vec::new(),
         }),
         (Transport::Tls, Some(tls)) => {
-            let name = cfg.tls_hostname();
-            let server_name = ServerName::try_from(name.to_string()).map_err(|_| {
-                Error::Config(format!(
-                    "{name:?} cannot be sent as a TLS server name: give `servername` a host name"
-                ))
-            })?;
+            let server_name = crate::tls::server_name(cfg.tls_hostname());
             let stream = TlsConnector::from(tls.clone())
                 .connect(server_name, tcp)
                 .await

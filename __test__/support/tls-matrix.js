@@ -114,7 +114,7 @@ const CA_EXT = ['basicConstraints = critical, CA:TRUE', 'keyUsage = critical, ke
   'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid:always'];
 const LEAF = (san, more = []) => ['basicConstraints = CA:FALSE', 'subjectKeyIdentifier = hash',
   'authorityKeyIdentifier = keyid', ...(san ? [`subjectAltName = ${san}`] : []), ...more];
-const SAN = 'DNS:localhost, IP:127.0.0.1';
+const SAN = 'DNS:localhost, IP:127.0.0.1, IP:::1';
 
 /**
  * Makes every case. Returns {dir, bundle (PEM text), bundleFile, cases: [{name, chain: PEM,
@@ -148,10 +148,28 @@ function makeMatrix(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp
   const notCaKey = m.key('ec:P-256');
   const notCa = { cert: m.cert({ subject: '/O=matrix/CN=Not a CA', key: notCaKey, issuer: rootA, ext: LEAF(null) }), key: notCaKey };
 
+  // Name-constrained CAs (trusted): nameConstraints on a root and on an intermediate.
+  const ncRoot = (name, nc) => {
+    const key = m.sharedKey('ec:P-256');
+    return { cert: m.cert({ subject: `/O=matrix/CN=${name}`, key, ext: [...CA_EXT, `nameConstraints = critical, ${nc}`] }), key };
+  };
+  const ncDnsOther = ncRoot('NC root permitted example.com', 'permitted;DNS:example.com');
+  const ncExcluded = ncRoot('NC root excluded localhost', 'excluded;DNS:localhost');
+  const ncInside = ncRoot('NC root permitted localhost and loopback', 'permitted;DNS:localhost, permitted;IP:127.0.0.0/255.0.0.0, permitted;IP:::1/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff');
+  const ncIntKey = m.sharedKey('ec:P-256');
+  const ncInt = { cert: m.cert({ subject: '/O=matrix/CN=NC intermediate permitted net 10', key: ncIntKey, issuer: rootA, ext: [...CA_EXT, 'nameConstraints = critical, permitted;IP:10.0.0.0/255.0.0.0, permitted;DNS:localhost'] }), key: ncIntKey };
+  // Keys and digests beyond ring: a P-521 root.
+  const rootP521Key = m.key('ec:P-521');
+  const rootP521 = { cert: m.cert({ subject: '/O=matrix/CN=Root P-521', key: rootP521Key, ext: CA_EXT, md: 'sha512' }), key: rootP521Key };
+
   const cases = [];
-  const trusted = [rootA, intB, rootV1, rootEC, root1024].map((c) => read(c.cert));
+  const trustedFiles = [rootA, intB, rootV1, rootEC, root1024, ncDnsOther, ncExcluded, ncInside, rootP521].map((c) => c.cert);
+  const trusted = trustedFiles.map(read);
   const add = (name, leaf, { sent = [], trust = false, serverOptions } = {}) => {
-    if (trust) trusted.push(read(leaf.cert));
+    if (trust) {
+      trusted.push(read(leaf.cert));
+      trustedFiles.push(leaf.cert);
+    }
     cases.push({ name, chain: [leaf.cert, ...sent].map(read).join(''), key: read(leaf.key), serverOptions });
   };
   // Node's server refuses to load what its own security level forbids; these servers go lower.
@@ -215,10 +233,26 @@ function makeMatrix(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aliyun-iot-amqp
   add('untrusted root sent by the server', { cert: m.cert({ issuer: rootX, subject: '/CN=localhost', key: k2048(), ext: LEAF(SAN) }), key: k2048() }, { sent: [rootX.cert] });
   add('untrusted root, expired leaf', { cert: m.cert({ issuer: rootX, subject: '/CN=localhost', key: k2048(), ext: LEAF(SAN), start: new Date(now - 60 * DAY), end: new Date(now - 30 * DAY) }), key: k2048() });
 
+  // Name constraints, on the root and on an intermediate, DNS and IP, permitted and excluded.
+  const ncLeaf = (issuer, san, subject = '/CN=localhost') => ({ cert: m.cert({ issuer, subject, key: k2048(), ext: LEAF(san) }), key: k2048() });
+  add('root NC permitted example.com, leaf localhost', ncLeaf(ncDnsOther, SAN));
+  add('root NC permitted example.com, leaf CN-only a.localhost.test', ncLeaf(ncDnsOther, null, '/CN=a.localhost.test'));
+  add('root NC excluded localhost', ncLeaf(ncExcluded, SAN));
+  add('root NC permitted localhost and loopback', ncLeaf(ncInside, SAN));
+  add('intermediate NC permitted 10/8, leaf 127.0.0.1', ncLeaf(ncInt, SAN), { sent: [ncInt.cert] });
+  add('intermediate NC permitted 10/8, leaf DNS only', ncLeaf(ncInt, 'DNS:localhost'), { sent: [ncInt.cert] });
+  // Keys and digests Node accepts that ring lacks.
+  add('CA-signed, RSA-PSS key', leaf({ key: m.sharedKey('rsa-pss'), ext: LEAF(SAN) }));
+  add('CA-signed, EC P-521', leaf({ key: m.sharedKey('ec:P-521'), ext: LEAF(SAN) }));
+  add('leaf of a trusted P-521 root', { cert: m.cert({ issuer: rootP521, subject: '/CN=localhost', key: ecKey, ext: LEAF(SAN), md: 'sha512' }), key: ecKey });
+  add('CA-signed, SHA3-256 signature', leaf({ ext: LEAF(SAN), md: 'sha3-256' }));
+
   const bundle = trusted.join('');
+  // The same anchors as TRUSTED CERTIFICATE blocks (openssl x509 -trustout), trusted for TLS servers.
+  const trustedPem = trustedFiles.map((f) => run(['x509', '-in', f, '-trustout', '-addtrust', 'serverAuth']).toString()).join('');
   const bundleFile = path.join(dir, 'trusted.pem');
   fs.writeFileSync(bundleFile, bundle);
-  return { dir, bundle, bundleFile, cases, untrustedPem: read(rootX.cert) };
+  return { dir, bundle, bundleFile, trustedPem, cases, untrustedPem: read(rootX.cert) };
 }
 
 let made = null;

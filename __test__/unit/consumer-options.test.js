@@ -42,6 +42,13 @@ test('bad options throw a TypeError naming the option', () => {
     [{ ...base, rejectUnauthorized: 'no' }, 'rejectUnauthorized'],
     [{ ...base, transport: 'udp' }, 'transport'],
     [{ ...base, idle_time_out: -1 }, 'idle_time_out'],
+    // Node's TLS options that cannot be honoured are refused, never ignored.
+    [{ ...base, crl: 'PEM' }, 'crl'],
+    [{ ...base, secureContext: {} }, 'secureContext'],
+    [{ ...base, sigalgs: 'ECDSA+SHA256' }, 'sigalgs'],
+    [{ ...base, ciphers: 'AES128-SHA' }, 'ciphers'],
+    [{ ...base, minVersion: 'TLSv1' }, 'minVersion'],
+    [{ ...base, ecdhCurve: 'X448' }, 'ecdhCurve'],
   ];
   withEnv(noEnv, () => {
     for (const [options, option] of cases) {

@@ -41,6 +41,24 @@ const BAD = [
   ['max_message_size', { max_message_size: 0 }],
   ['connect_timeout', { connect_timeout: 0 }],
   ['cert', { cert: 'PEM' }],
+  // Node's TLS options: refused where they cannot be honoured, checked where they are.
+  ['crl', { crl: 'PEM' }],
+  ['secureContext', { secureContext: {} }],
+  ['sigalgs', { sigalgs: 'ECDSA+SHA256' }],
+  ['session', { session: Buffer.alloc(1) }],
+  ['requestOCSP', { requestOCSP: true }],
+  ['secureOptions', { secureOptions: 4 }],
+  ['allowPartialTrustChain', { allowPartialTrustChain: true }],
+  ['ciphers', { transport: 'tls', ciphers: 'AES128-GCM-SHA256' }],
+  ['ciphers', { transport: 'tls', ciphers: 'DEFAULT:@SECLEVEL=9' }],
+  ['minVersion', { transport: 'tls', minVersion: 'TLSv1' }],
+  ['maxVersion', { transport: 'tls', maxVersion: 'TLSv1.1' }],
+  ['minVersion', { transport: 'tls', minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' }],
+  ['secureProtocol', { transport: 'tls', secureProtocol: 'TLSv1_method' }],
+  ['secureProtocol', { transport: 'tls', secureProtocol: 'TLS_method', minVersion: 'TLSv1.2' }],
+  ['ecdhCurve', { transport: 'tls', ecdhCurve: 'X448' }],
+  ['ALPNProtocols', { transport: 'tls', ALPNProtocols: 'amqp' }],
+  ['minDHSize', { transport: 'tls', minDHSize: 0 }],
   ['checkServerIdentity', { checkServerIdentity: 'no' }],
   ['ca', { ca: 'not a PEM certificate' }],
   ['ca', { ca: Buffer.alloc(0) }],
@@ -171,4 +189,18 @@ test('reconnect_limit: 0 is no limit, as in rhea; README and index.d.ts say what
   assert.doesNotMatch(readme, /failed attempts in a row before giving up/);
   const dts = fs.readFileSync(path.join(root, 'index.d.ts'), 'utf8');
   assert.match(dts, /Reconnect attempts after a failure before giving up, as in rhea: `3` is the first attempt and\s+\* at most 3 reconnects \(4 attempts in all\)/);
+});
+
+test("Node's TLS options that can be honoured are taken (tls-options.test.js connects with them)", () => {
+  const honoured = [
+    { ciphers: 'DEFAULT:@SECLEVEL=0' }, { ciphers: 'DEFAULT@SECLEVEL=2' }, { ciphers: require('node:tls').DEFAULT_CIPHERS },
+    { minVersion: 'TLSv1.3' }, { maxVersion: 'TLSv1.2' }, { secureProtocol: 'TLSv1_2_method' }, { ecdhCurve: 'auto' },
+    { ecdhCurve: 'P-256:X25519' }, { ALPNProtocols: ['amqp', Buffer.from('x')] }, { minDHSize: 2048 },
+    // Server-side options, which Node ignores on a client too.
+    { honorCipherOrder: true }, { sessionTimeout: 10 },
+  ];
+  for (const o of honoured) {
+    const c = amqp.create_container().connect({ ...base, transport: 'tls', ...o });
+    c.close();
+  }
 });

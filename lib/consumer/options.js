@@ -19,7 +19,11 @@ const MAX_CONNECTIONS = 128;
 const PASS_THROUGH = Object.freeze(['transport', 'ca', 'rejectUnauthorized', 'servername', 'hostname',
   'sasl_init_hostname', 'idle_time_out', 'reconnect', 'initial_reconnect_delay', 'max_reconnect_delay',
   'reconnect_limit', 'reconnect_on_auth_failure', 'reconnect_on_certificate_failure', 'checkServerIdentity',
-  'connect_timeout', 'close_timeout', 'ack_delay', 'read_delay', 'max_frame_size', 'max_message_size']);
+  'connect_timeout', 'close_timeout', 'ack_delay', 'read_delay', 'max_frame_size', 'max_message_size',
+  // Node's TLS options: honoured, or refused with the reason by lib/options.js.
+  'minVersion', 'maxVersion', 'secureProtocol', 'ciphers', 'ecdhCurve', 'ALPNProtocols', 'minDHSize',
+  'cert', 'key', 'pfx', 'passphrase', 'crl', 'secureContext', 'sigalgs', 'session', 'requestOCSP', 'pskCallback',
+  'privateKeyEngine', 'privateKeyIdentifier', 'clientCertEngine', 'secureOptions', 'enableTrace', 'allowPartialTrustChain']);
 
 const OWN = Object.freeze(['host', 'endpoint', 'port', 'accessKeyId', 'accessKeySecret', 'securityToken',
   'credentials', 'consumerGroupId', 'iotInstanceId', 'clientId', 'signMethod', 'authMode', 'connections',

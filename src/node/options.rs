@@ -53,6 +53,13 @@ pub struct NativeOptions {
     pub external_identity_check: Option<bool>,
     /// The running Node's OpenSSL security level (0-5; default 1).
     pub security_level: Option<u32>,
+    /// The lowest and highest TLS version (2: TLS 1.2, 3: TLS 1.3; default 2 and 3).
+    pub tls_min_version: Option<u32>,
+    pub tls_max_version: Option<u32>,
+    /// ALPN protocols offered, in order.
+    pub alpn_protocols: Option<Vec<Buffer>>,
+    /// Key exchange groups offered (`x25519`, `secp256r1`, `secp384r1`); all by default.
+    pub kx_groups: Option<Vec<String>>,
     pub max_frame_size: u32,
     pub max_message_size: f64,
     pub connect_timeout: f64,
@@ -150,6 +157,22 @@ impl TryFrom<NativeOptions> for Config {
             Some(_) => return Err(invalid("securityLevel must be from 0 to 5")),
         };
         cfg.tls.reject_unauthorized = o.reject_unauthorized;
+        cfg.tls.versions = match (
+            o.tls_min_version.unwrap_or(2),
+            o.tls_max_version.unwrap_or(3),
+        ) {
+            (min @ 2..=3, max @ 2..=3) if min <= max => (min as u8, max as u8),
+            _ => {
+                return Err(invalid(
+                    "TLS versions must be 2 (TLS 1.2) or 3 (TLS 1.3), min <= max",
+                ))
+            }
+        };
+        cfg.tls.alpn_protocols = o
+            .alpn_protocols
+            .map(|list| list.iter().map(|b| b.to_vec()).collect())
+            .unwrap_or_default();
+        cfg.tls.kx_groups = o.kx_groups;
         cfg.tls.node_extra_ca_certs = o.node_extra_ca_certs;
         cfg.max_frame_size = o.max_frame_size;
         if !(o.max_message_size.is_finite() && o.max_message_size >= 1.0) {

@@ -9,7 +9,6 @@ use tokio::time::{sleep_until, Instant};
 use super::{Ending, Session};
 use crate::error::Error;
 use crate::model::{Command, Event};
-use crate::transport;
 
 /// Runs `fut` until `deadline`, keeping the commands that arrive meanwhile for later. `None`:
 /// the owner asked to close; `Some(Err(_))`: the deadline passed.
@@ -28,6 +27,22 @@ pub(super) async fn racing<T>(
                 Some(cmd) => stash.push(cmd),
             },
         }
+    }
+}
+
+/// A refusal by the owner's `checkServerIdentity`: its message and code, and a hint naming that
+/// option (with Node's own name check's advice when it is Node's refusal it returned).
+fn identity_refusal(message: String, code: Option<String>, place: &str) -> Error {
+    let hint = match code.as_deref() {
+        Some(c) if c == crate::tls::errors::x509::ALTNAME_INVALID => format!(
+            "refused by the checkServerIdentity option (Node's name check): {}",
+            crate::tls::errors::hint(c)
+        ),
+        _ => "refused by the checkServerIdentity option (its own check, e.g. a pinned certificate the server no longer has)".into(),
+    };
+    Error::Certificate {
+        code,
+        description: format!("{message} (server {place}); hint: {hint}"),
     }
 }
 
@@ -54,24 +69,7 @@ impl Session<'_> {
                     Some(Command::IdentityVerdict { epoch, result }) if epoch == self.epoch => {
                         return result.map_err(|r| {
                             let place = format!("{}:{}", self.cfg.host, self.cfg.port);
-                            let error = match r.code {
-                                Some(code) => transport::certificate_error(
-                                    &crate::tls::Refusal {
-                                        reason: code.clone(),
-                                        code,
-                                        message: r.message,
-                                    },
-                                    &place,
-                                ),
-                                None => Error::Certificate {
-                                    code: None,
-                                    description: format!(
-                                        "{} (server {place}); hint: refused by the checkServerIdentity option",
-                                        r.message
-                                    ),
-                                },
-                            };
-                            self.failed(error)
+                            self.failed(identity_refusal(r.message, r.code, &place))
                         });
                     }
                     Some(Command::IdentityVerdict { .. }) => {}

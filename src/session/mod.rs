@@ -241,7 +241,12 @@ impl<'a> Session<'a> {
             Some(Ok(Err(e))) => return self.failed(e),
             Some(Err(_)) => return self.failed(self.timeout_error("connecting and TLS")),
         };
-        if tls.is_some() && self.cfg.tls.external_identity_check && self.cfg.tls.reject_unauthorized
+        // Node calls checkServerIdentity once the chain is verified, under rejectUnauthorized:
+        // false too (the owner then ignores its verdict).
+        if tls.is_some()
+            && self.cfg.tls.external_identity_check
+            && (self.cfg.tls.reject_unauthorized
+                || crate::tls::chain_verified(&self.cfg.tls, &dialed.peer_certificates))
         {
             if let Err(end) = self
                 .identity(dialed.peer_certificates.clone(), rx, deadline, &mut stash)

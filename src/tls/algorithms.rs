@@ -1,178 +1,118 @@
 //! Signature verification as Node's OpenSSL accepts it, for certificates and for the TLS
-//! handshake: ECDSA (P-256, P-384), Ed25519, and RSA from 1024 bits (PKCS #1 v1.5 with SHA-1 to
-//! SHA-512, PSS), on ring's algorithms (its `*_FOR_LEGACY_USE_ONLY` ones for keys under 2048
-//! bits and for SHA-1) and on `rsa.rs` where ring has none (PSS or SHA-384 under 2048 bits).
-//!
-//! Each algorithm is a rustls `SignatureVerificationAlgorithm`, chosen by the certificate's
-//! signature algorithm or by the TLS `SignatureScheme`.
+//! handshake: ECDSA (P-256, P-384, P-521, any SHA-2 or SHA-3 digest), Ed25519, and RSA from 1024
+//! bits (PKCS #1 v1.5 with SHA-1 to SHA-512 and SHA-3, PSS, keys restricted to PSS included), on
+//! ring's algorithms (its `*_FOR_LEGACY_USE_ONLY` ones for keys under 2048 bits and for SHA-1),
+//! on `ecdsa.rs` (RustCrypto's curves) and on `rsa.rs` where ring has none.
 
-use rustls::pki_types::{
-    alg_id, AlgorithmIdentifier, InvalidSignature, SignatureVerificationAlgorithm,
-};
 use rustls::SignatureScheme;
 use tokio_rustls::rustls;
 
 use ring::signature as rs;
 
 use super::cert::{rsa_parts, Curve, Hash, KeyKind, PublicKey, SigAlg};
-use super::rsa;
+use super::{ecdsa, rsa};
 
 /// The key a signature algorithm works with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {
     Rsa,
-    EcP256,
-    EcP384,
+    /// An RSA key restricted to PSS (id-RSASSA-PSS): TLS's rsa_pss_pss_* schemes.
+    RsaPss,
+    Ec(Curve),
     Ed25519,
 }
 
-/// One signature algorithm over one kind of key.
-#[derive(Debug)]
-pub struct Algorithm {
-    family: Family,
-    sig: SigAlg,
-    public_key_alg_id: AlgorithmIdentifier,
-    signature_alg_id: AlgorithmIdentifier,
-}
+/// TLS 1.3's rsa_pss_pss_sha256, _sha384, _sha512 (RFC 8446), which rustls does not name.
+const RSA_PSS_PSS_SHA256: SignatureScheme = SignatureScheme::Unknown(0x0809);
+const RSA_PSS_PSS_SHA384: SignatureScheme = SignatureScheme::Unknown(0x080a);
+const RSA_PSS_PSS_SHA512: SignatureScheme = SignatureScheme::Unknown(0x080b);
 
-impl SignatureVerificationAlgorithm for Algorithm {
-    fn verify_signature(
-        &self,
-        public_key: &[u8],
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), InvalidSignature> {
-        if verify_raw(self.family, self.sig, public_key, message, signature) {
-            Ok(())
-        } else {
-            Err(InvalidSignature)
-        }
-    }
+const EC: &[Family] = &[
+    Family::Ec(Curve::P256),
+    Family::Ec(Curve::P384),
+    Family::Ec(Curve::P521),
+];
 
-    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-        self.public_key_alg_id
-    }
-
-    fn signature_alg_id(&self) -> AlgorithmIdentifier {
-        self.signature_alg_id
-    }
-
-    fn fips(&self) -> bool {
-        false
-    }
-}
-
-const fn alg(
-    family: Family,
-    sig: SigAlg,
-    public_key_alg_id: AlgorithmIdentifier,
-    signature_alg_id: AlgorithmIdentifier,
-) -> Algorithm {
-    Algorithm {
-        family,
-        sig,
-        public_key_alg_id,
-        signature_alg_id,
-    }
-}
-
-static ECDSA_P256_SHA256: Algorithm = alg(
-    Family::EcP256,
-    SigAlg::Ecdsa(Hash::Sha256),
-    alg_id::ECDSA_P256,
-    alg_id::ECDSA_SHA256,
-);
-static ECDSA_P256_SHA384: Algorithm = alg(
-    Family::EcP256,
-    SigAlg::Ecdsa(Hash::Sha384),
-    alg_id::ECDSA_P256,
-    alg_id::ECDSA_SHA384,
-);
-static ECDSA_P384_SHA256: Algorithm = alg(
-    Family::EcP384,
-    SigAlg::Ecdsa(Hash::Sha256),
-    alg_id::ECDSA_P384,
-    alg_id::ECDSA_SHA256,
-);
-static ECDSA_P384_SHA384: Algorithm = alg(
-    Family::EcP384,
-    SigAlg::Ecdsa(Hash::Sha384),
-    alg_id::ECDSA_P384,
-    alg_id::ECDSA_SHA384,
-);
-static ED25519: Algorithm = alg(
-    Family::Ed25519,
-    SigAlg::Ed25519,
-    alg_id::ED25519,
-    alg_id::ED25519,
-);
-static RSA_PKCS1_SHA256: Algorithm = alg(
-    Family::Rsa,
-    SigAlg::RsaPkcs1(Hash::Sha256),
-    alg_id::RSA_ENCRYPTION,
-    alg_id::RSA_PKCS1_SHA256,
-);
-static RSA_PKCS1_SHA384: Algorithm = alg(
-    Family::Rsa,
-    SigAlg::RsaPkcs1(Hash::Sha384),
-    alg_id::RSA_ENCRYPTION,
-    alg_id::RSA_PKCS1_SHA384,
-);
-static RSA_PKCS1_SHA512: Algorithm = alg(
-    Family::Rsa,
-    SigAlg::RsaPkcs1(Hash::Sha512),
-    alg_id::RSA_ENCRYPTION,
-    alg_id::RSA_PKCS1_SHA512,
-);
-static RSA_PSS_SHA256: Algorithm = alg(
-    Family::Rsa,
-    SigAlg::RsaPss(Hash::Sha256, 32),
-    alg_id::RSA_ENCRYPTION,
-    alg_id::RSA_PSS_SHA256,
-);
-static RSA_PSS_SHA384: Algorithm = alg(
-    Family::Rsa,
-    SigAlg::RsaPss(Hash::Sha384, 48),
-    alg_id::RSA_ENCRYPTION,
-    alg_id::RSA_PSS_SHA384,
-);
-static RSA_PSS_SHA512: Algorithm = alg(
-    Family::Rsa,
-    SigAlg::RsaPss(Hash::Sha512, 64),
-    alg_id::RSA_ENCRYPTION,
-    alg_id::RSA_PSS_SHA512,
-);
-
-/// The TLS signature schemes offered, best first, and the algorithms each may be verified with
-/// (in TLS 1.2 an ECDSA scheme does not fix the curve).
-static SCHEMES: &[(SignatureScheme, &[&Algorithm])] = &[
+/// The TLS signature schemes offered, best first: the signature each stands for, and the keys
+/// that may make it (in TLS 1.2 an ECDSA scheme names the digest, not the curve).
+static SCHEMES: &[(SignatureScheme, SigAlg, &[Family])] = &[
     (
         SignatureScheme::ECDSA_NISTP384_SHA384,
-        &[&ECDSA_P384_SHA384, &ECDSA_P256_SHA384],
+        SigAlg::Ecdsa(Hash::Sha384),
+        EC,
     ),
     (
         SignatureScheme::ECDSA_NISTP256_SHA256,
-        &[&ECDSA_P256_SHA256, &ECDSA_P384_SHA256],
+        SigAlg::Ecdsa(Hash::Sha256),
+        EC,
     ),
-    (SignatureScheme::ED25519, &[&ED25519]),
-    (SignatureScheme::RSA_PSS_SHA512, &[&RSA_PSS_SHA512]),
-    (SignatureScheme::RSA_PSS_SHA384, &[&RSA_PSS_SHA384]),
-    (SignatureScheme::RSA_PSS_SHA256, &[&RSA_PSS_SHA256]),
-    (SignatureScheme::RSA_PKCS1_SHA512, &[&RSA_PKCS1_SHA512]),
-    (SignatureScheme::RSA_PKCS1_SHA384, &[&RSA_PKCS1_SHA384]),
-    (SignatureScheme::RSA_PKCS1_SHA256, &[&RSA_PKCS1_SHA256]),
+    (
+        SignatureScheme::ECDSA_NISTP521_SHA512,
+        SigAlg::Ecdsa(Hash::Sha512),
+        EC,
+    ),
+    (
+        SignatureScheme::ED25519,
+        SigAlg::Ed25519,
+        &[Family::Ed25519],
+    ),
+    (
+        SignatureScheme::RSA_PSS_SHA512,
+        SigAlg::RsaPss(Hash::Sha512, 64),
+        &[Family::Rsa],
+    ),
+    (
+        SignatureScheme::RSA_PSS_SHA384,
+        SigAlg::RsaPss(Hash::Sha384, 48),
+        &[Family::Rsa],
+    ),
+    (
+        SignatureScheme::RSA_PSS_SHA256,
+        SigAlg::RsaPss(Hash::Sha256, 32),
+        &[Family::Rsa],
+    ),
+    (
+        RSA_PSS_PSS_SHA512,
+        SigAlg::RsaPss(Hash::Sha512, 64),
+        &[Family::RsaPss],
+    ),
+    (
+        RSA_PSS_PSS_SHA384,
+        SigAlg::RsaPss(Hash::Sha384, 48),
+        &[Family::RsaPss],
+    ),
+    (
+        RSA_PSS_PSS_SHA256,
+        SigAlg::RsaPss(Hash::Sha256, 32),
+        &[Family::RsaPss],
+    ),
+    (
+        SignatureScheme::RSA_PKCS1_SHA512,
+        SigAlg::RsaPkcs1(Hash::Sha512),
+        &[Family::Rsa],
+    ),
+    (
+        SignatureScheme::RSA_PKCS1_SHA384,
+        SigAlg::RsaPkcs1(Hash::Sha384),
+        &[Family::Rsa],
+    ),
+    (
+        SignatureScheme::RSA_PKCS1_SHA256,
+        SigAlg::RsaPkcs1(Hash::Sha256),
+        &[Family::Rsa],
+    ),
 ];
 
 /// The schemes we offer the server for its handshake signature.
 pub fn supported_schemes() -> Vec<SignatureScheme> {
-    SCHEMES.iter().map(|(s, _)| *s).collect()
+    SCHEMES.iter().map(|(s, _, _)| *s).collect()
 }
 
 fn family(kind: &KeyKind) -> Option<Family> {
     match kind {
         KeyKind::Rsa { .. } => Some(Family::Rsa),
-        KeyKind::Ec(Curve::P256) => Some(Family::EcP256),
-        KeyKind::Ec(Curve::P384) => Some(Family::EcP384),
+        KeyKind::RsaPss { .. } => Some(Family::RsaPss),
+        KeyKind::Ec(c @ (Curve::P256 | Curve::P384 | Curve::P521)) => Some(Family::Ec(*c)),
         KeyKind::Ed25519 => Some(Family::Ed25519),
         _ => None,
     }
@@ -190,10 +130,25 @@ pub fn verify_handshake(
     };
     SCHEMES
         .iter()
-        .filter(|(s, _)| *s == scheme)
-        .flat_map(|(_, algs)| algs.iter())
-        .find(|a| a.family == fam)
-        .is_some_and(|a| a.verify_signature(&key.key, message, signature).is_ok())
+        .find(|(s, _, fams)| *s == scheme && fams.contains(&fam))
+        .is_some_and(|(_, sig, _)| verify_raw(fam, *sig, &key.key, message, signature))
+}
+
+/// Whether a TLS 1.3 CertificateVerify `scheme` fits `key` (TLS 1.3 ties ECDSA to its curve).
+pub fn fits_tls13(key: &KeyKind, scheme: SignatureScheme) -> bool {
+    match scheme {
+        SignatureScheme::ECDSA_NISTP256_SHA256 => *key == KeyKind::Ec(Curve::P256),
+        SignatureScheme::ECDSA_NISTP384_SHA384 => *key == KeyKind::Ec(Curve::P384),
+        SignatureScheme::ECDSA_NISTP521_SHA512 => *key == KeyKind::Ec(Curve::P521),
+        SignatureScheme::ED25519
+        | SignatureScheme::RSA_PSS_SHA256
+        | SignatureScheme::RSA_PSS_SHA384
+        | SignatureScheme::RSA_PSS_SHA512
+        | RSA_PSS_PSS_SHA256
+        | RSA_PSS_PSS_SHA384
+        | RSA_PSS_PSS_SHA512 => true,
+        _ => false,
+    }
 }
 
 /// Verifies a certificate's signature (`sig` over `message`) with its issuer's key.
@@ -201,15 +156,7 @@ pub fn verify_certificate(key: &PublicKey, sig: SigAlg, message: &[u8], signatur
     if !sig.matches_key(&key.kind) {
         return false;
     }
-    let fam = match &key.kind {
-        // A PSS-only RSA key verifies PSS signatures like any RSA key.
-        KeyKind::RsaPss { .. } => Family::Rsa,
-        other => match family(other) {
-            Some(f) => f,
-            None => return false,
-        },
-    };
-    verify_raw(fam, sig, &key.key, message, signature)
+    family(&key.kind).is_some_and(|fam| verify_raw(fam, sig, &key.key, message, signature))
 }
 
 fn ring_verify(
@@ -226,21 +173,24 @@ fn ring_verify(
 /// `key` is the subjectPublicKey bits of a key of `family`.
 fn verify_raw(family: Family, sig: SigAlg, key: &[u8], message: &[u8], signature: &[u8]) -> bool {
     match (family, sig) {
-        (Family::EcP256, SigAlg::Ecdsa(Hash::Sha256)) => {
+        (Family::Ec(Curve::P256), SigAlg::Ecdsa(Hash::Sha256)) => {
             ring_verify(&rs::ECDSA_P256_SHA256_ASN1, key, message, signature)
         }
-        (Family::EcP256, SigAlg::Ecdsa(Hash::Sha384)) => {
+        (Family::Ec(Curve::P256), SigAlg::Ecdsa(Hash::Sha384)) => {
             ring_verify(&rs::ECDSA_P256_SHA384_ASN1, key, message, signature)
         }
-        (Family::EcP384, SigAlg::Ecdsa(Hash::Sha256)) => {
+        (Family::Ec(Curve::P384), SigAlg::Ecdsa(Hash::Sha256)) => {
             ring_verify(&rs::ECDSA_P384_SHA256_ASN1, key, message, signature)
         }
-        (Family::EcP384, SigAlg::Ecdsa(Hash::Sha384)) => {
+        (Family::Ec(Curve::P384), SigAlg::Ecdsa(Hash::Sha384)) => {
             ring_verify(&rs::ECDSA_P384_SHA384_ASN1, key, message, signature)
+        }
+        (Family::Ec(curve), SigAlg::Ecdsa(hash)) => {
+            ecdsa::verify(curve, hash, key, message, signature)
         }
         (Family::Ed25519, SigAlg::Ed25519) => ring_verify(&rs::ED25519, key, message, signature),
         (Family::Rsa, SigAlg::RsaPkcs1(hash)) => verify_rsa_pkcs1(key, hash, message, signature),
-        (Family::Rsa, SigAlg::RsaPss(hash, salt)) => {
+        (Family::Rsa | Family::RsaPss, SigAlg::RsaPss(hash, salt)) => {
             verify_rsa_pss(key, hash, salt, message, signature)
         }
         _ => false,

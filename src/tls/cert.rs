@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use super::der::{self, Malformed, Reader};
 use super::keys::public_key;
 pub use super::keys::{rsa_parts, Curve, Hash, KeyKind, PublicKey, SigAlg};
+use super::ncons::{GeneralName, NameConstraints};
 pub use super::oid;
+use super::pem::{AuxTrust, Trust};
 use super::x509_text::{canonical_name, common_names, offset, time};
 
 /// The critical extensions OpenSSL knows (`X509_supported_extension`); any other critical
@@ -84,6 +86,8 @@ pub struct Cert {
     pub signature: Vec<u8>,
     pub issuer: Vec<u8>,
     pub subject: Vec<u8>,
+    /// The subject Name's contents, as encoded.
+    subject_raw: std::ops::Range<usize>,
     /// The subject's commonName values, as text.
     pub common_names: Vec<String>,
     /// Unix seconds; `None` when the field cannot be read (OpenSSL: "format error").
@@ -100,8 +104,14 @@ pub struct Cert {
     pub subject_key_id: Option<Vec<u8>>,
     pub authority_key_id: Option<AuthorityKeyId>,
     pub alt_names: Option<Vec<AltName>>,
+    /// The subjectAltName entries, as name constraints compare them.
+    pub general_names: Vec<GeneralName>,
+    /// The nameConstraints extension.
+    pub name_constraints: Option<NameConstraints>,
     /// A critical extension OpenSSL does not handle.
     pub unhandled_critical: bool,
+    /// The trust settings of a TRUSTED CERTIFICATE given as `ca`.
+    pub aux_trust: Option<AuxTrust>,
 }
 
 impl Cert {
@@ -161,6 +171,8 @@ impl Cert {
             signature,
             issuer: canonical_name(issuer.contents)?,
             subject: canonical_name(subject.contents)?,
+            subject_raw: offset(der, subject.contents)
+                ..offset(der, subject.contents) + subject.contents.len(),
             common_names: common_names(subject.contents)?,
             not_before,
             not_after,
@@ -172,7 +184,10 @@ impl Cert {
             subject_key_id: None,
             authority_key_id: None,
             alt_names: None,
+            general_names: Vec::new(),
+            name_constraints: None,
             unhandled_critical: false,
+            aux_trust: None,
         };
         // issuerUniqueID [1], subjectUniqueID [2]: skipped.
         let _ = t.optional(der::context_primitive(1))?;
@@ -259,6 +274,7 @@ impl Cert {
                 let mut names = Vec::new();
                 while !list.is_empty() {
                     let e = list.element()?;
+                    self.general_names.push(GeneralName::parse(e)?);
                     let text = || String::from_utf8_lossy(e.contents).into_owned();
                     names.push(match e.tag {
                         t if t == der::context_primitive(2) => AltName::Dns(text()),
@@ -278,9 +294,22 @@ impl Cert {
                 }
                 self.alt_names = Some(names);
             }
+            oid::NAME_CONSTRAINTS => self.name_constraints = Some(NameConstraints::parse(value)?),
             _ => {}
         }
         Ok(())
+    }
+
+    /// What its trust settings say about a TLS server (none: neutral).
+    pub fn trust(&self) -> Trust {
+        self.aux_trust
+            .as_ref()
+            .map_or(Trust::Neutral, AuxTrust::verdict)
+    }
+
+    /// The subject Name's contents.
+    pub fn subject_name(&self) -> &[u8] {
+        &self.der[self.subject_raw.clone()]
     }
 
     /// The signed part.

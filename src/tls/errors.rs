@@ -31,6 +31,18 @@ impl Refusal {
         }
     }
 
+    /// A chain whose verdict hangs on a signature algorithm this package cannot verify (where
+    /// Node can): final, with a code of this package's own.
+    pub fn unsupported_algorithm(algorithm: &str) -> Self {
+        Refusal {
+            code: x509::UNSUPPORTED_ALGORITHM.to_string(),
+            message: format!(
+                "the server's certificate chain is signed with {algorithm}, which aliyun-iot-amqp cannot verify"
+            ),
+            reason: x509::UNSUPPORTED_ALGORITHM.to_string(),
+        }
+    }
+
     /// Into the rustls error that carries it through the handshake.
     pub fn into_rustls(self) -> rustls::Error {
         rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(std::sync::Arc::new(
@@ -69,8 +81,16 @@ pub mod x509 {
     pub const EE_KEY_TOO_SMALL: &str = "EE_KEY_TOO_SMALL";
     pub const CA_KEY_TOO_SMALL: &str = "CA_KEY_TOO_SMALL";
     pub const CA_MD_TOO_WEAK: &str = "CA_MD_TOO_WEAK";
+    pub const CERT_REJECTED: &str = "CERT_REJECTED";
+    pub const PERMITTED_VIOLATION: &str = "PERMITTED_VIOLATION";
+    pub const EXCLUDED_VIOLATION: &str = "EXCLUDED_VIOLATION";
+    pub const SUBTREE_MINMAX: &str = "SUBTREE_MINMAX";
+    pub const UNSUPPORTED_CONSTRAINT_TYPE: &str = "UNSUPPORTED_CONSTRAINT_TYPE";
+    pub const UNSUPPORTED_NAME_SYNTAX: &str = "UNSUPPORTED_NAME_SYNTAX";
     /// Node's code for a certificate that does not name the host.
     pub const ALTNAME_INVALID: &str = "ERR_TLS_CERT_ALTNAME_INVALID";
+    /// This package's code for a signature it cannot verify where Node can (Ed448).
+    pub const UNSUPPORTED_ALGORITHM: &str = "ERR_ALIYUN_IOT_AMQP_UNSUPPORTED_ALGORITHM";
     /// Node's code for an OpenSSL error it has no name for.
     pub const UNSPECIFIED: &str = "UNSPECIFIED";
 }
@@ -95,6 +115,7 @@ pub fn node_code(reason: &'static str) -> &'static str {
         | x509::INVALID_CA
         | x509::PATH_LENGTH_EXCEEDED
         | x509::INVALID_PURPOSE
+        | x509::CERT_REJECTED
         | x509::ALTNAME_INVALID => reason,
         _ => x509::UNSPECIFIED,
     }
@@ -123,6 +144,13 @@ pub fn x509_message(code: &str) -> &'static str {
         x509::EE_KEY_TOO_SMALL => "EE certificate key too weak",
         x509::CA_KEY_TOO_SMALL => "CA certificate key too weak",
         x509::CA_MD_TOO_WEAK => "CA signature digest algorithm too weak",
+        x509::CERT_REJECTED => "certificate rejected",
+        x509::PERMITTED_VIOLATION => "permitted subtree violation",
+        x509::EXCLUDED_VIOLATION => "excluded subtree violation",
+        x509::SUBTREE_MINMAX => "name constraints minimum and maximum not supported",
+        x509::UNSUPPORTED_CONSTRAINT_TYPE => "unsupported name constraint type",
+        x509::UNSUPPORTED_NAME_SYNTAX => "unsupported or invalid name syntax",
+        x509::UNSPECIFIED => "unspecified certificate verification error",
         _ => "certificate verify error",
     }
 }
@@ -139,9 +167,11 @@ pub fn hint(reason: &str) -> String {
         x509::UNABLE_TO_GET_ISSUER_CERT_LOCALLY => format!("the chain leads to a CA that is not trusted: {TRUST} (or NODE_USE_SYSTEM_CA=1 for the system's store, where Node supports it)"),
         x509::UNABLE_TO_VERIFY_LEAF_SIGNATURE => format!("no trusted CA issued the server's certificate and the server sent no chain to one: {TRUST}, or have the server send its intermediate certificates"),
         x509::CERT_HAS_EXPIRED | x509::CERT_NOT_YET_VALID | x509::ERROR_IN_CERT_NOT_BEFORE_FIELD | x509::ERROR_IN_CERT_NOT_AFTER_FIELD => "check the validity dates of the server's certificates and this machine's clock; a server whose certificate is being renewed can be waited for with `reconnect_on_certificate_failure: true`".into(),
+        x509::UNSUPPORTED_ALGORITHM => "the server needs a certificate chain signed with RSA, ECDSA or Ed25519 (Node's OpenSSL verifies Ed448, rustls and this package do not)".into(),
         x509::ALTNAME_INVALID => "connect with a name the certificate lists (`host`, or `servername` when `host` is an IP address), or allow the name with `checkServerIdentity`".into(),
         x509::EE_KEY_TOO_SMALL | x509::CA_KEY_TOO_SMALL | x509::CA_MD_TOO_WEAK => "the server's certificates use a key or digest weaker than Node's security level accepts: they must be reissued".into(),
-        x509::INVALID_PURPOSE | x509::INVALID_CA | x509::KEYUSAGE_NO_CERTSIGN | x509::PATH_LENGTH_EXCEEDED => "a certificate of the chain is not meant for this use (its keyUsage, extendedKeyUsage or basicConstraints): it must be reissued".into(),
+        x509::PERMITTED_VIOLATION | x509::EXCLUDED_VIOLATION | x509::SUBTREE_MINMAX | x509::UNSUPPORTED_CONSTRAINT_TYPE | x509::UNSUPPORTED_NAME_SYNTAX => "a CA of the chain may only issue certificates for the names its nameConstraints allow, and the server's certificate names others: the server needs a certificate within those names (or trust a CA without the constraint, with `ca` or NODE_EXTRA_CA_CERTS)".into(),
+        x509::INVALID_PURPOSE | x509::INVALID_CA | x509::KEYUSAGE_NO_CERTSIGN | x509::PATH_LENGTH_EXCEEDED => "a certificate of the chain is not meant for this use (its keyUsage, extendedKeyUsage or basicConstraints, or the trust settings of a TRUSTED CERTIFICATE given as `ca`): it must be reissued, or trusted for TLS servers".into(),
         _ => "the server's certificate chain must be fixed; `rejectUnauthorized: false` skips verification (tests only)".into(),
     }
 }
@@ -164,8 +194,59 @@ fn words(debug: impl fmt::Debug) -> String {
 /// or words for the handshake failure. `place` names the server (`host:port`).
 pub enum Failure {
     Certificate(Refusal),
-    /// Words, and Node's code where it has one (an alert from the server).
-    Handshake(String, Option<String>),
+    Handshake(Handshake),
+}
+
+/// A handshake that failed for another reason than the certificate.
+pub struct Handshake {
+    /// Words, ending with a hint.
+    pub text: String,
+    /// Node's `err.code` for the same failure, where it has one.
+    pub code: Option<String>,
+    /// The server and this client cannot agree (no version, suite, group or signature
+    /// algorithm in common, a client certificate asked for): another attempt fails the same way.
+    pub lasting: bool,
+}
+
+fn failed(text: String, code: Option<&str>, lasting: bool) -> Failure {
+    Failure::Handshake(Handshake {
+        text,
+        code: code.map(str::to_string),
+        lasting,
+    })
+}
+
+/// What this client speaks, for the hint of a handshake that found nothing in common.
+pub const SPEAKS: &str = "aliyun-iot-amqp speaks TLS 1.2 and 1.3 with ECDHE key exchange (X25519, P-256, P-384) and AES-GCM or ChaCha20-Poly1305 only (no CBC suite, no DHE or RSA key exchange, no TLS 1.0/1.1), and takes server keys of RSA, RSA-PSS (TLS 1.3), ECDSA (P-256, P-384, P-521) and Ed25519 (not Ed448) signing with SHA-256 or stronger; the server must offer one of these (minVersion, maxVersion and ecdhCurve narrow them further)";
+
+const PLAIN_PORT: &str =
+    "is it a plain AMQP port? use `transport: 'tcp'` there, or the TLS port (5671 on the platform)";
+
+/// The hint for an alert the server sent, and whether another attempt would fail the same way.
+fn alert_hint(alert: rustls::AlertDescription) -> (String, bool) {
+    use rustls::AlertDescription as A;
+    match alert {
+        A::HandshakeFailure | A::InsufficientSecurity | A::ProtocolVersion => (
+            format!("the server found nothing it accepts in what this client offered: {SPEAKS}"),
+            true,
+        ),
+        A::CertificateRequired | A::NoCertificate => (
+            "the server asks for a client certificate, which aliyun-iot-amqp does not send".into(),
+            true,
+        ),
+        A::UnrecognisedName => (
+            "the server does not know the name sent (`servername`, else `host`): connect with the name it serves".into(),
+            true,
+        ),
+        A::NoApplicationProtocol => (
+            "the server accepts none of the ALPNProtocols offered".into(),
+            true,
+        ),
+        _ => (
+            "the server refused the TLS handshake; its own log says why".into(),
+            false,
+        ),
+    }
 }
 
 /// OpenSSL's reason for a TLS alert received, as Node's code: `ERR_SSL_` and the reason, e.g.
@@ -221,15 +302,20 @@ pub fn handshake_failure(e: &io::Error, place: &str) -> Failure {
     {
         return rustls_failure(tls, place);
     }
-    Failure::Handshake(match e.kind() {
-        io::ErrorKind::UnexpectedEof => format!(
-            "{place} closed the connection during the TLS handshake (a plain AMQP port? use `transport: 'tcp'` there, or the TLS port, 5671 on the platform)"
+    match e.kind() {
+        // Node: "Client network socket disconnected before secure TLS connection was
+        // established", ECONNRESET (a plain AMQP server drops a TLS hello at once).
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => failed(
+            format!("{place} closed the connection before the TLS handshake completed; hint: {PLAIN_PORT}"),
+            Some("ECONNRESET"),
+            false,
         ),
-        io::ErrorKind::ConnectionReset => {
-            format!("{place} reset the connection during the TLS handshake")
-        }
-        kind => format!("the TLS handshake with {place} failed: {}", io_words(kind)),
-    }, None)
+        kind => failed(
+            format!("the TLS handshake with {place} failed: {}", io_words(kind)),
+            None,
+            false,
+        ),
+    }
 }
 
 fn rustls_failure(e: &rustls::Error, place: &str) -> Failure {
@@ -238,47 +324,72 @@ fn rustls_failure(e: &rustls::Error, place: &str) -> Failure {
         E::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
             match inner.downcast_ref::<Refusal>() {
                 Some(r) => Failure::Certificate(r.clone()),
-                None => Failure::Handshake(format!("the certificate of {place} is not usable"), None),
+                None => failed(format!("the certificate of {place} is not usable"), None, false),
             }
         }
-        E::InvalidCertificate(CertificateError::BadSignature) => Failure::Handshake(format!(
-            "the TLS handshake signature of {place} does not match its certificate"
-        ), None),
-        E::InvalidCertificate(other) => Failure::Handshake(format!(
-            "the certificate of {place} is not usable ({})",
-            words(other)
-        ), None),
-        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
-            Failure::Handshake(format!(
-                "{place} did not answer in TLS (is it a plain AMQP port? use `transport: 'tcp'` there, or the TLS port, 5671 on the platform)"
-            ), None)
+        E::InvalidCertificate(CertificateError::BadSignature) => failed(
+            format!("the TLS handshake signature of {place} does not match its certificate"),
+            None,
+            false,
+        ),
+        E::InvalidCertificate(other) => failed(
+            format!("the certificate of {place} is not usable ({})", words(other)),
+            None,
+            false,
+        ),
+        // OpenSSL reads the first bytes of a server that does not speak TLS as a record of an
+        // unknown version: Node's ERR_SSL_WRONG_VERSION_NUMBER (RabbitMQ's plain port answers so).
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => failed(
+            format!("{place} did not answer in TLS (wrong version number); hint: {PLAIN_PORT}"),
+            Some("ERR_SSL_WRONG_VERSION_NUMBER"),
+            false,
+        ),
+        E::AlertReceived(alert) => {
+            let (hint, lasting) = alert_hint(*alert);
+            match alert_code(*alert) {
+                Some((code, reason)) => failed(
+                    format!("{place} ended the TLS handshake with an alert ({reason}); hint: {hint}"),
+                    Some(&code),
+                    lasting,
+                ),
+                None => failed(
+                    format!("{place} ended the TLS handshake with an alert ({}); hint: {hint}", words(alert)),
+                    None,
+                    lasting,
+                ),
+            }
         }
-        E::AlertReceived(alert) => match alert_code(*alert) {
-            Some((code, reason)) => Failure::Handshake(
-                format!("{place} refused the TLS handshake ({reason})"),
-                Some(code),
+        E::PeerIncompatible(why) => failed(
+            format!(
+                "{place} and this client have no TLS version, cipher suite or signature algorithm in common ({}); hint: {SPEAKS}",
+                words(why)
             ),
-            None => Failure::Handshake(
-                format!("{place} refused the TLS handshake (alert: {})", words(alert)),
-                None,
-            ),
-        },
-        E::PeerIncompatible(why) => Failure::Handshake(format!(
-            "{place} and this client have no TLS version, cipher suite or signature scheme in common ({})",
-            words(why)
-        ), None),
-        E::PeerMisbehaved(why) => Failure::Handshake(format!(
-            "{place} broke the TLS protocol ({})",
-            words(why)
-        ), None),
-        E::NoCertificatesPresented => {
-            Failure::Handshake(format!("{place} presented no certificate"), None)
-        }
-        E::DecryptError => Failure::Handshake(format!("a TLS record from {place} could not be decrypted"), None),
-        E::PeerSentOversizedRecord => Failure::Handshake(format!(
-            "{place} sent an oversized TLS record (is it a plain AMQP port? use `transport: 'tcp'` there)"
-        ), None),
-        other => Failure::Handshake(format!("the TLS handshake with {place} failed ({})", words(other)), None),
+            None,
+            true,
+        ),
+        // rustls takes no rsa_pss_pss_* scheme in TLS 1.2 (OpenSSL does): an RSA-PSS-only key.
+        E::PeerMisbehaved(rustls::PeerMisbehaved::SignedKxWithWrongAlgorithm) => failed(
+            format!("{place} signed its TLS 1.2 key exchange with a scheme this client's TLS library (rustls) refuses in TLS 1.2, such as an RSA-PSS-only key's rsa_pss_pss; hint: have the server offer TLS 1.3 (where such keys work here) or use an rsaEncryption RSA key"),
+            None,
+            true,
+        ),
+        E::PeerMisbehaved(why) => failed(
+            format!("{place} broke the TLS protocol ({})", words(why)),
+            None,
+            false,
+        ),
+        E::NoCertificatesPresented => failed(format!("{place} presented no certificate"), None, false),
+        E::DecryptError => failed(format!("a TLS record from {place} could not be decrypted"), None, false),
+        E::PeerSentOversizedRecord => failed(
+            format!("{place} sent an oversized TLS record; hint: {PLAIN_PORT}"),
+            Some("ERR_SSL_WRONG_VERSION_NUMBER"),
+            false,
+        ),
+        other => failed(
+            format!("the TLS handshake with {place} failed ({})", words(other)),
+            None,
+            false,
+        ),
     }
 }
 
@@ -296,7 +407,7 @@ pub fn io_error_words(e: &io::Error) -> String {
     {
         return match rustls_failure(tls, "the server") {
             Failure::Certificate(r) => r.message,
-            Failure::Handshake(text, _) => text,
+            Failure::Handshake(h) => h.text,
         };
     }
     match e.kind() {
@@ -363,14 +474,17 @@ mod tests {
         );
         match handshake_failure(&err, "h:1") {
             Failure::Certificate(r) => assert_eq!(r.code, "CERT_HAS_EXPIRED"),
-            Failure::Handshake(t, _) => panic!("{t}"),
+            Failure::Handshake(h) => panic!("{}", h.text),
         }
         let corrupt = io::Error::new(
             io::ErrorKind::InvalidData,
             rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
         );
         match handshake_failure(&corrupt, "h:1") {
-            Failure::Handshake(t, _) => assert!(t.contains("transport: 'tcp'"), "{t}"),
+            Failure::Handshake(h) => {
+                assert!(h.text.contains("transport: 'tcp'"), "{}", h.text);
+                assert_eq!(h.code.as_deref(), Some("ERR_SSL_WRONG_VERSION_NUMBER"));
+            }
             Failure::Certificate(_) => panic!(),
         }
     }

@@ -1,6 +1,9 @@
 //! Keys and signature algorithms of certificates, as far as signature strength and verification
 //! need them (OpenSSL 3's security bits).
 
+use sha1::Sha1;
+use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
+
 use super::der::{self, Malformed, Reader};
 use super::oid;
 
@@ -13,6 +16,27 @@ pub enum Hash {
     Sha256,
     Sha384,
     Sha512,
+    Sha3_224,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
+}
+
+/// The digest of `data`.
+pub fn digest(hash: Hash, data: &[u8]) -> Vec<u8> {
+    use sha3::Digest as _;
+    match hash {
+        Hash::Md5 => <md5::Md5 as Digest>::digest(data).to_vec(),
+        Hash::Sha1 => Sha1::digest(data).to_vec(),
+        Hash::Sha224 => Sha224::digest(data).to_vec(),
+        Hash::Sha256 => Sha256::digest(data).to_vec(),
+        Hash::Sha384 => Sha384::digest(data).to_vec(),
+        Hash::Sha512 => Sha512::digest(data).to_vec(),
+        Hash::Sha3_224 => sha3::Sha3_224::digest(data).to_vec(),
+        Hash::Sha3_256 => sha3::Sha3_256::digest(data).to_vec(),
+        Hash::Sha3_384 => sha3::Sha3_384::digest(data).to_vec(),
+        Hash::Sha3_512 => sha3::Sha3_512::digest(data).to_vec(),
+    }
 }
 
 impl Hash {
@@ -21,10 +45,10 @@ impl Hash {
         match self {
             Hash::Md5 => 39,
             Hash::Sha1 => 63,
-            Hash::Sha224 => 112,
-            Hash::Sha256 => 128,
-            Hash::Sha384 => 192,
-            Hash::Sha512 => 256,
+            Hash::Sha224 | Hash::Sha3_224 => 112,
+            Hash::Sha256 | Hash::Sha3_256 => 128,
+            Hash::Sha384 | Hash::Sha3_384 => 192,
+            Hash::Sha512 | Hash::Sha3_512 => 256,
         }
     }
 
@@ -35,6 +59,10 @@ impl Hash {
             oid::SHA256 => Hash::Sha256,
             oid::SHA384 => Hash::Sha384,
             oid::SHA512 => Hash::Sha512,
+            oid::SHA3_224 => Hash::Sha3_224,
+            oid::SHA3_256 => Hash::Sha3_256,
+            oid::SHA3_384 => Hash::Sha3_384,
+            oid::SHA3_512 => Hash::Sha3_512,
             _ => return None,
         })
     }
@@ -48,7 +76,9 @@ pub enum SigAlg {
     RsaPss(Hash, usize),
     Ecdsa(Hash),
     Ed25519,
-    /// Anything else (DSA, Ed448, GOST, ...): not verifiable here.
+    /// Ed448: recognised (for chain building, as OpenSSL builds it) but not verifiable here.
+    Ed448,
+    /// Anything else (DSA, GOST, ...): not verifiable here.
     Unsupported,
 }
 
@@ -72,7 +102,21 @@ impl SigAlg {
             oid::ECDSA_SHA384 => SigAlg::Ecdsa(Hash::Sha384),
             oid::ECDSA_SHA512 => SigAlg::Ecdsa(Hash::Sha512),
             oid::ED25519 => SigAlg::Ed25519,
+            oid::ED448 => SigAlg::Ed448,
             oid::RSASSA_PSS => pss_params(&mut r).unwrap_or(SigAlg::Unsupported),
+            o if o.len() == 9 && o.starts_with(oid::SIG_SHA3_PREFIX) => {
+                let hash = [
+                    Hash::Sha3_224,
+                    Hash::Sha3_256,
+                    Hash::Sha3_384,
+                    Hash::Sha3_512,
+                ];
+                match o[8] {
+                    n @ 9..=12 => SigAlg::Ecdsa(hash[usize::from(n - 9)]),
+                    n @ 13..=16 => SigAlg::RsaPkcs1(hash[usize::from(n - 13)]),
+                    _ => SigAlg::Unsupported,
+                }
+            }
             _ => SigAlg::Unsupported,
         }
     }
@@ -88,6 +132,7 @@ impl SigAlg {
                 )
                 | (SigAlg::Ecdsa(_), KeyKind::Ec(_))
                 | (SigAlg::Ed25519, KeyKind::Ed25519)
+                | (SigAlg::Ed448, KeyKind::Ed448)
         )
     }
 
@@ -98,6 +143,7 @@ impl SigAlg {
                 Some(h.security_bits())
             }
             SigAlg::Ed25519 => Some(128),
+            SigAlg::Ed448 => Some(224),
             SigAlg::Unsupported => None,
         }
     }

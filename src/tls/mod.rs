@@ -19,10 +19,13 @@
 mod algorithms;
 pub mod cert;
 pub mod der;
+mod ecdsa;
 pub mod errors;
 mod keys;
 pub mod name;
+pub mod ncons;
 pub mod oid;
+pub mod pem;
 mod rsa;
 pub mod verify;
 mod x509_text;
@@ -32,7 +35,7 @@ use std::sync::Arc;
 use tokio_rustls::rustls::{
     self,
     client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
-    pki_types::{pem::PemObject, CertificateDer, ServerName, UnixTime},
+    pki_types::{CertificateDer, ServerName, UnixTime},
     CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme,
 };
 
@@ -42,19 +45,17 @@ use cert::Cert;
 pub use errors::Refusal;
 pub use verify::TrustStore;
 
-/// Parses PEM text (one or more certificates) or a single DER certificate.
+/// The certificates of PEM text (`CERTIFICATE`, `X509 CERTIFICATE`, `TRUSTED CERTIFICATE`
+/// blocks) or of a single DER certificate.
 pub fn parse_certificates(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
-    if data.windows(11).any(|w| w == b"-----BEGIN ") {
-        let certs = CertificateDer::pem_slice_iter(data)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| Error::Config("invalid PEM certificate (bad base64 or framing)".into()))?;
-        if certs.is_empty() {
-            return Err(Error::Config("no certificate found in PEM text".into()));
-        }
-        Ok(certs)
-    } else {
-        Ok(vec![CertificateDer::from(data.to_vec())])
-    }
+    pem::ca_certificates(data)
+        .map(|certs| {
+            certs
+                .into_iter()
+                .map(|c| CertificateDer::from(c.der))
+                .collect()
+        })
+        .map_err(|e| Error::Config(e.into()))
 }
 
 /// A webpki-roots anchor (subject and key only) as a self-signed root certificate.
@@ -119,22 +120,14 @@ fn wrap(tag: u8, contents: &[u8]) -> Vec<u8> {
     out
 }
 
-fn add_all(store: &mut TrustStore, data: &[u8]) -> Result<(), Error> {
-    for der in parse_certificates(data)? {
-        let cert = Cert::parse(der.as_ref())
-            .map_err(|_| Error::Config("not an X.509 certificate".into()))?;
-        store.add(cert);
-    }
-    Ok(())
-}
-
 /// The store Node would verify this connection against.
 pub fn trust_store(opts: &TlsOptions) -> Result<TrustStore, Error> {
     let mut store = TrustStore::new();
     if let Some(ca) = &opts.ca {
         for item in ca {
-            add_all(&mut store, item)
-                .map_err(|e| Error::Config(format!("ca: {}", e.description())))?;
+            for cert in pem::ca_certificates(item).map_err(|e| Error::Config(format!("ca: {e}")))? {
+                store.add(cert);
+            }
         }
         return Ok(store);
     }
@@ -142,7 +135,9 @@ pub fn trust_store(opts: &TlsOptions) -> Result<TrustStore, Error> {
         Some(list) => {
             for item in list {
                 // Node's own list: anything it holds that we cannot read is skipped.
-                let _ = add_all(&mut store, item);
+                for cert in pem::ca_certificates(item).unwrap_or_default() {
+                    store.add(cert);
+                }
             }
         }
         None => {
@@ -156,10 +151,31 @@ pub fn trust_store(opts: &TlsOptions) -> Result<TrustStore, Error> {
     if let Some(path) = &opts.node_extra_ca_certs {
         // Node warns and goes on when this file cannot be read; so do we.
         if let Ok(pem) = std::fs::read(path) {
-            let _ = add_all(&mut store, &pem);
+            for cert in pem::extra_certificates(&pem) {
+                store.add(cert);
+            }
         }
     }
     Ok(store)
+}
+
+/// Whether the chain the server sent (DER, leaf first) passes Node's chain verification now,
+/// whatever `rejectUnauthorized` says: Node calls `checkServerIdentity` only then.
+pub fn chain_verified(opts: &TlsOptions, chain: &[Vec<u8>]) -> bool {
+    let Ok(store) = trust_store(opts) else {
+        return false;
+    };
+    let Ok(peer) = chain
+        .iter()
+        .map(|d| Cert::parse(d))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return false;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    verify::verify_chain(&store, &peer, now, opts.security_level).is_ok()
 }
 
 /// The server certificate verifier: Node's verdict, carried through rustls as a [`Refusal`].
@@ -252,29 +268,38 @@ fn handshake_signature(
     let bad = || rustls::Error::InvalidCertificate(CertificateError::BadSignature);
     let c = Cert::parse(cert.as_ref()).map_err(|_| bad())?;
     let key = c.public_key.as_ref().ok_or_else(bad)?;
-    if tls13 {
-        // TLS 1.3 signs with PSS, ECDSA on the curve the scheme names, or EdDSA.
-        let fits = match dss.scheme {
-            SignatureScheme::ECDSA_NISTP256_SHA256 => {
-                key.kind == cert::KeyKind::Ec(cert::Curve::P256)
-            }
-            SignatureScheme::ECDSA_NISTP384_SHA384 => {
-                key.kind == cert::KeyKind::Ec(cert::Curve::P384)
-            }
-            SignatureScheme::ED25519
-            | SignatureScheme::RSA_PSS_SHA256
-            | SignatureScheme::RSA_PSS_SHA384
-            | SignatureScheme::RSA_PSS_SHA512 => true,
-            _ => false,
-        };
-        if !fits {
-            return Err(bad());
-        }
+    if tls13 && !algorithms::fits_tls13(&key.kind, dss.scheme) {
+        return Err(bad());
     }
     if algorithms::verify_handshake(key, dss.scheme, message, dss.signature()) {
         Ok(HandshakeSignatureValid::assertion())
     } else {
         Err(bad())
+    }
+}
+
+/// The name handed to rustls for `hostname` (`servername || host`): itself where it is a DNS name
+/// (sent as SNI) or an IP address (no SNI, as in Node). A name that is neither (`bad..name`,
+/// `-x.example.com`) is not sent at all, where Node sends it as it is: the connection goes on,
+/// SNI off (`client_config`), under a placeholder that nothing checks (the verifier checks
+/// `hostname` itself, with Node's rules).
+pub fn server_name(hostname: &str) -> ServerName<'static> {
+    ServerName::try_from(hostname.to_string())
+        .unwrap_or_else(|_| ServerName::try_from("invalid").expect("a valid DNS name"))
+}
+
+/// Whether `hostname` goes out as SNI (a DNS name rustls can send).
+fn sends_sni(hostname: &str) -> bool {
+    matches!(ServerName::try_from(hostname), Ok(ServerName::DnsName(_)))
+}
+
+/// A key exchange group by the name the options give it.
+fn group_name(group: rustls::NamedGroup) -> &'static str {
+    match group {
+        rustls::NamedGroup::X25519 => "x25519",
+        rustls::NamedGroup::secp256r1 => "secp256r1",
+        rustls::NamedGroup::secp384r1 => "secp384r1",
+        _ => "",
     }
 }
 
@@ -292,13 +317,31 @@ pub fn client_config(opts: &TlsOptions, hostname: &str) -> Result<Arc<ClientConf
         check_name: !opts.external_identity_check,
         security_level: opts.security_level,
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(groups) = &opts.kx_groups {
+        let all = std::mem::take(&mut provider.kx_groups);
+        for name in groups {
+            let group = all.iter().find(|g| group_name(g.name()) == name);
+            match group {
+                Some(g) => provider.kx_groups.push(*g),
+                None => return Err(Error::Config(format!("ecdhCurve: {name} is not supported"))),
+            }
+        }
+    }
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> =
+        [(2, &rustls::version::TLS12), (3, &rustls::version::TLS13)]
+            .into_iter()
+            .filter(|(v, _)| (opts.versions.0..=opts.versions.1).contains(v))
+            .map(|(_, p)| p)
+            .collect();
+    let mut config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&versions)
         .map_err(|e| Error::Config(format!("TLS setup failed: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
+    config.alpn_protocols = opts.alpn_protocols.clone();
+    config.enable_sni = sends_sni(hostname);
     Ok(Arc::new(config))
 }
 

@@ -1,14 +1,10 @@
-//! RSA signature verification (PKCS #1 v1.5 and PSS, RFC 8017) for the keys ring does not take:
-//! moduli under 2048 bits with PSS or SHA-384, and moduli over 8192 bits. Node's default security
+//! RSA signature verification (PKCS #1 v1.5 and PSS, RFC 8017) for what ring does not take:
+//! moduli under 2048 bits with PSS or SHA-384, moduli over 8192 bits, SHA-224 and SHA-3. Node's default security
 //! level accepts RSA keys from 1024 bits, and a server with a 1024-bit key signs its TLS 1.3
 //! handshake with PSS. Only public-key operations on public data happen here, so the arithmetic
 //! is plain (not constant-time) and small: a schoolbook multiplication and a bitwise reduction.
 
-use md5::Md5;
-use sha1::Sha1;
-use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
-
-use super::cert::Hash;
+use super::keys::{digest, Hash};
 
 /// The largest modulus verified, as OpenSSL's OPENSSL_RSA_MAX_MODULUS_BITS.
 const MAX_MODULUS_BITS: usize = 16384;
@@ -139,17 +135,6 @@ impl Big {
     }
 }
 
-fn digest(hash: Hash, data: &[u8]) -> Vec<u8> {
-    match hash {
-        Hash::Md5 => Md5::digest(data).to_vec(),
-        Hash::Sha1 => Sha1::digest(data).to_vec(),
-        Hash::Sha224 => Sha224::digest(data).to_vec(),
-        Hash::Sha256 => Sha256::digest(data).to_vec(),
-        Hash::Sha384 => Sha384::digest(data).to_vec(),
-        Hash::Sha512 => Sha512::digest(data).to_vec(),
-    }
-}
-
 /// The DER prefix of a DigestInfo for `hash` (RFC 8017, 9.2 note 1).
 fn digest_info_prefix(hash: Hash) -> &'static [u8] {
     match hash {
@@ -176,6 +161,22 @@ fn digest_info_prefix(hash: Hash) -> &'static [u8] {
         Hash::Sha512 => &[
             0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
             0x03, 0x05, 0x00, 0x04, 0x40,
+        ],
+        Hash::Sha3_224 => &[
+            0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x07, 0x05, 0x00, 0x04, 0x1c,
+        ],
+        Hash::Sha3_256 => &[
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x08, 0x05, 0x00, 0x04, 0x20,
+        ],
+        Hash::Sha3_384 => &[
+            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x09, 0x05, 0x00, 0x04, 0x30,
+        ],
+        Hash::Sha3_512 => &[
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x0a, 0x05, 0x00, 0x04, 0x40,
         ],
     }
 }

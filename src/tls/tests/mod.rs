@@ -536,3 +536,7 @@ fn trust_store_as_node_builds_it() {
     });
     assert!(bad.is_err_and(|e| e.description().starts_with("ca:")));
 }
+
+mod ncons;
+mod signatures;
+mod trust;
