@@ -125,7 +125,7 @@ pub async fn setup(
 
 async fn read_sasl(reader: &mut FrameReader) -> Result<sasl::Frame, Error> {
     let frame = reader.read_frame().await?;
-    codec::decode_sasl(frame).map_err(codec::to_error)
+    codec::decode_sasl(frame).map_err(Error::from)
 }
 
 async fn sasl_plain(

@@ -63,12 +63,12 @@ impl Outbox {
     /// Appends one AMQP frame on our channel.
     pub fn frame<T: Serialize + std::fmt::Debug>(&mut self, performative: &T) -> Result<(), Error> {
         self.trace.frame("->", performative);
-        codec::encode_amqp(&mut self.out, CHANNEL, performative).map_err(codec::to_error)
+        codec::encode_amqp(&mut self.out, CHANNEL, performative).map_err(Error::from)
     }
 
     /// Appends one SASL frame (traced by the caller: it may hold credentials).
     pub fn sasl(&mut self, frame: &sasl::Frame) -> Result<(), Error> {
-        codec::encode_sasl(&mut self.out, frame).map_err(codec::to_error)
+        codec::encode_sasl(&mut self.out, frame).map_err(Error::from)
     }
 
     /// Appends an empty frame (a heartbeat).
