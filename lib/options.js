@@ -4,40 +4,40 @@
 // One table of defaults (DEFAULTS) and one set of validators serve connect() and open_receiver()
 // (here), sign() and the `credentials` option (here), and createConsumer() (lib/consumer/options.js).
 
+const native = require('./native.js');
 const { SECRET_OPTIONS, describe, fail } = require('./invalid.js');
 const { caList, nodeDefaultTrust, rejectUnauthorizedDefault, securityLevel } = require('./tls.js');
 
+/** The core's defaults (src/config.rs `defaults`, src/sign.rs), read once: each is written there only. */
+const CORE = native.coreDefaults();
 /** The default sign method, everywhere (sign(), the `credentials` option, createConsumer()). */
-const SIGN_METHOD = 'hmacsha256';
+const SIGN_METHOD = CORE.signMethod;
 /** The AMQP ports, by whether the transport is TLS. */
 const PORTS = Object.freeze({ tcp: 5672, tls: 5671 });
 
 const DEFAULTS = Object.freeze({
   /** connect() and create_container() (rhea's options), and open_receiver(). */
+  // Those of this package's JavaScript (host, transport, credit_window, autoaccept), then the
+  // core's, as src/config.rs explains them.
   connect: Object.freeze({
     host: 'localhost',
     transport: 'tcp',
-    // The platform accepts 30 000 - 300 000 ms and closes connections that do not advertise one it
-    // accepts; rhea advertises none unless told. 60 s is what the platform's own sample uses.
-    idle_time_out: 60000,
-    reconnect: true,
-    initial_reconnect_delay: 100,
-    max_reconnect_delay: 60000,
     credit_window: 1000,
     autoaccept: true,
-    rejectUnauthorized: true,
-    max_frame_size: 1048576,
-    max_message_size: 16 * 1048576,
-    connect_timeout: 30000,
-    close_timeout: 5000,
-    reconnect_on_auth_failure: false,
-    // Coalescing at low rates (the platform pushes ~1 000 msg/s per connection, one at a time):
-    // acknowledgements wait up to ack_delay to go out together (the platform allows 30 s), and
-    // when messages trickle in, a read waits up to read_delay to bring several. 0 turns each off.
-    ack_delay: 20,
-    read_delay: 5,
-    // rhea reconnects after TLS errors; each attempt reports the certificate's problem.
-    reconnect_on_certificate_failure: true,
+    idle_time_out: CORE.idleTimeOut,
+    reconnect: CORE.reconnect,
+    initial_reconnect_delay: CORE.initialReconnectDelay,
+    max_reconnect_delay: CORE.maxReconnectDelay,
+    rejectUnauthorized: CORE.rejectUnauthorized,
+    max_frame_size: CORE.maxFrameSize,
+    max_message_size: CORE.maxMessageSize,
+    connect_timeout: CORE.connectTimeout,
+    close_timeout: CORE.closeTimeout,
+    reconnect_on_auth_failure: CORE.reconnectOnAuthFailure,
+    // 0 turns either off.
+    ack_delay: CORE.ackDelay,
+    read_delay: CORE.readDelay,
+    reconnect_on_certificate_failure: CORE.reconnectOnCertificateFailure,
   }),
   /** sign() and the `credentials` option of connect(). */
   sign: Object.freeze({
@@ -66,7 +66,7 @@ const DEFAULTS = Object.freeze({
 const KEY_ENV = Object.freeze({ accessKeyId: 'ALIBABA_CLOUD_ACCESS_KEY_ID', accessKeySecret: 'ALIBABA_CLOUD_ACCESS_KEY_SECRET' });
 
 /** The platform's limit on a client id, in characters (Unicode code points, as Rust's `chars()`). */
-const MAX_CLIENT_ID = 64;
+const MAX_CLIENT_ID = native.MAX_CLIENT_ID_LENGTH;
 const SIGN_METHODS = Object.freeze(['hmacmd5', 'hmacsha1', 'hmacsha256']);
 const AUTH_MODES = Object.freeze(['aksign', 'ststoken']);
 const TRANSPORTS = Object.freeze(['tcp', 'tls', 'ssl']);
@@ -186,7 +186,7 @@ function connectionOptions(own, inherited, defaults) {
       get('reconnect_on_certificate_failure', DEFAULTS.connect.reconnect_on_certificate_failure)),
     // As tls.connect(): NODE_TLS_REJECT_UNAUTHORIZED=0 changes the default (and warns, once).
     rejectUnauthorized: bool('rejectUnauthorized', get('rejectUnauthorized', tls ? rejectUnauthorizedDefault() : DEFAULTS.connect.rejectUnauthorized)),
-    maxFrameSize: number('max_frame_size', get('max_frame_size', DEFAULTS.connect.max_frame_size), { min: 512, max: 4294967295, integer: true }),
+    maxFrameSize: number('max_frame_size', get('max_frame_size', DEFAULTS.connect.max_frame_size), { min: native.MIN_MAX_FRAME_SIZE, max: 4294967295, integer: true }),
     maxMessageSize: number('max_message_size', get('max_message_size', DEFAULTS.connect.max_message_size), { min: 1, integer: true }),
     connectTimeout: number('connect_timeout', get('connect_timeout', DEFAULTS.connect.connect_timeout), { min: 1, max: 1e9 }),
     closeTimeout: number('close_timeout', get('close_timeout', DEFAULTS.connect.close_timeout), { min: 0, max: 1e9 }),

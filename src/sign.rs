@@ -9,8 +9,9 @@ use hmac::{Hmac, Mac};
 use crate::error::Error;
 use crate::secret::Secret;
 
-/// How the request is signed. The default is `hmacsha256`, for `sign()`, the `credentials`
-/// option and `createConsumer()` alike.
+/// How the request is signed. The default, `hmacsha256`, is defined here once: the bindings
+/// export it (`coreDefaults().signMethod`) and lib/options.js takes it from there for `sign()`,
+/// the `credentials` option and `createConsumer()` alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SignMethod {
     HmacMd5,
@@ -64,6 +65,10 @@ impl AuthMode {
     }
 }
 
+/// The platform's limit on a client id, in characters (Unicode code points, as `chars()` counts
+/// them; exported to JavaScript as `MAX_CLIENT_ID_LENGTH`).
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+
 /// Everything needed to sign one connection attempt, except the timestamp.
 #[derive(Debug, Clone)]
 pub struct SignParams {
@@ -107,8 +112,10 @@ impl SignParams {
         check_field("accessKeyId", &self.access_key_id, true)?;
         check_field("consumerGroupId", &self.consumer_group_id, true)?;
         check_field("clientId", &self.client_id, true)?;
-        if self.client_id.chars().count() > 64 {
-            return Err(bad("clientId must be at most 64 characters".into()));
+        if self.client_id.chars().count() > MAX_CLIENT_ID_CHARS {
+            return Err(bad(format!(
+                "clientId must be at most {MAX_CLIENT_ID_CHARS} characters"
+            )));
         }
         if let Some(id) = &self.iot_instance_id {
             check_field("iotInstanceId", id, false)?;

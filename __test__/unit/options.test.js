@@ -172,3 +172,41 @@ test('reconnect_limit: 0 is no limit, as in rhea; README and index.d.ts say what
   const dts = fs.readFileSync(path.join(root, 'index.d.ts'), 'utf8');
   assert.match(dts, /Reconnect attempts after a failure before giving up, as in rhea: `3` is the first attempt and\s+\* at most 3 reconnects \(4 attempts in all\)/);
 });
+
+test('the defaults the core owns are written once, in src/config.rs and src/sign.rs: DEFAULTS takes them from the binding, and the README states them', () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const native = require('../../lib/native.js');
+  const { DEFAULTS } = require('../../lib/options.js');
+  const core = native.coreDefaults();
+  const owned = {
+    idle_time_out: 'idleTimeOut', reconnect: 'reconnect', initial_reconnect_delay: 'initialReconnectDelay',
+    max_reconnect_delay: 'maxReconnectDelay', reconnect_on_auth_failure: 'reconnectOnAuthFailure',
+    reconnect_on_certificate_failure: 'reconnectOnCertificateFailure', rejectUnauthorized: 'rejectUnauthorized',
+    max_frame_size: 'maxFrameSize', max_message_size: 'maxMessageSize', connect_timeout: 'connectTimeout',
+    close_timeout: 'closeTimeout', ack_delay: 'ackDelay', read_delay: 'readDelay',
+  };
+  assert.deepEqual(Object.keys(core).sort(), [...Object.values(owned), 'signMethod', 'authMode'].sort());
+  const root = path.resolve(__dirname, '..', '..');
+  const source = fs.readFileSync(path.join(root, 'lib', 'options.js'), 'utf8');
+  for (const [name, key] of Object.entries(owned)) {
+    assert.equal(DEFAULTS.connect[name], core[key], name);
+    assert.match(source, new RegExp(`^ {4}${name}: CORE\\.${key},$`, 'm'), `lib/options.js takes ${name} from the core`);
+  }
+  // One default sign method (and auth mode), decided in the core: hmacsha256 (and aksign).
+  assert.equal(core.signMethod, native.SignMethod.Hmacsha256);
+  assert.equal(core.authMode, native.AuthMode.Aksign);
+  assert.equal(DEFAULTS.sign.signMethod, core.signMethod);
+  assert.equal(DEFAULTS.consumer.signMethod, core.signMethod);
+  // The README's options table says the same.
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const cell = (option) => readme.split('\n').find((l) => l.startsWith(`| \`${option}\``)).split(' | ')[1];
+  for (const name of ['idle_time_out', 'connect_timeout', 'close_timeout', 'ack_delay', 'read_delay']) {
+    assert.equal(cell(name), String(core[owned[name]]), name);
+  }
+  assert.equal(cell('initial_reconnect_delay'), `${core.initialReconnectDelay}, ${core.maxReconnectDelay}`);
+  assert.equal(cell('max_frame_size'), `${core.maxFrameSize / 1048576} MiB, ${core.maxMessageSize / 1048576} MiB`);
+  assert.equal(cell('reconnect_on_auth_failure'), `\`${core.reconnectOnAuthFailure}\``);
+  assert.equal(cell('reconnect_on_certificate_failure'), `\`${core.reconnectOnCertificateFailure}\``);
+  assert.match(readme, new RegExp(`\\| \`signMethod\` \\| \`'${core.signMethod}'\` \\|`));
+});
