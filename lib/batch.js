@@ -11,9 +11,7 @@ const util = require('node:util');
 const native = require('./native.js');
 const { adopt, idString, timeNumber } = require('./message.js');
 const diagnostics = require('./diagnostics.js');
-
-const ACCEPT = native.SettleCode.Accept;
-const RELEASE = native.SettleCode.Release;
+const { ACCEPT, RELEASE, CODE_OUTCOMES } = require('./outcomes.js');
 
 // The index: SLOTS numbers per delivery, in this order (src/node/batch.rs, `append_index`).
 const SLOTS = native.BATCH_INDEX_SLOTS;
@@ -34,7 +32,6 @@ const BODY_LEN = 12;
 // Per delivery: not settled, settled here (code + 1), or settled by the sender.
 const OPEN = 0;
 const BY_SENDER = 255;
-const STATES = [undefined, 'accepted', 'released'];
 
 class Batch {
   /**
@@ -124,7 +121,7 @@ class Batch {
   state(i) {
     this._at(i);
     const s = this._states[i];
-    return s === BY_SENDER ? undefined : STATES[s];
+    return s === OPEN || s === BY_SENDER ? undefined : CODE_OUTCOMES[s - 1];
   }
 
   /**
@@ -172,7 +169,7 @@ class Batch {
     const connection = this.receiver.connection;
     const id = this._tape[k + ID];
     if (!connection._isLive(this._attach)) {
-      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, id, STATES[code + 1], false);
+      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, id, CODE_OUTCOMES[code], false);
       return false;
     }
     connection._queueSettle(this._attach, id, code);

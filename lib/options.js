@@ -67,9 +67,10 @@ const KEY_ENV = Object.freeze({ accessKeyId: 'ALIBABA_CLOUD_ACCESS_KEY_ID', acce
 
 /** The platform's limit on a client id, in characters (Unicode code points, as Rust's `chars()`). */
 const MAX_CLIENT_ID = native.MAX_CLIENT_ID_LENGTH;
-const SIGN_METHODS = Object.freeze(['hmacmd5', 'hmacsha1', 'hmacsha256']);
-const AUTH_MODES = Object.freeze(['aksign', 'ststoken']);
-const TRANSPORTS = Object.freeze(['tcp', 'tls', 'ssl']);
+// The values of the native layer's string enums (src/node/sign.rs, src/node/options.rs).
+const SIGN_METHODS = Object.freeze(Object.values(native.SignMethod));
+const AUTH_MODES = Object.freeze(Object.values(native.AuthMode));
+const TRANSPORTS = Object.freeze(Object.values(native.Transport));
 
 // TLS options Node knows that this package cannot honour: refusing them beats ignoring them.
 const UNSUPPORTED = ['cert', 'key', 'pfx', 'passphrase', 'sasl_mechanisms'];
