@@ -37,3 +37,22 @@ test('each settle code is named by the code itself, and the outcome names are th
     assert.doesNotMatch(text, /SettleCode/, `${file} reads the settle codes itself`);
   }
 });
+
+test('the packed batch\'s codes and index layout are written once, in src/node/batch.rs', () => {
+  // The unpacker names the tape's codes; batch.rs replaces each name with its number (SPLICED).
+  const unpack = read('src/node/unpack.js');
+  const batchRs = read('src/node/batch.rs');
+  const declared = [...unpack.matchAll(/^\/\* global (.*) \*\/$/gm)].flatMap((m) => m[1].split(', '));
+  const spliced = [...batchRs.matchAll(/^ {4}\("(\w+)", /gm)].map((m) => m[1]);
+  assert.deepEqual([...declared].sort(), [...spliced].sort());
+  assert.ok(spliced.length >= 12, `${spliced.length} names spliced`);
+  assert.doesNotMatch(unpack, /case -?\d+:/, 'unpack.js spells a code');
+  // lib/batch.js reads the index's layout from the binding.
+  const layout = native.batchIndex();
+  const slots = ['fields', 'id', 'flags', 'topicAt', 'topicLen', 'topicAscii', 'idKind', 'idA', 'idB', 'timeKind', 'timeA', 'bodyAt', 'bodyLen'];
+  assert.deepEqual(slots.map((k) => layout[k]).sort((a, b) => a - b), Array.from({ length: layout.slots }, (_, i) => i));
+  const batchJs = read('lib/batch.js');
+  assert.match(batchJs, /= native\.batchIndex\(\);/);
+  assert.doesNotMatch(batchJs, /^const (SLOTS|FIELDS|ID|FLAGS|TOPIC_\w+|ID_\w+|TIME_\w+|BODY_\w+) = /m, 'lib/batch.js lays out the index again');
+  assert.doesNotMatch(batchJs, /case \d+:|& [12]\)/, 'lib/batch.js spells a kind or a flag');
+});
