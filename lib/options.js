@@ -12,6 +12,21 @@ const { caList, nodeDefaultTrust, rejectUnauthorizedDefault, securityLevel } = r
 const CORE = native.coreDefaults();
 /** The default sign method, everywhere (sign(), the `credentials` option, createConsumer()). */
 const SIGN_METHOD = CORE.signMethod;
+/**
+ * Option objects whose options createConsumer() has checked already (lib/consumer/options.js):
+ * the options it hands to connect(), and what its credentials function returns. Each maps to the
+ * names of those options, which connectionOptions() and signOptions() then take as they are:
+ * every option is checked once.
+ */
+const CHECKED = new WeakMap();
+const NONE_CHECKED = new Set();
+
+/** Marks the options `names` of `options` as checked; returns `options`. */
+function checked(options, names) {
+  CHECKED.set(options, names);
+  return options;
+}
+
 /** The AMQP ports, by whether the transport is TLS. */
 const PORTS = Object.freeze({ tcp: 5672, tls: 5671 });
 
@@ -126,23 +141,25 @@ function port(v) {
  */
 function signOptions(options, prefix = '', env = process.env) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw fail(prefix ? prefix.slice(0, -1) : 'options', 'an object', options);
+  const done = CHECKED.get(options) || NONE_CHECKED;
   let o = options;
   // Neither key given (e.g. both from unset process.env variables): the platform's variables.
   if (o.accessKeyId === undefined && o.accessKeySecret === undefined) {
     o = { ...o, accessKeyId: env[KEY_ENV.accessKeyId], accessKeySecret: env[KEY_ENV.accessKeySecret] };
   }
   for (const name of ['accessKeyId', 'accessKeySecret']) {
+    if (done.has(name)) continue;
     const orEnv = options[name] === undefined && options[name === 'accessKeyId' ? 'accessKeySecret' : 'accessKeyId'] === undefined;
     string(prefix + name, o[name], { expected: orEnv ? `a non-empty string (or set ${KEY_ENV[name]})` : undefined });
   }
-  for (const name of ['consumerGroupId', 'clientId']) string(prefix + name, o[name]);
+  for (const name of ['consumerGroupId', 'clientId']) if (!done.has(name)) string(prefix + name, o[name]);
   for (const name of ['iotInstanceId', 'securityToken']) {
-    if (o[name] !== undefined) string(prefix + name, o[name], { empty: true });
+    if (o[name] !== undefined && !done.has(name)) string(prefix + name, o[name], { empty: true });
   }
-  maxChars(prefix + 'clientId', o.clientId, MAX_CLIENT_ID);
-  if (o.authMode !== undefined) oneOf(prefix + 'authMode', o.authMode, AUTH_MODES);
-  const signMethod = o.signMethod === undefined ? DEFAULTS.sign.signMethod : oneOf(prefix + 'signMethod', o.signMethod, SIGN_METHODS);
-  if (o.authMode === 'ststoken' && !o.securityToken) {
+  if (!done.has('clientId')) maxChars(prefix + 'clientId', o.clientId, MAX_CLIENT_ID);
+  if (o.authMode !== undefined && !done.has('authMode')) oneOf(prefix + 'authMode', o.authMode, AUTH_MODES);
+  const signMethod = o.signMethod === undefined ? DEFAULTS.sign.signMethod : done.has('signMethod') ? o.signMethod : oneOf(prefix + 'signMethod', o.signMethod, SIGN_METHODS);
+  if (o.authMode === 'ststoken' && !o.securityToken && !(done.has('authMode') && done.has('securityToken'))) {
     throw fail(prefix + 'securityToken', "a non-empty string when authMode is 'ststoken'", o.securityToken);
   }
   if (o.timestamp !== undefined && !(Number.isSafeInteger(o.timestamp) && o.timestamp >= 0)) {
@@ -169,6 +186,7 @@ function signOptions(options, prefix = '', env = process.env) {
 function connectionOptions(own, inherited, defaults) {
   const has = (name) => own[name] !== undefined || inherited[name] !== undefined;
   const get = (name, def) => (own[name] !== undefined ? own[name] : inherited[name] !== undefined ? inherited[name] : def);
+  const done = CHECKED.get(own) || NONE_CHECKED;
 
   for (const name of UNSUPPORTED) {
     if (has(name)) throw fail(name, 'left unset (not supported by aliyun-iot-amqp)', get(name));
@@ -178,10 +196,10 @@ function connectionOptions(own, inherited, defaults) {
   const tls = transport !== 'tcp';
 
   const out = {
-    host: string('host', get('host', DEFAULTS.connect.host)),
-    port: port(get('port', tls ? DEFAULTS.ports.tls : DEFAULTS.ports.tcp)),
+    host: done.has('host') ? own.host : string('host', get('host', DEFAULTS.connect.host)),
+    port: done.has('port') ? own.port : port(get('port', tls ? DEFAULTS.ports.tls : DEFAULTS.ports.tcp)),
     transport,
-    containerId: string('container_id', get('container_id', defaults.container_id)),
+    containerId: done.has('container_id') ? own.container_id : string('container_id', get('container_id', defaults.container_id)),
     reconnectOnAuthFailure: bool('reconnect_on_auth_failure', get('reconnect_on_auth_failure', DEFAULTS.connect.reconnect_on_auth_failure)),
     reconnectOnCertificateFailure: bool('reconnect_on_certificate_failure',
       get('reconnect_on_certificate_failure', DEFAULTS.connect.reconnect_on_certificate_failure)),
@@ -319,6 +337,7 @@ module.exports = {
   connectionOptions,
   receiverOptions,
   signOptions,
+  checked,
   redact,
   // The validators, shared with lib/consumer/options.js.
   fail,

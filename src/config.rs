@@ -75,7 +75,8 @@ impl CredentialSource {
                 username: username.clone(),
                 password: password.clone(),
             })),
-            CredentialSource::Signed(p) => p.sign(now_ms()).map(Some),
+            // Checked once, by `Config::validate`.
+            CredentialSource::Signed(p) => Ok(Some(p.sign(now_ms()))),
             CredentialSource::External => Err(Error::Internal(
                 "credentials are provided by the owner for each attempt".into(),
             )),

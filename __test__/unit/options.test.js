@@ -210,3 +210,19 @@ test('the defaults the core owns are written once, in src/config.rs and src/sign
   assert.equal(cell('reconnect_on_certificate_failure'), `\`${core.reconnectOnCertificateFailure}\``);
   assert.match(readme, new RegExp(`\\| \`signMethod\` \\| \`'${core.signMethod}'\` \\|`));
 });
+
+test('what createConsumer() has checked, connect() and the signing take as it is: each option is checked once', () => {
+  const { connectionOptions, signOptions, checked } = require('../../lib/options.js');
+  const { CHECKED } = require('../../lib/consumer/options.js');
+  // Values that no check would let through show that none runs on them.
+  const r = connectionOptions(checked({ host: 42, port: 'x', container_id: 7, reconnect: false }, CHECKED.connect), {}, { container_id: 'c' });
+  assert.deepEqual([r.host, r.port, r.containerId], [42, 'x', 7]);
+  assert.throws(() => connectionOptions({ host: 42 }, {}, { container_id: 'c' }), (e) => e.option === 'host');
+  const identity = { consumerGroupId: 1, clientId: 2, iotInstanceId: 3, authMode: 'aksign', signMethod: 'x' };
+  const s = signOptions(checked({ accessKeyId: 'a', accessKeySecret: 's', ...identity }, CHECKED.identity), 'credentials().');
+  assert.deepEqual([s.consumerGroupId, s.clientId, s.iotInstanceId, s.signMethod], [1, 2, 3, 'x']);
+  // The keys a credentials function returns are new at every attempt: checked each time.
+  assert.throws(() => signOptions(checked({ accessKeyId: 5, accessKeySecret: 's', ...identity }, CHECKED.identity), 'credentials().'),
+    (e) => e.option === 'credentials().accessKeyId');
+  assert.throws(() => signOptions({ accessKeyId: 'a', accessKeySecret: 's', ...identity }, 'credentials().'), (e) => e.option === 'credentials().consumerGroupId');
+});

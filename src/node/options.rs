@@ -158,10 +158,8 @@ impl TryFrom<NativeOptions> for Config {
             Transport::Tcp => config::Transport::Tcp,
             Transport::Tls | Transport::Ssl => config::Transport::Tls,
         };
-        let port = u16::try_from(o.port)
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| invalid("port must be between 1 and 65535"))?;
+        // Out of range: 0, which `Config::validate` refuses.
+        let port = u16::try_from(o.port).unwrap_or(0);
         let mut cfg = Config::new(o.host, port, transport);
         cfg.credentials = match (o.sign, o.username, o.password) {
             _ if o.external_credentials == Some(true) => CredentialSource::External,

@@ -112,9 +112,9 @@ pub fn sign(options: SignOptions) -> napi::Result<SignedCredentials> {
         }
         Some(_) => return Err(invalid("timestamp must be a non-negative integer (ms)")),
     };
-    let c = sign_params(options)
-        .sign(timestamp)
-        .map_err(|e| invalid(e.description()))?;
+    let params = sign_params(options);
+    params.validate().map_err(|e| invalid(e.description()))?;
+    let c = params.sign(timestamp);
     Ok(SignedCredentials {
         username: c.username,
         password: c.password.expose().to_string(),
