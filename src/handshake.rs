@@ -1,6 +1,6 @@
 //! Getting a connection as far as the AMQP layer: dial (TCP, TLS), the SASL layer with PLAIN, the
 //! AMQP protocol header; then the performatives that open our side (open, begin). The attach is
-//! the link's (`link.rs`).
+//! the link's (`link/`).
 
 use std::sync::Arc;
 
