@@ -11,30 +11,20 @@ const util = require('node:util');
 const native = require('./native.js');
 const { adopt, idString, timeNumber } = require('./message.js');
 const diagnostics = require('./diagnostics.js');
+const { ACCEPT, RELEASE, CODE_OUTCOMES } = require('./outcomes.js');
 
-const ACCEPT = native.SettleCode.Accept;
-const RELEASE = native.SettleCode.Release;
-
-// The index: SLOTS numbers per delivery, in this order (src/node/batch.rs, `append_index`).
-const SLOTS = native.BATCH_INDEX_SLOTS;
-const FIELDS = 0;
-const ID = 1;
-const FLAGS = 2;
-const TOPIC_AT = 3;
-const TOPIC_LEN = 4;
-const TOPIC_ASCII = 5;
-const ID_KIND = 6;
-const ID_A = 7;
-const ID_B = 8;
-const TIME_KIND = 9;
-const TIME_A = 10;
-const BODY_AT = 11;
-const BODY_LEN = 12;
+// The index: SLOTS numbers per delivery, at the places, and with the codes, that
+// src/node/batch.rs lays out (`slot`, `append_index`), read from the binding once.
+const {
+  slots: SLOTS, fields: FIELDS, id: ID, flags: FLAGS, topicAt: TOPIC_AT, topicLen: TOPIC_LEN, topicAscii: TOPIC_ASCII,
+  idKind: ID_KIND, idA: ID_A, idB: ID_B, timeKind: TIME_KIND, timeA: TIME_A, bodyAt: BODY_AT, bodyLen: BODY_LEN,
+  idAscii: ID_ASCII, idUtf8: ID_UTF8, idNumber: ID_NUMBER, idValue: ID_VALUE, timeNumber: TIME_NUMBER, timeValue: TIME_VALUE,
+  flagSettled: SETTLED, flagSection: SECTION,
+} = native.batchIndex();
 
 // Per delivery: not settled, settled here (code + 1), or settled by the sender.
 const OPEN = 0;
 const BY_SENDER = 255;
-const STATES = [undefined, 'accepted', 'released'];
 
 class Batch {
   /**
@@ -69,10 +59,10 @@ class Batch {
     const k = this._at(i);
     const t = this._tape;
     switch (t[k + ID_KIND]) {
-      case 1: return this._buffer.latin1Slice(t[k + ID_A], t[k + ID_A] + t[k + ID_B]);
-      case 2: return this._buffer.utf8Slice(t[k + ID_A], t[k + ID_A] + t[k + ID_B]);
-      case 3: return String(t[k + ID_A]);
-      case 4: return idString(this._packed.read.value(this._packed, t[k + ID_A]));
+      case ID_ASCII: return this._buffer.latin1Slice(t[k + ID_A], t[k + ID_A] + t[k + ID_B]);
+      case ID_UTF8: return this._buffer.utf8Slice(t[k + ID_A], t[k + ID_A] + t[k + ID_B]);
+      case ID_NUMBER: return String(t[k + ID_A]);
+      case ID_VALUE: return idString(this._packed.read.value(this._packed, t[k + ID_A]));
       default: return undefined;
     }
   }
@@ -82,8 +72,8 @@ class Batch {
     const k = this._at(i);
     const t = this._tape;
     switch (t[k + TIME_KIND]) {
-      case 1: return t[k + TIME_A];
-      case 2: return timeNumber(this._packed.read.value(this._packed, t[k + TIME_A]));
+      case TIME_NUMBER: return t[k + TIME_A];
+      case TIME_VALUE: return timeNumber(this._packed.read.value(this._packed, t[k + TIME_A]));
       default: return undefined;
     }
   }
@@ -103,7 +93,7 @@ class Batch {
     if (this._messages === null) this._messages = new Array(this.length);
     let m = this._messages[i];
     if (m === undefined) {
-      m = adopt(this._packed.read.message(this._packed, this._tape[k + FIELDS]), (this._tape[k + FLAGS] & 2) !== 0);
+      m = adopt(this._packed.read.message(this._packed, this._tape[k + FIELDS]), (this._tape[k + FLAGS] & SECTION) !== 0);
       this._messages[i] = m;
     }
     return m;
@@ -117,14 +107,14 @@ class Batch {
   /** Whether delivery `i` is settled (here, or by the sender). */
   settled(i) {
     const k = this._at(i);
-    return this._states[i] !== OPEN || (this._tape[k + FLAGS] & 1) !== 0;
+    return this._states[i] !== OPEN || (this._tape[k + FLAGS] & SETTLED) !== 0;
   }
 
   /** How delivery `i` was settled here: 'accepted', 'released', or undefined. */
   state(i) {
     this._at(i);
     const s = this._states[i];
-    return s === BY_SENDER ? undefined : STATES[s];
+    return s === OPEN || s === BY_SENDER ? undefined : CODE_OUTCOMES[s - 1];
   }
 
   /**
@@ -158,7 +148,7 @@ class Batch {
   /** Takes delivery `i` for settling with `code`: false if it already was (here or by the sender). */
   _claim(i, code) {
     if (this._states[i] !== OPEN) return false;
-    if ((this._tape[this._index + i * SLOTS + FLAGS] & 1) !== 0) {
+    if ((this._tape[this._index + i * SLOTS + FLAGS] & SETTLED) !== 0) {
       this._states[i] = BY_SENDER;
       return false;
     }
@@ -172,7 +162,7 @@ class Batch {
     const connection = this.receiver.connection;
     const id = this._tape[k + ID];
     if (!connection._isLive(this._attach)) {
-      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, id, STATES[code + 1], false);
+      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, id, CODE_OUTCOMES[code], false);
       return false;
     }
     connection._queueSettle(this._attach, id, code);

@@ -6,10 +6,7 @@ const util = require('node:util');
 
 const native = require('./native.js');
 const diagnostics = require('./diagnostics.js');
-
-/** Settlement codes of the native `settle()` batch (defined by the native layer). */
-const ACCEPT = native.SettleCode.Accept;
-const RELEASE = native.SettleCode.Release;
+const { ACCEPT, RELEASE, OUTCOMES } = require('./outcomes.js');
 
 class Delivery {
   constructor(receiver, raw, attach) {
@@ -30,7 +27,7 @@ class Delivery {
    * then delivers the message again).
    */
   accept() {
-    return this._settle(ACCEPT, 'accepted');
+    return this._settle(ACCEPT, OUTCOMES.Accepted);
   }
 
   /** Releases the message (it is delivered again); with `{delivery_failed, undeliverable_here}` it is `modified`. */
@@ -38,7 +35,7 @@ class Delivery {
     if (params && (params.delivery_failed || params.undeliverable_here || params.message_annotations)) {
       return this.modified(params);
     }
-    return this._settle(RELEASE, 'released');
+    return this._settle(RELEASE, OUTCOMES.Released);
   }
 
   /** Rejects the message (the server drops or dead-letters it). `error` may be `{condition, description}`. */
@@ -51,14 +48,14 @@ class Delivery {
       if (typeof error.description === 'string') description = error.description;
       else if (typeof error.message === 'string') description = error.message;
     }
-    return this._settleWith({ kind: 'rejected', condition, description }, 'rejected');
+    return this._settleWith({ kind: OUTCOMES.Rejected, condition, description }, OUTCOMES.Rejected);
   }
 
   /** Settles as `modified` with `{delivery_failed, undeliverable_here, message_annotations}`. */
   modified(params) {
     const p = params || {};
     const outcome = {
-      kind: 'modified',
+      kind: OUTCOMES.Modified,
       deliveryFailed: Boolean(p.delivery_failed),
       undeliverableHere: Boolean(p.undeliverable_here),
     };
@@ -69,7 +66,7 @@ class Delivery {
         return ['string', 'number', 'boolean'].includes(typeof v) ? v : null;
       });
     }
-    return this._settleWith(outcome, 'modified');
+    return this._settleWith(outcome, OUTCOMES.Modified);
   }
 
   _claim(state) {

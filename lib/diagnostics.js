@@ -12,6 +12,7 @@
 const dc = require('node:diagnostics_channel');
 
 const { idString } = require('./message.js');
+const { CODE_OUTCOMES } = require('./outcomes.js');
 
 /** The channel names. */
 const CHANNELS = Object.freeze({
@@ -32,9 +33,6 @@ const settle = dc.channel(CHANNELS.settle);
 const error = dc.channel(CHANNELS.error);
 // tracingChannel arrived in Node 18.19 / 19.9: on older versions handlers are simply not traced.
 const handler = typeof dc.tracingChannel === 'function' ? dc.tracingChannel(CHANNELS.handler) : null;
-
-/** Outcome names of the native settle codes (lib/delivery.js: Accept 0, Release 1). */
-const CODE_OUTCOMES = Object.freeze(['accepted', 'released']);
 
 /** What every payload of a connection starts with. */
 function where(connection) {

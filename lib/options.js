@@ -4,43 +4,58 @@
 // One table of defaults (DEFAULTS) and one set of validators serve connect() and open_receiver()
 // (here), sign() and the `credentials` option (here), and createConsumer() (lib/consumer/options.js).
 
+const native = require('./native.js');
 const nodeTls = require('node:tls');
 
 const { SECRET_OPTIONS, describe, fail } = require('./invalid.js');
 const { rejectUnauthorizedDefault, securityLevel } = require('./tls.js');
 const { caList, nodeDefaultTrust } = require('./trust.js');
 
+/** The core's defaults (src/config.rs `defaults`, src/sign.rs), read once: each is written there only. */
+const CORE = native.coreDefaults();
 /** The default sign method, everywhere (sign(), the `credentials` option, createConsumer()). */
-const SIGN_METHOD = 'hmacsha256';
+const SIGN_METHOD = CORE.signMethod;
+/**
+ * Option objects whose options createConsumer() has checked already (lib/consumer/options.js):
+ * the options it hands to connect(), and what its credentials function returns. Each maps to the
+ * names of those options, which connectionOptions() and signOptions() then take as they are:
+ * every option is checked once.
+ */
+const CHECKED = new WeakMap();
+const NONE_CHECKED = new Set();
+
+/** Marks the options `names` of `options` as checked; returns `options`. */
+function checked(options, names) {
+  CHECKED.set(options, names);
+  return options;
+}
+
 /** The AMQP ports, by whether the transport is TLS. */
 const PORTS = Object.freeze({ tcp: 5672, tls: 5671 });
 
 const DEFAULTS = Object.freeze({
   /** connect() and create_container() (rhea's options), and open_receiver(). */
+  // Those of this package's JavaScript (host, transport, credit_window, autoaccept), then the
+  // core's, as src/config.rs explains them.
   connect: Object.freeze({
     host: 'localhost',
     transport: 'tcp',
-    // The platform accepts 30 000 - 300 000 ms and closes connections that do not advertise one it
-    // accepts; rhea advertises none unless told. 60 s is what the platform's own sample uses.
-    idle_time_out: 60000,
-    reconnect: true,
-    initial_reconnect_delay: 100,
-    max_reconnect_delay: 60000,
     credit_window: 1000,
     autoaccept: true,
-    rejectUnauthorized: true,
-    max_frame_size: 1048576,
-    max_message_size: 16 * 1048576,
-    connect_timeout: 30000,
-    close_timeout: 5000,
-    reconnect_on_auth_failure: false,
-    // Coalescing at low rates (the platform pushes ~1 000 msg/s per connection, one at a time):
-    // acknowledgements wait up to ack_delay to go out together (the platform allows 30 s), and
-    // when messages trickle in, a read waits up to read_delay to bring several. 0 turns each off.
-    ack_delay: 20,
-    read_delay: 5,
-    // rhea reconnects after TLS errors; each attempt reports the certificate's problem.
-    reconnect_on_certificate_failure: true,
+    idle_time_out: CORE.idleTimeOut,
+    reconnect: CORE.reconnect,
+    initial_reconnect_delay: CORE.initialReconnectDelay,
+    max_reconnect_delay: CORE.maxReconnectDelay,
+    rejectUnauthorized: CORE.rejectUnauthorized,
+    max_frame_size: CORE.maxFrameSize,
+    max_message_size: CORE.maxMessageSize,
+    connect_timeout: CORE.connectTimeout,
+    close_timeout: CORE.closeTimeout,
+    reconnect_on_auth_failure: CORE.reconnectOnAuthFailure,
+    // 0 turns either off.
+    ack_delay: CORE.ackDelay,
+    read_delay: CORE.readDelay,
+    reconnect_on_certificate_failure: CORE.reconnectOnCertificateFailure,
   }),
   /** sign() and the `credentials` option of connect(). */
   sign: Object.freeze({
@@ -69,10 +84,11 @@ const DEFAULTS = Object.freeze({
 const KEY_ENV = Object.freeze({ accessKeyId: 'ALIBABA_CLOUD_ACCESS_KEY_ID', accessKeySecret: 'ALIBABA_CLOUD_ACCESS_KEY_SECRET' });
 
 /** The platform's limit on a client id, in characters (Unicode code points, as Rust's `chars()`). */
-const MAX_CLIENT_ID = 64;
-const SIGN_METHODS = Object.freeze(['hmacmd5', 'hmacsha1', 'hmacsha256']);
-const AUTH_MODES = Object.freeze(['aksign', 'ststoken']);
-const TRANSPORTS = Object.freeze(['tcp', 'tls', 'ssl']);
+const MAX_CLIENT_ID = native.MAX_CLIENT_ID_LENGTH;
+// The values of the native layer's string enums (src/node/sign.rs, src/node/options.rs).
+const SIGN_METHODS = Object.freeze(Object.values(native.SignMethod));
+const AUTH_MODES = Object.freeze(Object.values(native.AuthMode));
+const TRANSPORTS = Object.freeze(Object.values(native.Transport));
 
 // Options of rhea's connect() and Node's tls.connect() that this package cannot honour, each with
 // the reason: refusing them beats ignoring them. (The TLS options it honours are read by
@@ -163,23 +179,25 @@ function port(v) {
  */
 function signOptions(options, prefix = '', env = process.env) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw fail(prefix ? prefix.slice(0, -1) : 'options', 'an object', options);
+  const done = CHECKED.get(options) || NONE_CHECKED;
   let o = options;
   // Neither key given (e.g. both from unset process.env variables): the platform's variables.
   if (o.accessKeyId === undefined && o.accessKeySecret === undefined) {
     o = { ...o, accessKeyId: env[KEY_ENV.accessKeyId], accessKeySecret: env[KEY_ENV.accessKeySecret] };
   }
   for (const name of ['accessKeyId', 'accessKeySecret']) {
+    if (done.has(name)) continue;
     const orEnv = options[name] === undefined && options[name === 'accessKeyId' ? 'accessKeySecret' : 'accessKeyId'] === undefined;
     string(prefix + name, o[name], { expected: orEnv ? `a non-empty string (or set ${KEY_ENV[name]})` : undefined });
   }
-  for (const name of ['consumerGroupId', 'clientId']) string(prefix + name, o[name]);
+  for (const name of ['consumerGroupId', 'clientId']) if (!done.has(name)) string(prefix + name, o[name]);
   for (const name of ['iotInstanceId', 'securityToken']) {
-    if (o[name] !== undefined) string(prefix + name, o[name], { empty: true });
+    if (o[name] !== undefined && !done.has(name)) string(prefix + name, o[name], { empty: true });
   }
-  maxChars(prefix + 'clientId', o.clientId, MAX_CLIENT_ID);
-  if (o.authMode !== undefined) oneOf(prefix + 'authMode', o.authMode, AUTH_MODES);
-  const signMethod = o.signMethod === undefined ? DEFAULTS.sign.signMethod : oneOf(prefix + 'signMethod', o.signMethod, SIGN_METHODS);
-  if (o.authMode === 'ststoken' && !o.securityToken) {
+  if (!done.has('clientId')) maxChars(prefix + 'clientId', o.clientId, MAX_CLIENT_ID);
+  if (o.authMode !== undefined && !done.has('authMode')) oneOf(prefix + 'authMode', o.authMode, AUTH_MODES);
+  const signMethod = o.signMethod === undefined ? DEFAULTS.sign.signMethod : done.has('signMethod') ? o.signMethod : oneOf(prefix + 'signMethod', o.signMethod, SIGN_METHODS);
+  if (o.authMode === 'ststoken' && !o.securityToken && !(done.has('authMode') && done.has('securityToken'))) {
     throw fail(prefix + 'securityToken', "a non-empty string when authMode is 'ststoken'", o.securityToken);
   }
   if (o.timestamp !== undefined && !(Number.isSafeInteger(o.timestamp) && o.timestamp >= 0)) {
@@ -206,6 +224,7 @@ function signOptions(options, prefix = '', env = process.env) {
 function connectionOptions(own, inherited, defaults) {
   const has = (name) => own[name] !== undefined || inherited[name] !== undefined;
   const get = (name, def) => (own[name] !== undefined ? own[name] : inherited[name] !== undefined ? inherited[name] : def);
+  const done = CHECKED.get(own) || NONE_CHECKED;
 
   for (const [name, why] of Object.entries(UNSUPPORTED)) {
     if (has(name)) throw fail(name, why, get(name));
@@ -215,16 +234,16 @@ function connectionOptions(own, inherited, defaults) {
   const tls = transport !== 'tcp';
 
   const out = {
-    host: string('host', get('host', DEFAULTS.connect.host)),
-    port: port(get('port', tls ? DEFAULTS.ports.tls : DEFAULTS.ports.tcp)),
+    host: done.has('host') ? own.host : string('host', get('host', DEFAULTS.connect.host)),
+    port: done.has('port') ? own.port : port(get('port', tls ? DEFAULTS.ports.tls : DEFAULTS.ports.tcp)),
     transport,
-    containerId: string('container_id', get('container_id', defaults.container_id)),
+    containerId: done.has('container_id') ? own.container_id : string('container_id', get('container_id', defaults.container_id)),
     reconnectOnAuthFailure: bool('reconnect_on_auth_failure', get('reconnect_on_auth_failure', DEFAULTS.connect.reconnect_on_auth_failure)),
     reconnectOnCertificateFailure: bool('reconnect_on_certificate_failure',
       get('reconnect_on_certificate_failure', DEFAULTS.connect.reconnect_on_certificate_failure)),
     // As tls.connect(): NODE_TLS_REJECT_UNAUTHORIZED=0 changes the default (and warns, once).
     rejectUnauthorized: bool('rejectUnauthorized', get('rejectUnauthorized', tls ? rejectUnauthorizedDefault() : DEFAULTS.connect.rejectUnauthorized)),
-    maxFrameSize: number('max_frame_size', get('max_frame_size', DEFAULTS.connect.max_frame_size), { min: 512, max: 4294967295, integer: true }),
+    maxFrameSize: number('max_frame_size', get('max_frame_size', DEFAULTS.connect.max_frame_size), { min: native.MIN_MAX_FRAME_SIZE, max: 4294967295, integer: true }),
     maxMessageSize: number('max_message_size', get('max_message_size', DEFAULTS.connect.max_message_size), { min: 1, integer: true }),
     connectTimeout: number('connect_timeout', get('connect_timeout', DEFAULTS.connect.connect_timeout), { min: 1, max: 1e9 }),
     closeTimeout: number('close_timeout', get('close_timeout', DEFAULTS.connect.close_timeout), { min: 0, max: 1e9 }),
@@ -418,6 +437,7 @@ module.exports = {
   connectionOptions,
   receiverOptions,
   signOptions,
+  checked,
   redact,
   // The validators, shared with lib/consumer/options.js.
   fail,

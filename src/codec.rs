@@ -13,7 +13,7 @@ use fe2o3_amqp::types::performatives::{
 };
 use serde::Serialize;
 
-use crate::error::Error;
+use crate::error::CodecError;
 use crate::value::value_len;
 
 /// The smallest max-frame-size AMQP 1.0 allows a peer to advertise.
@@ -26,58 +26,6 @@ pub const AMQP_HEADER: [u8; 8] = *b"AMQP\x00\x01\x00\x00";
 
 pub const FRAME_TYPE_AMQP: u8 = 0x00;
 pub const FRAME_TYPE_SASL: u8 = 0x01;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CodecError {
-    /// A frame announced a size below the 8-byte minimum or an invalid data offset.
-    BadFrameHeader(String),
-    /// A frame is larger than the size we advertised.
-    FrameTooLarge { size: u32, max: u32 },
-    /// A frame of the wrong layer (SASL frame after SASL, unknown type...).
-    UnexpectedFrameType(u8),
-    /// An encoded value is malformed or runs past the end of its frame.
-    Malformed(String),
-    /// Encoding our own frame failed (a bug; reported, never panics).
-    Encode(String),
-}
-
-impl std::fmt::Display for CodecError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CodecError::BadFrameHeader(s) => write!(f, "bad frame header: {s}"),
-            CodecError::FrameTooLarge { size, max } => {
-                write!(
-                    f,
-                    "frame of {size} bytes exceeds the negotiated max-frame-size {max}"
-                )
-            }
-            CodecError::UnexpectedFrameType(t) => write!(f, "unexpected frame type 0x{t:02x}"),
-            CodecError::Malformed(s) => write!(f, "malformed frame: {s}"),
-            CodecError::Encode(s) => write!(f, "cannot encode frame: {s}"),
-        }
-    }
-}
-
-impl std::error::Error for CodecError {}
-
-impl CodecError {
-    /// The error as the core reports it.
-    pub fn into_error(self) -> Error {
-        match self {
-            CodecError::FrameTooLarge { .. } => Error::FrameTooLarge(self.to_string()),
-            CodecError::Malformed(_) => Error::Decode(self.to_string()),
-            CodecError::Encode(_) => Error::Internal(self.to_string()),
-            CodecError::BadFrameHeader(_) | CodecError::UnexpectedFrameType(_) => {
-                Error::Protocol(self.to_string())
-            }
-        }
-    }
-}
-
-/// `CodecError::into_error`, for `map_err`.
-pub fn to_error(e: CodecError) -> Error {
-    e.into_error()
-}
 
 /// One frame cut from the byte stream: its type, channel and body (past the extended header).
 #[derive(Debug, Clone)]
@@ -170,8 +118,8 @@ pub fn decode_amqp(frame: RawFrame) -> Result<Incoming, CodecError> {
         return Ok(Incoming::Empty);
     }
     let n = value_len(&body)?;
-    let performative: Performative = guarded(|| serde_amqp::from_slice(&body[..n]))
-        .map_err(|e| CodecError::Malformed(format!("performative: {e}")))?;
+    let performative: Performative =
+        guarded("performative", || serde_amqp::from_slice(&body[..n]))?;
     if n != body.len() && !matches!(performative, Performative::Transfer(_)) {
         return Err(CodecError::Malformed(format!(
             "{} bytes after a performative that carries no payload",
@@ -197,15 +145,20 @@ pub fn decode_sasl(frame: RawFrame) -> Result<sasl::Frame, CodecError> {
         return Err(CodecError::UnexpectedFrameType(frame.frame_type));
     }
     let n = value_len(&frame.body)?;
-    guarded(|| serde_amqp::from_slice(&frame.body[..n]))
-        .map_err(|e| CodecError::Malformed(format!("sasl frame: {e}")))
+    guarded("sasl frame", || serde_amqp::from_slice(&frame.body[..n]))
 }
 
-/// Runs a third-party decoder so that a panic inside it is a decode error, never a crash.
-fn guarded<T>(f: impl FnOnce() -> Result<T, serde_amqp::Error>) -> Result<T, String> {
+/// Runs a third-party decoder of `what` so that a panic inside it is a decode error, never a
+/// crash.
+fn guarded<T>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, serde_amqp::Error>,
+) -> Result<T, CodecError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(_) => Err("the decoder refused the input".into()),
+        Ok(r) => r.map_err(|e| CodecError::Malformed(format!("{what}: {e}"))),
+        Err(_) => Err(CodecError::Malformed(format!(
+            "{what}: the decoder refused the input"
+        ))),
     }
 }
 

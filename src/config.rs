@@ -7,6 +7,44 @@ use crate::error::Error;
 use crate::secret::Secret;
 use crate::sign::{now_ms, Credentials, SignParams};
 
+/// The core's defaults, defined here once: `Config::new`, `Reconnect::default` and
+/// `TlsOptions::default` use them, and the bindings export them (`coreDefaults()`), from which
+/// lib/options.js builds connect()'s `DEFAULTS` table instead of spelling them again.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// Advertised idle time-out. The platform accepts 30 000 - 300 000 ms and closes connections
+    /// that do not advertise one it accepts (rhea advertises none unless told); 60 s is what the
+    /// platform's own sample uses.
+    pub const IDLE_TIME_OUT: Duration = Duration::from_secs(60);
+    /// Reconnect after a connection is lost.
+    pub const RECONNECT: bool = true;
+    /// The first reconnect delay, doubled at each failed attempt up to the max.
+    pub const INITIAL_RECONNECT_DELAY: Duration = Duration::from_millis(100);
+    pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(60);
+    /// Off: the platform limits connection attempts per consumer group.
+    pub const RECONNECT_ON_AUTH_FAILURE: bool = false;
+    /// On, as rhea (which reconnects after TLS errors; each attempt reports the certificate's
+    /// problem).
+    pub const RECONNECT_ON_CERTIFICATE_FAILURE: bool = true;
+    /// Verify the server's certificate chain (Node's `rejectUnauthorized`).
+    pub const REJECT_UNAUTHORIZED: bool = true;
+    /// OpenSSL 3.0's default security level (the bindings pass the running Node's).
+    pub const SECURITY_LEVEL: u8 = 1;
+    pub const MAX_FRAME_SIZE: u32 = 1 << 20;
+    pub const MAX_MESSAGE_SIZE: u64 = 16 << 20;
+    /// Bound on TCP connect, TLS, SASL, open and attach together.
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Bound on waiting for the peer's close.
+    pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Coalescing at low rates (the platform pushes ~1 000 msg/s per connection, one at a time):
+    /// acknowledgements wait up to this to go out together (the platform allows 30 s).
+    pub const ACK_DELAY: Duration = Duration::from_millis(20);
+    /// When messages trickle in, a read waits up to this to bring several.
+    pub const READ_DELAY: Duration = Duration::from_millis(5);
+    pub const CONTAINER_ID: &str = "aliyun-iot-amqp";
+}
+
 /// How the socket is carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -37,7 +75,8 @@ impl CredentialSource {
                 username: username.clone(),
                 password: password.clone(),
             })),
-            CredentialSource::Signed(p) => p.sign(now_ms()).map(Some),
+            // Checked once, by `Config::validate`.
+            CredentialSource::Signed(p) => Ok(Some(p.sign(now_ms()))),
             CredentialSource::External => Err(Error::Internal(
                 "credentials are provided by the owner for each attempt".into(),
             )),
@@ -64,12 +103,12 @@ pub struct Reconnect {
 impl Default for Reconnect {
     fn default() -> Self {
         Reconnect {
-            enabled: true,
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(60),
+            enabled: defaults::RECONNECT,
+            initial: defaults::INITIAL_RECONNECT_DELAY,
+            max: defaults::MAX_RECONNECT_DELAY,
             limit: None,
-            on_auth_failure: false,
-            on_certificate_failure: true,
+            on_auth_failure: defaults::RECONNECT_ON_AUTH_FAILURE,
+            on_certificate_failure: defaults::RECONNECT_ON_CERTIFICATE_FAILURE,
         }
     }
 }
@@ -114,10 +153,10 @@ impl Default for TlsOptions {
             servername: None,
             ca: None,
             default_ca: None,
-            reject_unauthorized: true,
+            reject_unauthorized: defaults::REJECT_UNAUTHORIZED,
             node_extra_ca_certs: None,
             external_identity_check: false,
-            security_level: 1,
+            security_level: defaults::SECURITY_LEVEL,
             versions: (2, 3),
             alpn_protocols: Vec::new(),
             kx_groups: None,
@@ -134,11 +173,6 @@ pub struct ReceiverConfig {
     /// Most deliveries held unsettled at once; credit is refilled as they are settled.
     pub credit_window: u32,
 }
-
-/// Default `ack_delay`, ms.
-pub const DEFAULT_ACK_DELAY_MS: u64 = 20;
-/// Default `read_delay`, ms.
-pub const DEFAULT_READ_DELAY_MS: u64 = 5;
 
 /// A validated connection configuration.
 #[derive(Debug, Clone)]
@@ -185,17 +219,17 @@ impl Config {
             transport,
             tls: TlsOptions::default(),
             credentials: CredentialSource::None,
-            idle_time_out: Some(Duration::from_secs(60)),
-            container_id: "aliyun-iot-amqp".into(),
+            idle_time_out: Some(defaults::IDLE_TIME_OUT),
+            container_id: defaults::CONTAINER_ID.into(),
             hostname: None,
             sasl_init_hostname: None,
             reconnect: Reconnect::default(),
-            max_frame_size: 1 << 20,
-            max_message_size: 16 << 20,
-            connect_timeout: Duration::from_secs(30),
-            close_timeout: Duration::from_secs(5),
-            ack_delay: Duration::from_millis(DEFAULT_ACK_DELAY_MS),
-            read_delay: Duration::from_millis(DEFAULT_READ_DELAY_MS),
+            max_frame_size: defaults::MAX_FRAME_SIZE,
+            max_message_size: defaults::MAX_MESSAGE_SIZE,
+            connect_timeout: defaults::CONNECT_TIMEOUT,
+            close_timeout: defaults::CLOSE_TIMEOUT,
+            ack_delay: defaults::ACK_DELAY,
+            read_delay: defaults::READ_DELAY,
             debug_frames: false,
             frame_log: None,
         }

@@ -17,6 +17,8 @@
 //! that arrive while it has transfers in flight, so flows in quick succession with the same
 //! delivery-count make it send far more than granted; spaced this way, it does not.
 
+use crate::error::Error;
+
 /// A grant to send as a flow: the sender may make `link_credit` transfers past `delivery_count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grant {
@@ -97,7 +99,7 @@ impl Credit {
 
     /// The first transfer of a delivery arrived: it takes one credit, or one of the transfers
     /// allowed in flight after a lowered grant, or (a sender's slip) none at all.
-    pub fn on_transfer(&mut self) -> Result<Taken, String> {
+    pub fn on_transfer(&mut self) -> Result<Taken, Error> {
         let taken = if self.granted > 0 {
             self.granted -= 1;
             Taken::Granted
@@ -107,12 +109,12 @@ impl Credit {
         } else {
             let bound = 4 * u64::from(self.high_window.max(2));
             if u64::from(self.unsettled) + 1 > bound {
-                return Err(format!(
+                return Err(Error::TransferLimit(format!(
                     "the server sent a transfer beyond the credit granted with {} deliveries already held unsettled (four times the largest credit window, {}): {} transfers beyond the credit on this link",
                     self.unsettled,
                     self.high_window,
                     self.beyond + 1
-                ));
+                )));
             }
             self.beyond += 1;
             Taken::Beyond(self.beyond)
@@ -302,7 +304,11 @@ mod tests {
             c.held();
         }
         let e = c.on_transfer().unwrap_err();
-        assert!(e.contains("beyond the credit"), "{e}");
+        assert!(e.description().contains("beyond the credit"), "{e}");
+        assert_eq!(
+            e.condition(),
+            crate::error::condition::TRANSFER_LIMIT_EXCEEDED
+        );
     }
 
     #[test]

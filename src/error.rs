@@ -187,6 +187,56 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// What went wrong reading or writing the wire: a frame (`codec.rs`) or an encoded value
+/// (`value.rs`, `message.rs`). Defined here, below both, so that the wire's layers import it
+/// from beneath; `Error::from` tells it in the core's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodecError {
+    /// A frame announced a size below the 8-byte minimum or an invalid data offset.
+    BadFrameHeader(String),
+    /// A frame is larger than the size we advertised.
+    FrameTooLarge { size: u32, max: u32 },
+    /// A frame of the wrong layer (SASL frame after SASL, unknown type...).
+    UnexpectedFrameType(u8),
+    /// An encoded value is malformed or runs past the end of its frame.
+    Malformed(String),
+    /// Encoding our own frame failed (a bug; reported, never panics).
+    Encode(String),
+}
+
+impl std::fmt::Display for CodecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CodecError::BadFrameHeader(s) => write!(f, "bad frame header: {s}"),
+            CodecError::FrameTooLarge { size, max } => {
+                write!(
+                    f,
+                    "frame of {size} bytes exceeds the negotiated max-frame-size {max}"
+                )
+            }
+            CodecError::UnexpectedFrameType(t) => write!(f, "unexpected frame type 0x{t:02x}"),
+            CodecError::Malformed(s) => write!(f, "malformed frame: {s}"),
+            CodecError::Encode(s) => write!(f, "cannot encode frame: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+impl From<CodecError> for Error {
+    /// The error as the core reports it.
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::FrameTooLarge { .. } => Error::FrameTooLarge(e.to_string()),
+            CodecError::Malformed(_) => Error::Decode(e.to_string()),
+            CodecError::Encode(_) => Error::Internal(e.to_string()),
+            CodecError::BadFrameHeader(_) | CodecError::UnexpectedFrameType(_) => {
+                Error::Protocol(e.to_string())
+            }
+        }
+    }
+}
+
 /// A condition as the symbol it is on the wire.
 fn condition_str(c: &ErrorCondition) -> String {
     match serde_amqp::to_value(c) {

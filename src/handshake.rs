@@ -1,6 +1,6 @@
 //! Getting a connection as far as the AMQP layer: dial (TCP, TLS), the SASL layer with PLAIN, the
 //! AMQP protocol header; then the performatives that open our side (open, begin). The attach is
-//! the link's (`link.rs`).
+//! the link's (`link/`).
 
 use std::sync::Arc;
 
@@ -125,7 +125,7 @@ pub async fn setup(
 
 async fn read_sasl(reader: &mut FrameReader) -> Result<sasl::Frame, Error> {
     let frame = reader.read_frame().await?;
-    codec::decode_sasl(frame).map_err(codec::to_error)
+    codec::decode_sasl(frame).map_err(Error::from)
 }
 
 async fn sasl_plain(

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::codec::CodecError;
+use crate::error::CodecError;
 use crate::value::Cursor;
 pub use crate::value::Value;
 

@@ -105,7 +105,7 @@ pub enum Command {
     /// The answer to `Event::CredentialsNeeded`: SASL PLAIN credentials, or why there are none.
     Credentials {
         epoch: u64,
-        result: Result<Credentials, String>,
+        result: Result<Credentials, Error>,
     },
     /// The answer to `Event::PeerCertificate`.
     IdentityVerdict {

@@ -110,6 +110,6 @@ impl FrameReader {
 
     /// The next complete frame already buffered, if there is one.
     pub fn take_frame(&mut self) -> Result<Option<RawFrame>, Error> {
-        codec::take_frame(&mut self.buf, self.max_frame_size).map_err(codec::to_error)
+        codec::take_frame(&mut self.buf, self.max_frame_size).map_err(Error::from)
     }
 }

@@ -9,8 +9,9 @@ use hmac::{Hmac, Mac};
 use crate::error::Error;
 use crate::secret::Secret;
 
-/// How the request is signed. The default is `hmacsha256`, for `sign()`, the `credentials`
-/// option and `createConsumer()` alike.
+/// How the request is signed. The default, `hmacsha256`, is defined here once: the bindings
+/// export it (`coreDefaults().signMethod`) and lib/options.js takes it from there for `sign()`,
+/// the `credentials` option and `createConsumer()` alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SignMethod {
     HmacMd5,
@@ -64,6 +65,10 @@ impl AuthMode {
     }
 }
 
+/// The platform's limit on a client id, in characters (Unicode code points, as `chars()` counts
+/// them; exported to JavaScript as `MAX_CLIENT_ID_LENGTH`).
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+
 /// Everything needed to sign one connection attempt, except the timestamp.
 #[derive(Debug, Clone)]
 pub struct SignParams {
@@ -102,13 +107,16 @@ fn check_field(name: &str, value: &str, required: bool) -> Result<(), Error> {
 }
 
 impl SignParams {
-    /// Checks the parameters once, so that signing at each attempt cannot fail.
+    /// Checks the parameters, once (`Config::validate` for a connection, the bindings' `sign()`
+    /// for a call), so that signing at each attempt cannot fail.
     pub fn validate(&self) -> Result<(), Error> {
         check_field("accessKeyId", &self.access_key_id, true)?;
         check_field("consumerGroupId", &self.consumer_group_id, true)?;
         check_field("clientId", &self.client_id, true)?;
-        if self.client_id.chars().count() > 64 {
-            return Err(bad("clientId must be at most 64 characters".into()));
+        if self.client_id.chars().count() > MAX_CLIENT_ID_CHARS {
+            return Err(bad(format!(
+                "clientId must be at most {MAX_CLIENT_ID_CHARS} characters"
+            )));
         }
         if let Some(id) = &self.iot_instance_id {
             check_field("iotInstanceId", id, false)?;
@@ -128,9 +136,9 @@ impl SignParams {
         }
     }
 
-    /// Signs for the given timestamp (milliseconds since the epoch).
-    pub fn sign(&self, timestamp: u64) -> Result<Credentials, Error> {
-        self.validate()?;
+    /// Signs for the given timestamp (milliseconds since the epoch), with parameters that
+    /// `validate` has accepted (it is not run again here).
+    pub fn sign(&self, timestamp: u64) -> Credentials {
         let token = match self.auth_mode {
             AuthMode::StsToken => self.security_token.as_ref().map(Secret::expose),
             AuthMode::AkSign => None,
@@ -162,10 +170,10 @@ impl SignParams {
             self.access_key_secret.expose().as_bytes(),
             string_to_sign.as_bytes(),
         );
-        Ok(Credentials {
+        Credentials {
             username,
             password: Secret::new(password),
-        })
+        }
     }
 }
 
@@ -221,21 +229,15 @@ mod tests {
     //     openssl dgst -<md5|sha1|sha256> -hmac secretExample -binary | base64
     #[test]
     fn aksign_matches_openssl() {
-        let c = params(AuthMode::AkSign, SignMethod::HmacSha1)
-            .sign(1573489088171)
-            .unwrap();
+        let c = params(AuthMode::AkSign, SignMethod::HmacSha1).sign(1573489088171);
         assert_eq!(
             c.username,
             "client-0|authMode=aksign,signMethod=hmacsha1,timestamp=1573489088171,authId=LTAI4Fexample,iotInstanceId=iot-060a02ne,consumerGroupId=DEFAULT_GROUP|"
         );
         assert_eq!(c.password.expose(), "/mUIhJ7RVPf4bSMuNXyZOfDAJsw=");
-        let md5 = params(AuthMode::AkSign, SignMethod::HmacMd5)
-            .sign(1573489088171)
-            .unwrap();
+        let md5 = params(AuthMode::AkSign, SignMethod::HmacMd5).sign(1573489088171);
         assert_eq!(md5.password.expose(), "KmlaAkFJSkr91WzoFbUAOQ==");
-        let sha256 = params(AuthMode::AkSign, SignMethod::HmacSha256)
-            .sign(1573489088171)
-            .unwrap();
+        let sha256 = params(AuthMode::AkSign, SignMethod::HmacSha256).sign(1573489088171);
         assert_eq!(
             sha256.password.expose(),
             "AhvW/wW19ODIFLr3vwMmtRtajpEf1skr8ldImgqGC48="
@@ -244,9 +246,7 @@ mod tests {
 
     #[test]
     fn ststoken_adds_the_token_in_order() {
-        let c = params(AuthMode::StsToken, SignMethod::HmacSha256)
-            .sign(1)
-            .unwrap();
+        let c = params(AuthMode::StsToken, SignMethod::HmacSha256).sign(1);
         assert!(c.username.ends_with(",securityToken=tokenExample|"));
         assert_eq!(
             c.password.expose(),
@@ -260,14 +260,17 @@ mod tests {
 
     #[test]
     fn bad_fields_are_refused() {
+        assert!(params(AuthMode::StsToken, SignMethod::HmacSha1)
+            .validate()
+            .is_ok());
         let mut p = params(AuthMode::AkSign, SignMethod::HmacSha1);
         p.client_id = "a|b".into();
-        assert!(p.sign(1).is_err());
+        assert!(p.validate().is_err());
         let mut p = params(AuthMode::StsToken, SignMethod::HmacSha1);
         p.security_token = None;
-        assert!(p.sign(1).is_err());
+        assert!(p.validate().is_err());
         let mut p = params(AuthMode::AkSign, SignMethod::HmacSha1);
         p.client_id = "x".repeat(65);
-        assert!(p.sign(1).is_err());
+        assert!(p.validate().is_err());
     }
 }

@@ -246,6 +246,43 @@ mod tests {
         assert!(!should_reconnect(&p, None, 3));
     }
 
+    /// The test build's hook (cargo feature `fault-injection`): with
+    /// `ALIYUN_IOT_AMQP_INJECT_PANIC` set, the connection task panics before it dials, and the
+    /// guard reports it. (No other test of this binary starts a connection task.)
+    #[cfg(feature = "fault-injection")]
+    #[test]
+    fn an_injected_panic_ends_in_an_error_event_and_closed() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sink = Arc::new(Recorder::default());
+        std::env::set_var("ALIYUN_IOT_AMQP_INJECT_PANIC", "1");
+        let events = rt.block_on(async {
+            let cfg = Config::new("127.0.0.1", 1, Transport::Tcp);
+            let handle = spawn(&tokio::runtime::Handle::current(), cfg, None, sink.clone());
+            assert!(handle.is_ok());
+            for _ in 0..100 {
+                if sink.0.lock().map(|v| v.len() >= 2).unwrap_or(false) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            sink.0.lock().map(|v| v.clone()).unwrap_or_default()
+        });
+        std::env::remove_var("ALIYUN_IOT_AMQP_INJECT_PANIC");
+        assert_eq!(events.len(), 2, "{events:?}");
+        match &events[0] {
+            Event::Disconnected {
+                error: Some(e),
+                reconnecting: false,
+                ..
+            } => assert!(e.description().contains("injected panic"), "{e}"),
+            other => panic!("expected Disconnected, got {other:?}"),
+        }
+        assert!(matches!(events[1], Event::Closed));
+    }
+
     #[test]
     fn a_panicking_task_ends_in_an_error_event_and_closed() {
         let rt = tokio::runtime::Builder::new_current_thread()

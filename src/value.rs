@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 
-use crate::codec::CodecError;
+use crate::error::CodecError;
 
 /// Nesting deeper than this is refused rather than followed (stack safety).
 const MAX_DEPTH: usize = 64;

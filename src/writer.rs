@@ -27,7 +27,7 @@ const FINISH_TIMEOUT: Duration = Duration::from_millis(500);
 pub struct Outbox {
     out: BytesMut,
     tx: Option<mpsc::UnboundedSender<Bytes>>,
-    task: Option<JoinHandle<Result<(), String>>>,
+    task: Option<JoinHandle<Result<(), Error>>>,
     last_write: Instant,
     trace: Trace,
 }
@@ -63,12 +63,12 @@ impl Outbox {
     /// Appends one AMQP frame on our channel.
     pub fn frame<T: Serialize + std::fmt::Debug>(&mut self, performative: &T) -> Result<(), Error> {
         self.trace.frame("->", performative);
-        codec::encode_amqp(&mut self.out, CHANNEL, performative).map_err(codec::to_error)
+        codec::encode_amqp(&mut self.out, CHANNEL, performative).map_err(Error::from)
     }
 
     /// Appends one SASL frame (traced by the caller: it may hold credentials).
     pub fn sasl(&mut self, frame: &sasl::Frame) -> Result<(), Error> {
-        codec::encode_sasl(&mut self.out, frame).map_err(codec::to_error)
+        codec::encode_sasl(&mut self.out, frame).map_err(Error::from)
     }
 
     /// Appends an empty frame (a heartbeat).
@@ -107,13 +107,14 @@ impl Outbox {
 async fn write_loop(
     mut wr: WriteHalf<Box<dyn Io>>,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
+    let io = |e: std::io::Error| Error::Io(e.to_string());
     while let Some(first) = rx.recv().await {
-        wr.write_all(&first).await.map_err(|e| e.to_string())?;
+        wr.write_all(&first).await.map_err(io)?;
         while let Ok(more) = rx.try_recv() {
-            wr.write_all(&more).await.map_err(|e| e.to_string())?;
+            wr.write_all(&more).await.map_err(io)?;
         }
-        wr.flush().await.map_err(|e| e.to_string())?;
+        wr.flush().await.map_err(io)?;
     }
     let _ = wr.shutdown().await;
     Ok(())

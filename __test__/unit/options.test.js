@@ -204,3 +204,57 @@ test("Node's TLS options that can be honoured are taken (tls-options.test.js con
     c.close();
   }
 });
+
+test('the defaults the core owns are written once, in src/config.rs and src/sign.rs: DEFAULTS takes them from the binding, and the README states them', () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const native = require('../../lib/native.js');
+  const { DEFAULTS } = require('../../lib/options.js');
+  const core = native.coreDefaults();
+  const owned = {
+    idle_time_out: 'idleTimeOut', reconnect: 'reconnect', initial_reconnect_delay: 'initialReconnectDelay',
+    max_reconnect_delay: 'maxReconnectDelay', reconnect_on_auth_failure: 'reconnectOnAuthFailure',
+    reconnect_on_certificate_failure: 'reconnectOnCertificateFailure', rejectUnauthorized: 'rejectUnauthorized',
+    max_frame_size: 'maxFrameSize', max_message_size: 'maxMessageSize', connect_timeout: 'connectTimeout',
+    close_timeout: 'closeTimeout', ack_delay: 'ackDelay', read_delay: 'readDelay',
+  };
+  assert.deepEqual(Object.keys(core).sort(), [...Object.values(owned), 'signMethod', 'authMode'].sort());
+  const root = path.resolve(__dirname, '..', '..');
+  const source = fs.readFileSync(path.join(root, 'lib', 'options.js'), 'utf8');
+  for (const [name, key] of Object.entries(owned)) {
+    assert.equal(DEFAULTS.connect[name], core[key], name);
+    assert.match(source, new RegExp(`^ {4}${name}: CORE\\.${key},$`, 'm'), `lib/options.js takes ${name} from the core`);
+  }
+  // One default sign method (and auth mode), decided in the core: hmacsha256 (and aksign).
+  assert.equal(core.signMethod, native.SignMethod.Hmacsha256);
+  assert.equal(core.authMode, native.AuthMode.Aksign);
+  assert.equal(DEFAULTS.sign.signMethod, core.signMethod);
+  assert.equal(DEFAULTS.consumer.signMethod, core.signMethod);
+  // The README's options table says the same.
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const cell = (option) => readme.split('\n').find((l) => l.startsWith(`| \`${option}\``)).split(' | ')[1];
+  for (const name of ['idle_time_out', 'connect_timeout', 'close_timeout', 'ack_delay', 'read_delay']) {
+    assert.equal(cell(name), String(core[owned[name]]), name);
+  }
+  assert.equal(cell('initial_reconnect_delay'), `${core.initialReconnectDelay}, ${core.maxReconnectDelay}`);
+  assert.equal(cell('max_frame_size'), `${core.maxFrameSize / 1048576} MiB, ${core.maxMessageSize / 1048576} MiB`);
+  assert.equal(cell('reconnect_on_auth_failure'), `\`${core.reconnectOnAuthFailure}\``);
+  assert.equal(cell('reconnect_on_certificate_failure'), `\`${core.reconnectOnCertificateFailure}\``);
+  assert.match(readme, new RegExp(`\\| \`signMethod\` \\| \`'${core.signMethod}'\` \\|`));
+});
+
+test('what createConsumer() has checked, connect() and the signing take as it is: each option is checked once', () => {
+  const { connectionOptions, signOptions, checked } = require('../../lib/options.js');
+  const { CHECKED } = require('../../lib/consumer/options.js');
+  // Values that no check would let through show that none runs on them.
+  const r = connectionOptions(checked({ host: 42, port: 'x', container_id: 7, reconnect: false }, CHECKED.connect), {}, { container_id: 'c' });
+  assert.deepEqual([r.host, r.port, r.containerId], [42, 'x', 7]);
+  assert.throws(() => connectionOptions({ host: 42 }, {}, { container_id: 'c' }), (e) => e.option === 'host');
+  const identity = { consumerGroupId: 1, clientId: 2, iotInstanceId: 3, authMode: 'aksign', signMethod: 'x' };
+  const s = signOptions(checked({ accessKeyId: 'a', accessKeySecret: 's', ...identity }, CHECKED.identity), 'credentials().');
+  assert.deepEqual([s.consumerGroupId, s.clientId, s.iotInstanceId, s.signMethod], [1, 2, 3, 'x']);
+  // The keys a credentials function returns are new at every attempt: checked each time.
+  assert.throws(() => signOptions(checked({ accessKeyId: 5, accessKeySecret: 's', ...identity }, CHECKED.identity), 'credentials().'),
+    (e) => e.option === 'credentials().accessKeyId');
+  assert.throws(() => signOptions({ accessKeyId: 'a', accessKeySecret: 's', ...identity }, 'credentials().'), (e) => e.option === 'credentials().consumerGroupId');
+});

@@ -13,7 +13,8 @@ const util = require('node:util');
 const { Container } = require('../container.js');
 const { rethrowLater } = require('../events.js');
 const diagnostics = require('../diagnostics.js');
-const { consumerOptions, closeOptions, batchOptions } = require('./options.js');
+const { consumerOptions, closeOptions, batchOptions, CHECKED } = require('./options.js');
+const { checked } = require('../options.js');
 const { ConsumerMessage } = require('./message.js');
 const { MessageIterator } = require('./iterator.js');
 const { BatchIterator } = require('./batches.js');
@@ -67,7 +68,7 @@ class Consumer extends EventEmitter {
     const { keys, credentials: fetch, consumerGroupId, iotInstanceId, signMethod, authMode } = cfg;
     const credentialsFor = (clientId) => {
       if (keys) {
-        return () => ({ ...keys, consumerGroupId, clientId, iotInstanceId, signMethod });
+        return () => checked({ ...keys, consumerGroupId, clientId, iotInstanceId, signMethod }, CHECKED.keys);
       }
       return () => Promise.resolve()
         .then(() => fetch())
@@ -76,7 +77,7 @@ class Consumer extends EventEmitter {
             throw new TypeError('aliyun-iot-amqp: credentials() must return (a promise of) {accessKeyId, accessKeySecret, securityToken?}');
           }
           const mode = authMode !== undefined ? authMode : c.securityToken ? 'ststoken' : 'aksign';
-          return {
+          return checked({
             accessKeyId: c.accessKeyId,
             accessKeySecret: c.accessKeySecret,
             securityToken: mode === 'ststoken' ? c.securityToken : undefined,
@@ -85,7 +86,7 @@ class Consumer extends EventEmitter {
             clientId,
             iotInstanceId,
             signMethod,
-          };
+          }, CHECKED.identity);
         });
     };
 
@@ -93,13 +94,13 @@ class Consumer extends EventEmitter {
     this._container = container;
     try {
       for (const [index, clientId] of cfg.clientIds.entries()) {
-        const connection = container.connect({
+        const connection = container.connect(checked({
           ...cfg.transportOptions,
           host: cfg.host,
           port: cfg.port,
           container_id: clientId,
           credentials: credentialsFor(clientId),
-        });
+        }, CHECKED.connect));
         const link = {
           index, clientId, connection, receiver: null, opens: 0, open: false, stopped: false,
           // health(): 'connecting' | 'open' (connection open, receiver attached) | 'reconnecting' | 'closed'

@@ -31,6 +31,18 @@ const OWN = Object.freeze(['host', 'endpoint', 'port', 'accessKeyId', 'accessKey
 
 const KNOWN = new Set([...OWN, ...PASS_THROUGH]);
 
+/**
+ * The options consumerOptions() checks that a connection would check again: where to connect, and
+ * the signing parameters (all of them when the keys are given or come from the environment; all
+ * but the keys with a credentials function). The consumer marks them checked (lib/options.js).
+ */
+const IDENTITY = ['consumerGroupId', 'clientId', 'iotInstanceId', 'authMode', 'signMethod'];
+const CHECKED = Object.freeze({
+  connect: new Set(['host', 'port', 'container_id']),
+  identity: new Set(IDENTITY),
+  keys: new Set([...IDENTITY, 'accessKeyId', 'accessKeySecret', 'securityToken']),
+});
+
 const ENV = Object.freeze({
   accessKeyId: 'ALIBABA_CLOUD_ACCESS_KEY_ID',
   accessKeySecret: 'ALIBABA_CLOUD_ACCESS_KEY_SECRET',
@@ -236,4 +248,4 @@ function batchOptions(o) {
   };
 }
 
-module.exports = { consumerOptions, closeOptions, batchOptions, DEFAULTS };
+module.exports = { consumerOptions, closeOptions, batchOptions, DEFAULTS, CHECKED };

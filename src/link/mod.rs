@@ -270,7 +270,7 @@ impl Link {
                         "the server sent the first transfer of a delivery without a delivery-id or tag: it could never be settled",
                     ));
                 };
-                if let Taken::Beyond(n) = self.credit.on_transfer().map_err(Error::TransferLimit)? {
+                if let Taken::Beyond(n) = self.credit.on_transfer()? {
                     self.notes.push(format!(
                         "transfer {id} beyond the credit granted: taken ({n} on this link)"
                     ));

@@ -9,12 +9,16 @@
 //! views of the socket chunk they arrived in.
 //!
 //! A receiver opened with `{batch: true}` gets the same Buffer and tape *packed*: nothing is
-//! unpacked when the batch arrives. The tape then ends with an index, `BATCH_INDEX_SLOTS` numbers
+//! unpacked when the batch arrives. The tape then ends with an index, `slot::COUNT` numbers
 //! per delivery (see `append_index`): its id and flags, the byte offsets in the Buffer of its
 //! topic, message id and single data section, its generate time, and where its fields start on
 //! the tape. `lib/batch.js` reads the platform's fields straight from the index, and builds a
 //! whole message, on demand, with the unpacker's `read.message`: the same tape, the same
 //! unpacker, so still one encoder of the message shape.
+//!
+//! The codes the packer and its readers share are written here once: the unpacker's are spliced
+//! into its source as numbers (`SPLICED`), and lib/batch.js reads the index's layout from
+//! `batchIndex()` when it loads.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -110,6 +114,33 @@ const BODY_DATA: f64 = 0.0;
 const BODY_SEQUENCE: f64 = 1.0;
 const BODY_VALUE: f64 = 2.0;
 
+/// A delivery's flags, on the tape and in a packed batch's index: settled by the sender; a body
+/// of data or sequence sections.
+const FLAG_SETTLED: u8 = 1;
+const FLAG_SECTION: u8 = 2;
+
+/// The names unpack.js gives these constants (declared by its `/* global */` lines), each
+/// replaced by its number before the unpacker is compiled (`unpack_source`).
+const SPLICED: [(&str, f64); 17] = [
+    ("OP_NULL", NULL),
+    ("OP_TRUE", TRUE),
+    ("OP_FALSE", FALSE),
+    ("OP_NUMBER", NUMBER),
+    ("OP_DATE", DATE),
+    ("OP_BINARY", BINARY),
+    ("OP_ASCII", ASCII),
+    ("OP_UTF8", UTF8),
+    ("OP_KEY", KEY),
+    ("OP_LIST", LIST),
+    ("OP_MAP", MAP),
+    ("OP_DESCRIBED", DESCRIBED),
+    ("F_END", F_END),
+    ("BODY_DATA", BODY_DATA),
+    ("BODY_VALUE", BODY_VALUE),
+    ("FLAG_SETTLED", FLAG_SETTLED as f64),
+    ("FLAG_SECTION", FLAG_SECTION as f64),
+];
+
 /// Map keys interned per environment (sent to JavaScript once, then referred to by index), up to
 /// this many, each up to `MAX_KEY_LEN` bytes; others travel as plain strings.
 const MAX_KEYS: usize = 4096;
@@ -118,10 +149,112 @@ const MAX_KEY_LEN: usize = 128;
 /// straight into the Buffer handed to JavaScript.
 const DEFER_MIN: usize = 128;
 
-/// Numbers per delivery in a packed batch's index (`append_index` says what each is).
+/// A packed batch's index (`append_index`): where each of a delivery's `COUNT` numbers is. Offsets
+/// are in the batch Buffer; -1 means none.
+mod slot {
+    /// Where its fields start on the tape (for `read.message`).
+    pub const FIELDS: usize = 0;
+    /// The delivery id.
+    pub const ID: usize = 1;
+    /// `FLAG_SETTLED`, `FLAG_SECTION`.
+    pub const FLAGS: usize = 2;
+    /// The topic's offset, length and whether it is ASCII (1) or not (0).
+    pub const TOPIC_AT: usize = 3;
+    pub const TOPIC_LEN: usize = 4;
+    pub const TOPIC_ASCII: usize = 5;
+    /// The message id: its kind (`IdKind`), then the string's offset and length, the number, or
+    /// the value's tape position (for `read.value`).
+    pub const ID_KIND: usize = 6;
+    pub const ID_A: usize = 7;
+    pub const ID_B: usize = 8;
+    /// The generate time: its kind (`TimeKind`), then the number or the value's tape position.
+    pub const TIME_KIND: usize = 9;
+    pub const TIME_A: usize = 10;
+    /// The single data section's offset and length.
+    pub const BODY_AT: usize = 11;
+    pub const BODY_LEN: usize = 12;
+    /// Numbers per delivery.
+    pub const COUNT: usize = 13;
+}
+
+/// What the message id slot of the index holds.
+#[derive(Clone, Copy)]
+enum IdKind {
+    None = 0,
+    Ascii = 1,
+    Utf8 = 2,
+    Number = 3,
+    Value = 4,
+}
+
+/// What the generate time slot of the index holds.
+#[derive(Clone, Copy)]
+enum TimeKind {
+    None = 0,
+    Number = 1,
+    Value = 2,
+}
+
+/// A packed batch's index as lib/batch.js reads it (once, when it loads): its slots, the kinds
+/// of its message id and generate time, and the flags.
+#[napi_derive::napi(object, object_from_js = false)]
+pub struct BatchIndex {
+    pub slots: u32,
+    pub fields: u32,
+    pub id: u32,
+    pub flags: u32,
+    pub topic_at: u32,
+    pub topic_len: u32,
+    pub topic_ascii: u32,
+    pub id_kind: u32,
+    pub id_a: u32,
+    pub id_b: u32,
+    pub time_kind: u32,
+    pub time_a: u32,
+    pub body_at: u32,
+    pub body_len: u32,
+    pub id_none: u32,
+    pub id_ascii: u32,
+    pub id_utf8: u32,
+    pub id_number: u32,
+    pub id_value: u32,
+    pub time_none: u32,
+    pub time_number: u32,
+    pub time_value: u32,
+    pub flag_settled: u32,
+    pub flag_section: u32,
+}
+
+/// The layout of a packed batch's index.
 #[napi_derive::napi]
-pub const BATCH_INDEX_SLOTS: u32 = 13;
-const INDEX_SLOTS: usize = BATCH_INDEX_SLOTS as usize;
+pub fn batch_index() -> BatchIndex {
+    BatchIndex {
+        slots: slot::COUNT as u32,
+        fields: slot::FIELDS as u32,
+        id: slot::ID as u32,
+        flags: slot::FLAGS as u32,
+        topic_at: slot::TOPIC_AT as u32,
+        topic_len: slot::TOPIC_LEN as u32,
+        topic_ascii: slot::TOPIC_ASCII as u32,
+        id_kind: slot::ID_KIND as u32,
+        id_a: slot::ID_A as u32,
+        id_b: slot::ID_B as u32,
+        time_kind: slot::TIME_KIND as u32,
+        time_a: slot::TIME_A as u32,
+        body_at: slot::BODY_AT as u32,
+        body_len: slot::BODY_LEN as u32,
+        id_none: IdKind::None as u32,
+        id_ascii: IdKind::Ascii as u32,
+        id_utf8: IdKind::Utf8 as u32,
+        id_number: IdKind::Number as u32,
+        id_value: IdKind::Value as u32,
+        time_none: TimeKind::None as u32,
+        time_number: TimeKind::Number as u32,
+        time_value: TimeKind::Value as u32,
+        flag_settled: FLAG_SETTLED as u32,
+        flag_section: FLAG_SECTION as u32,
+    }
+}
 /// What `Packer` notes per delivery of a packed batch: where its fields start on the tape, its
 /// id, its flags, then the tape positions (-1: none) of the value of its `topic` application
 /// property (a string only), of its message id (the `messageId` application property, else the
@@ -182,8 +315,9 @@ fn field_names() -> Vec<&'static str> {
     names
 }
 
-/// `UNPACK_JS` with `fill`'s cases: `case 7: m.message_id = value(); break;` and so on.
-fn unpack_source() -> String {
+/// `UNPACK_JS` with `fill`'s cases (`case 7: m.message_id = value(); break;` and so on) and the
+/// numbers of `SPLICED`; `None` if unpack.js declares other names than those.
+fn unpack_source() -> Option<String> {
     let mut cases = String::new();
     for (code, name) in field_names().iter().enumerate() {
         // The names are identifiers of our own (message.rs): safe to splice in as they are.
@@ -191,11 +325,45 @@ fn unpack_source() -> String {
         let read = if code == F_BODY { "body()" } else { "value()" };
         cases.push_str(&format!("        case {code}: m.{name} = {read}; break;\n"));
     }
-    UNPACK_JS.replace("/*FILL_CASES*/\n", &cases)
+    splice(&UNPACK_JS.replace("/*FILL_CASES*/\n", &cases), &SPLICED)
+}
+
+/// `src` with each of `names` (a whole identifier) replaced by its number, and without the
+/// `/* global */` lines that declare them; `None` unless they declare exactly these names.
+fn splice(src: &str, names: &[(&str, f64)]) -> Option<String> {
+    const GLOBAL: &str = "/* global ";
+    let declared: Vec<&str> = src
+        .lines()
+        .filter_map(|l| l.strip_prefix(GLOBAL)?.strip_suffix(" */"))
+        .flat_map(|l| l.split(", "))
+        .collect();
+    if declared.len() != names.len() || !names.iter().all(|(n, _)| declared.contains(n)) {
+        return None;
+    }
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    let mut out = String::with_capacity(src.len());
+    for line in src.lines().filter(|l| !l.starts_with(GLOBAL)) {
+        let mut rest = line;
+        while let Some(start) = rest.find(is_ident) {
+            out.push_str(&rest[..start]);
+            let len = rest[start..]
+                .find(|c| !is_ident(c))
+                .unwrap_or(rest.len() - start);
+            let word = &rest[start..start + len];
+            match names.iter().find(|(n, _)| *n == word) {
+                Some((_, v)) => out.push_str(&v.to_string()),
+                None => out.push_str(word),
+            }
+            rest = &rest[start + len..];
+        }
+        out.push_str(rest);
+        out.push('\n');
+    }
+    Some(out)
 }
 
 fn setup(env: Env) -> Option<EnvState> {
-    let factory = env.run_script(&unpack_source())?;
+    let factory = env.run_script(&unpack_source()?)?;
     let unpack = env.call(factory, &[])?;
     let reference = env.reference(unpack)?;
     // SAFETY: the hook runs when this environment is torn down; its argument is the environment
@@ -421,7 +589,8 @@ impl<'a> Packer<'_, 'a> {
 
     fn delivery(&mut self, d: &'a Delivery) {
         let section = matches!(d.message.body, Body::Data(_) | Body::Sequence(_));
-        let flags = (d.settled as u8 | (section as u8) << 1) as f64;
+        let flags = (if d.settled { FLAG_SETTLED } else { 0 }
+            | if section { FLAG_SECTION } else { 0 }) as f64;
         self.tape.push(d.id as f64);
         self.tape.push(d.format as f64);
         self.tape.push(flags);
@@ -446,65 +615,65 @@ impl<'a> Packer<'_, 'a> {
     }
 }
 
-/// Appends a packed batch's index to the tape, `INDEX_SLOTS` numbers per delivery, from what the
-/// packer noted (`marks`) and the values on the tape it points to. `small` is where the big
-/// binaries start in the batch Buffer. Offsets are in the Buffer; -1 means none.
-///
-/// 0 where its fields start on the tape (`read.message`); 1 the delivery id; 2 flags (1: settled
-/// by the sender, 2: a data or sequence body); 3, 4, 5 the topic's offset, length and whether it
-/// is ASCII; 6, 7, 8 the message id: kind 0 none, 1 ASCII string and 2 UTF-8 string (offset,
-/// length), 3 number (the number), 4 another value (its tape position, for `read.value`);
-/// 9, 10 the generate time: kind 0 none, 1 number (the number), 2 another value (its tape
-/// position); 11, 12 the single data section's offset and length.
+/// Appends a packed batch's index to the tape, `slot::COUNT` numbers per delivery at the places
+/// `slot` names, from what the packer noted (`marks`) and the values on the tape it points to.
+/// `small` is where the big binaries start in the batch Buffer.
 fn append_index(tape: &mut Vec<f64>, marks: &[f64], small: usize) {
     let at = |o: f64| if o < 0.0 { small as f64 - 1.0 - o } else { o };
-    tape.reserve(marks.len() / MARKS * INDEX_SLOTS);
+    tape.reserve(marks.len() / MARKS * slot::COUNT);
     for m in marks.chunks_exact(MARKS) {
-        let mut e = [0.0; INDEX_SLOTS];
-        e[0] = m[0];
-        e[1] = m[1];
-        e[2] = m[2];
+        let mut e = [0.0; slot::COUNT];
+        e[slot::FIELDS] = m[0];
+        e[slot::ID] = m[1];
+        e[slot::FLAGS] = m[2];
         // A position on the tape: a value's opcode, or a binary's offset then length.
         let (topic, id, time, body) = (m[3], m[4], m[5], m[6]);
         if topic >= 0.0 {
             let q = topic as usize;
-            e[3] = at(tape[q + 1]);
-            e[4] = tape[q + 2];
-            e[5] = (tape[q] == ASCII) as u8 as f64;
+            e[slot::TOPIC_AT] = at(tape[q + 1]);
+            e[slot::TOPIC_LEN] = tape[q + 2];
+            e[slot::TOPIC_ASCII] = (tape[q] == ASCII) as u8 as f64;
         } else {
-            e[3] = NONE;
+            e[slot::TOPIC_AT] = NONE;
         }
+        // Kinds `None` (0) are left as the zeroes they start as.
         if id >= 0.0 {
             let q = id as usize;
             let op = tape[q];
-            if op == ASCII || op == UTF8 {
-                e[6] = if op == ASCII { 1.0 } else { 2.0 };
-                e[7] = at(tape[q + 1]);
-                e[8] = tape[q + 2];
+            let kind = if op == ASCII || op == UTF8 {
+                e[slot::ID_A] = at(tape[q + 1]);
+                e[slot::ID_B] = tape[q + 2];
+                if op == ASCII {
+                    IdKind::Ascii
+                } else {
+                    IdKind::Utf8
+                }
             } else if op == NUMBER {
-                e[6] = 3.0;
-                e[7] = tape[q + 1];
+                e[slot::ID_A] = tape[q + 1];
+                IdKind::Number
             } else {
-                e[6] = 4.0;
-                e[7] = id;
-            }
+                e[slot::ID_A] = id;
+                IdKind::Value
+            };
+            e[slot::ID_KIND] = kind as u8 as f64;
         }
         if time >= 0.0 {
             let q = time as usize;
-            if tape[q] == NUMBER {
-                e[9] = 1.0;
-                e[10] = tape[q + 1];
+            let kind = if tape[q] == NUMBER {
+                e[slot::TIME_A] = tape[q + 1];
+                TimeKind::Number
             } else {
-                e[9] = 2.0;
-                e[10] = time;
-            }
+                e[slot::TIME_A] = time;
+                TimeKind::Value
+            };
+            e[slot::TIME_KIND] = kind as u8 as f64;
         }
         if body >= 0.0 {
             let q = body as usize;
-            e[11] = at(tape[q]);
-            e[12] = tape[q + 1];
+            e[slot::BODY_AT] = at(tape[q]);
+            e[slot::BODY_LEN] = tape[q + 1];
         } else {
-            e[11] = NONE;
+            e[slot::BODY_AT] = NONE;
         }
         tape.extend_from_slice(&e);
     }

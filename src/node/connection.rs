@@ -14,6 +14,7 @@ use super::options::{NativeOptions, NativeReceiverOptions};
 use super::settle::{NativeOutcome, SettleCode};
 use super::{invalid, runtime};
 use crate::config::Config;
+use crate::error::Error;
 use crate::model::{Command, Event, EventSink, IdentityRefusal};
 use crate::secret::Secret;
 use crate::sign::Credentials;
@@ -165,8 +166,10 @@ impl NativeConnection {
                 username,
                 password: Secret::new(password),
             }),
-            (_, _, Some(e)) => Err(e),
-            _ => Err("no username and password given".to_string()),
+            (_, _, Some(e)) => Err(Error::Config(format!("credentials: {e}"))),
+            _ => Err(Error::Config(
+                "credentials: no username and password given".into(),
+            )),
         };
         self.handle.send(Command::Credentials {
             epoch: epoch as u64,

@@ -3,7 +3,7 @@
 //! the option); they are checked again on the way into the core, so a direct caller gets an
 //! error, never a panic.
 
-mod batch;
+pub mod batch;
 pub mod cleanup;
 pub mod conditions;
 pub mod connection;

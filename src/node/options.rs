@@ -7,9 +7,10 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use super::invalid;
-use super::sign::{sign_params, SignOptions};
-use crate::config::{self, Config, CredentialSource, ReceiverConfig, Reconnect};
+use super::sign::{sign_params, AuthMode, SignMethod, SignOptions};
+use crate::config::{self, defaults, Config, CredentialSource, ReceiverConfig, Reconnect};
 use crate::secret::Secret;
+use crate::sign;
 
 /// How the socket is carried (`'ssl'` is rhea's other name for TLS).
 #[napi(string_enum = "lowercase")]
@@ -18,6 +19,58 @@ pub enum Transport {
     Tls,
     Ssl,
 }
+
+/// The core's defaults (`config::defaults`, `sign::SignMethod::default()`,
+/// `sign::AuthMode::default()`), durations in ms: lib/options.js builds connect()'s `DEFAULTS`
+/// from them, so that each is written once.
+#[napi(object, object_from_js = false)]
+pub struct CoreDefaults {
+    pub idle_time_out: f64,
+    pub reconnect: bool,
+    pub initial_reconnect_delay: f64,
+    pub max_reconnect_delay: f64,
+    pub reconnect_on_auth_failure: bool,
+    pub reconnect_on_certificate_failure: bool,
+    pub reject_unauthorized: bool,
+    pub max_frame_size: u32,
+    pub max_message_size: f64,
+    pub connect_timeout: f64,
+    pub close_timeout: f64,
+    pub ack_delay: f64,
+    pub read_delay: f64,
+    pub sign_method: SignMethod,
+    pub auth_mode: AuthMode,
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The core's defaults, read once by lib/options.js.
+#[napi]
+pub fn core_defaults() -> CoreDefaults {
+    CoreDefaults {
+        idle_time_out: millis(defaults::IDLE_TIME_OUT),
+        reconnect: defaults::RECONNECT,
+        initial_reconnect_delay: millis(defaults::INITIAL_RECONNECT_DELAY),
+        max_reconnect_delay: millis(defaults::MAX_RECONNECT_DELAY),
+        reconnect_on_auth_failure: defaults::RECONNECT_ON_AUTH_FAILURE,
+        reconnect_on_certificate_failure: defaults::RECONNECT_ON_CERTIFICATE_FAILURE,
+        reject_unauthorized: defaults::REJECT_UNAUTHORIZED,
+        max_frame_size: defaults::MAX_FRAME_SIZE,
+        max_message_size: defaults::MAX_MESSAGE_SIZE as f64,
+        connect_timeout: millis(defaults::CONNECT_TIMEOUT),
+        close_timeout: millis(defaults::CLOSE_TIMEOUT),
+        ack_delay: millis(defaults::ACK_DELAY),
+        read_delay: millis(defaults::READ_DELAY),
+        sign_method: sign::SignMethod::default().into(),
+        auth_mode: sign::AuthMode::default().into(),
+    }
+}
+
+/// The smallest `max_frame_size` AMQP 1.0 allows.
+#[napi]
+pub const MIN_MAX_FRAME_SIZE: u32 = crate::codec::MIN_MAX_FRAME_SIZE;
 
 /// Connection options, already validated and defaulted by the JavaScript layer (lib/options.js);
 /// checked once more by `Config::validate` on the way in.
@@ -40,7 +93,8 @@ pub struct NativeOptions {
     pub max_reconnect_delay: f64,
     pub reconnect_limit: Option<u32>,
     pub reconnect_on_auth_failure: bool,
-    /// Keep reconnecting after the server's certificate was refused (default true, as rhea).
+    /// Keep reconnecting after the server's certificate was refused (default
+    /// `defaults::RECONNECT_ON_CERTIFICATE_FAILURE`, as rhea).
     pub reconnect_on_certificate_failure: Option<bool>,
     pub servername: Option<String>,
     /// The `ca` option: when given (even empty), the only certificates trusted.
@@ -51,7 +105,7 @@ pub struct NativeOptions {
     pub node_extra_ca_certs: Option<String>,
     /// The owner checks the server's identity (`peer_certificate` event → `provideIdentityVerdict`).
     pub external_identity_check: Option<bool>,
-    /// The running Node's OpenSSL security level (0-5; default 1).
+    /// The running Node's OpenSSL security level (0-5; default `defaults::SECURITY_LEVEL`).
     pub security_level: Option<u32>,
     /// The lowest and highest TLS version (2: TLS 1.2, 3: TLS 1.3; default 2 and 3).
     pub tls_min_version: Option<u32>,
@@ -111,10 +165,8 @@ impl TryFrom<NativeOptions> for Config {
             Transport::Tcp => config::Transport::Tcp,
             Transport::Tls | Transport::Ssl => config::Transport::Tls,
         };
-        let port = u16::try_from(o.port)
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| invalid("port must be between 1 and 65535"))?;
+        // Out of range: 0, which `Config::validate` refuses.
+        let port = u16::try_from(o.port).unwrap_or(0);
         let mut cfg = Config::new(o.host, port, transport);
         cfg.credentials = match (o.sign, o.username, o.password) {
             _ if o.external_credentials == Some(true) => CredentialSource::External,
@@ -143,7 +195,9 @@ impl TryFrom<NativeOptions> for Config {
             max: ms(o.max_reconnect_delay, "max_reconnect_delay")?,
             limit: o.reconnect_limit,
             on_auth_failure: o.reconnect_on_auth_failure,
-            on_certificate_failure: o.reconnect_on_certificate_failure.unwrap_or(true),
+            on_certificate_failure: o
+                .reconnect_on_certificate_failure
+                .unwrap_or(defaults::RECONNECT_ON_CERTIFICATE_FAILURE),
         };
         cfg.tls.servername = o.servername;
         cfg.tls.ca = o.ca.map(|list| list.iter().map(|b| b.to_vec()).collect());
@@ -152,7 +206,7 @@ impl TryFrom<NativeOptions> for Config {
             .map(|list| list.iter().map(|b| b.to_vec()).collect());
         cfg.tls.external_identity_check = o.external_identity_check.unwrap_or(false);
         cfg.tls.security_level = match o.security_level {
-            None => 1,
+            None => defaults::SECURITY_LEVEL,
             Some(l @ 0..=5) => l as u8,
             Some(_) => return Err(invalid("securityLevel must be from 0 to 5")),
         };

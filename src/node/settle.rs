@@ -7,7 +7,7 @@ use napi_derive::napi;
 use super::invalid;
 use crate::settle::{Annotation, Outcome};
 
-/// The outcome of each delivery in `settle(epoch, ids, codes)`.
+/// The outcome of each delivery in `settle(attach, ids, codes)`.
 #[napi]
 pub enum SettleCode {
     Accept = 0,

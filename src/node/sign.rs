@@ -24,6 +24,16 @@ impl From<SignMethod> for sign::SignMethod {
     }
 }
 
+impl From<sign::SignMethod> for SignMethod {
+    fn from(m: sign::SignMethod) -> Self {
+        match m {
+            sign::SignMethod::HmacMd5 => SignMethod::Hmacmd5,
+            sign::SignMethod::HmacSha1 => SignMethod::Hmacsha1,
+            sign::SignMethod::HmacSha256 => SignMethod::Hmacsha256,
+        }
+    }
+}
+
 /// Which kind of AccessKey signs (`authMode`).
 #[napi(string_enum = "lowercase")]
 pub enum AuthMode {
@@ -40,6 +50,19 @@ impl From<AuthMode> for sign::AuthMode {
     }
 }
 
+impl From<sign::AuthMode> for AuthMode {
+    fn from(m: sign::AuthMode) -> Self {
+        match m {
+            sign::AuthMode::AkSign => AuthMode::Aksign,
+            sign::AuthMode::StsToken => AuthMode::Ststoken,
+        }
+    }
+}
+
+/// The platform's limit on a client id, in characters (Unicode code points).
+#[napi]
+pub const MAX_CLIENT_ID_LENGTH: u32 = sign::MAX_CLIENT_ID_CHARS as u32;
+
 /// Signing parameters, as `sign()` and credential-based connections take them.
 #[napi(object)]
 pub struct SignOptions {
@@ -48,9 +71,9 @@ pub struct SignOptions {
     pub consumer_group_id: String,
     pub client_id: String,
     pub iot_instance_id: Option<String>,
-    /// Default `aksign`.
+    /// Default `aksign` (`sign::AuthMode::default()`).
     pub auth_mode: Option<AuthMode>,
-    /// Default `hmacsha256`.
+    /// Default `hmacsha256` (`sign::SignMethod::default()`).
     pub sign_method: Option<SignMethod>,
     pub security_token: Option<String>,
     pub timestamp: Option<f64>,
@@ -89,9 +112,9 @@ pub fn sign(options: SignOptions) -> napi::Result<SignedCredentials> {
         }
         Some(_) => return Err(invalid("timestamp must be a non-negative integer (ms)")),
     };
-    let c = sign_params(options)
-        .sign(timestamp)
-        .map_err(|e| invalid(e.description()))?;
+    let params = sign_params(options);
+    params.validate().map_err(|e| invalid(e.description()))?;
+    let c = params.sign(timestamp);
     Ok(SignedCredentials {
         username: c.username,
         password: c.password.expose().to_string(),

@@ -1,7 +1,11 @@
 // The unpacking function of src/node/batch.rs, compiled once per environment with
 // napi_run_script (its completion value is the factory below). Not a module: it is spliced into
 // the addon by include_str!, and `/*FILL_CASES*/` is replaced with one named store per message
-// field, generated from message.rs's field names (see unpack_source in batch.rs).
+// field, generated from message.rs's field names (see unpack_source in batch.rs). The tape's codes
+// below are batch.rs's constants, each replaced by its number before compiling (so they are
+// literals, as if written here): they are written there only.
+/* global OP_NULL, OP_TRUE, OP_FALSE, OP_NUMBER, OP_DATE, OP_BINARY, OP_ASCII, OP_UTF8, OP_KEY, OP_LIST, OP_MAP, OP_DESCRIBED */
+/* global F_END, BODY_DATA, BODY_VALUE, FLAG_SETTLED, FLAG_SECTION */
 (function () {
   'use strict';
   const from = typeof Buffer === 'function' && typeof Buffer.from === 'function' ? Buffer.from : null;
@@ -32,22 +36,22 @@
   }
   function value() {
     switch (t[p++]) {
-      case 0: return null;
-      case 1: return true;
-      case 2: return false;
-      case 3: return t[p++];
-      case 4: return new Date(t[p++]);
-      case 5: return bin();
-      case 6: { const o = t[p] < 0 ? big - 1 - t[p] : t[p]; const l = t[p + 1]; p += 2; return b.latin1Slice(o, o + l); }
-      case 7: { const o = t[p] < 0 ? big - 1 - t[p] : t[p]; const l = t[p + 1]; p += 2; return b.utf8Slice(o, o + l); }
-      case 8: return keys[t[p++]];
-      case 9: {
+      case OP_NULL: return null;
+      case OP_TRUE: return true;
+      case OP_FALSE: return false;
+      case OP_NUMBER: return t[p++];
+      case OP_DATE: return new Date(t[p++]);
+      case OP_BINARY: return bin();
+      case OP_ASCII: { const o = t[p] < 0 ? big - 1 - t[p] : t[p]; const l = t[p + 1]; p += 2; return b.latin1Slice(o, o + l); }
+      case OP_UTF8: { const o = t[p] < 0 ? big - 1 - t[p] : t[p]; const l = t[p + 1]; p += 2; return b.utf8Slice(o, o + l); }
+      case OP_KEY: return keys[t[p++]];
+      case OP_LIST: {
         const n = t[p++];
         const a = new Array(n);
         for (let i = 0; i < n; i++) a[i] = value();
         return a;
       }
-      case 10: {
+      case OP_MAP: {
         const n = t[p++];
         const m = {};
         for (let i = 0; i < n; i++) {
@@ -56,7 +60,7 @@
         }
         return m;
       }
-      case 11: {
+      case OP_DESCRIBED: {
         const d = value();
         return { descriptor: d, value: value() };
       }
@@ -66,22 +70,22 @@
   // eslint-disable-next-line no-unused-vars -- called by the generated cases of fill()
   function body() {
     const kind = t[p++];
-    if (kind === 2) return value();
+    if (kind === BODY_VALUE) return value();
     const n = t[p++];
     let content;
-    if (n === 1) content = kind === 0 ? bin() : value();
+    if (n === 1) content = kind === BODY_DATA ? bin() : value();
     else {
       content = new Array(n);
-      for (let i = 0; i < n; i++) content[i] = kind === 0 ? bin() : value();
+      for (let i = 0; i < n; i++) content[i] = kind === BODY_DATA ? bin() : value();
     }
-    const typecode = kind === 0 ? 0x75 : 0x76;
+    const typecode = kind === BODY_DATA ? 0x75 : 0x76;
     const multiple = n > 1 ? true : undefined;
     return S !== null ? new S(typecode, content, multiple) : { typecode, content, multiple };
   }
   function fill(m) {
     for (;;) {
       switch (t[p++]) {
-        case -1: return;
+        case F_END: return;
 /*FILL_CASES*/
         default: throw new Error('aliyun-iot-amqp: bad message tape');
       }
@@ -137,7 +141,7 @@
       p += 3;
       const tag = bin();
       const message = M !== null ? new M() : {};
-      deliveries[i] = { id, tag, format, settled: (flags & 1) !== 0, section: (flags & 2) !== 0, message };
+      deliveries[i] = { id, tag, format, settled: (flags & FLAG_SETTLED) !== 0, section: (flags & FLAG_SECTION) !== 0, message };
       fill(message);
     }
     b = null;

@@ -35,7 +35,7 @@ impl Session<'_> {
             };
             let channel = frame.channel;
             match codec::decode_amqp(frame)
-                .map_err(codec::to_error)
+                .map_err(Error::from)
                 .and_then(|incoming| self.on_frame(channel, incoming))
             {
                 Ok(Step::Continue) => {}

@@ -1,7 +1,9 @@
 //! One transport connection, from dial to goodbye: the handshake, then the loop that reads
 //! frames, hands deliveries over in batches, sends what the owner settled as ranged
 //! dispositions, keeps the connection alive and bounds every wait. The link's own logic is in
-//! `link.rs`; this file routes frames to it and sends what it asks for.
+//! `link/` (no I/O); this loop routes frames to it (`frames.rs`) and sends what it asks for. The
+//! waits of getting connected are in `connect.rs`, the pacing of reads and settlements at the
+//! platform's rate in `pacing.rs`.
 //!
 //! A connection is worth keeping: the platform counts every connection attempt of a consumer
 //! group against one budget. A peer's harmless slip (a frame for a handle or channel that is not
@@ -321,7 +323,7 @@ impl<'a> Session<'a> {
                     Some(Command::Credentials { epoch, result }) if epoch == self.epoch => {
                         return match result {
                             Ok(c) => Ok(Some(c)),
-                            Err(e) => Err(self.failed(Error::Config(format!("credentials: {e}")))),
+                            Err(e) => Err(self.failed(e)),
                         };
                     }
                     Some(Command::Credentials { .. }) => {}

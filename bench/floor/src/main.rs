@@ -8,6 +8,9 @@
 //! Usage: floor --port P [--host 127.0.0.1] [--tls --ca FILE [--servername localhost]]
 //!              --count N [--latency] [--null] [--credit 1000]
 //! Prints one JSON line of measurements.
+#![deny(clippy::all)]
+// Every `unsafe` block says why it is sound (as in the package's src/lib.rs).
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};

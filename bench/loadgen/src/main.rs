@@ -21,6 +21,9 @@
 //! `--rate R` paces one message at a time on a timerfd (see pace.rs); `--rt` runs the thread under
 //! SCHED_FIFO when paced, so that the schedule holds on a busy machine (it never spins: it sleeps in
 //! epoll between deadlines).
+#![deny(clippy::all)]
+// Every `unsafe` block says why it is sound (as in the package's src/lib.rs).
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::cell::{Cell, RefCell};
 use std::io::Write as _;
