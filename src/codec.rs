@@ -68,7 +68,7 @@ impl CodecError {
             CodecError::Malformed(_) => Error::Decode(self.to_string()),
             CodecError::Encode(_) => Error::Internal(self.to_string()),
             CodecError::BadFrameHeader(_) | CodecError::UnexpectedFrameType(_) => {
-                Error::Protocol(self.to_string())
+                Error::Framing(self.to_string())
             }
         }
     }

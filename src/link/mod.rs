@@ -190,8 +190,8 @@ impl Link {
             return Ok(None);
         }
         if attach.role != Role::Sender {
-            return Err(protocol(
-                "the server attached as a receiver to our receiver: no messages can flow",
+            return Err(Error::InvalidField(
+                "the server attached as a receiver to our receiver: no messages can flow".into(),
             ));
         }
         let remote_handle = attach.handle.0;
@@ -266,8 +266,8 @@ impl Link {
             None => {
                 let (Some(id), Some(tag)) = (transfer.delivery_id, transfer.delivery_tag.as_ref())
                 else {
-                    return Err(protocol(
-                        "the server sent the first transfer of a delivery without a delivery-id or tag: it could never be settled",
+                    return Err(Error::InvalidField(
+                        "the server sent the first transfer of a delivery without a delivery-id or tag: it could never be settled".into(),
                     ));
                 };
                 if let Taken::Beyond(n) = self.credit.on_transfer().map_err(Error::TransferLimit)? {

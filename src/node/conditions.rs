@@ -8,7 +8,7 @@ use crate::error::condition;
 /// The server refused the credentials.
 #[napi]
 pub const CONDITION_UNAUTHORIZED_ACCESS: &str = condition::UNAUTHORIZED_ACCESS;
-/// The peer broke the protocol.
+/// An error of one's own (the default condition of `delivery.reject()`).
 #[napi]
 pub const CONDITION_INTERNAL_ERROR: &str = condition::INTERNAL_ERROR;
 /// A frame or message that cannot be decoded.
