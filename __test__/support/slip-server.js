@@ -170,7 +170,12 @@ class SlipServer extends EventEmitter {
   }
 
   _open() {
-    return frame(perf.open({ containerId: 'slip-server', maxFrameSize: 65536, idleTimeOut: this.idleTimeOut }));
+    const open = frame(perf.open({ containerId: 'slip-server', maxFrameSize: 65536, idleTimeOut: this.idleTimeOut }));
+    if (this.slip && this.slip.kind === 'empty-before-open') {
+      this.struck += 1;
+      return Buffer.concat([frame(), open]);
+    }
+    return open;
   }
 
   _onFrame(ctx, f) {

@@ -79,7 +79,13 @@ impl Session<'_> {
 
     pub(super) fn on_frame(&mut self, channel: u16, incoming: Incoming) -> Result<Step, Error> {
         self.trace_incoming(&incoming);
-        if !self.opened && !matches!(incoming, Incoming::Open(_) | Incoming::Close(_)) {
+        // An empty frame (a heartbeat) may come before the server's open, as rhea allows anywhere.
+        if !self.opened
+            && !matches!(
+                incoming,
+                Incoming::Open(_) | Incoming::Close(_) | Incoming::Empty
+            )
+        {
             return Err(Error::Protocol(format!(
                 "{} frame before the server's open",
                 incoming.name()
