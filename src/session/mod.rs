@@ -45,11 +45,9 @@ mod unreadable;
 
 use connect::racing;
 
-/// Bounds of how long a connection must stay open to count as having worked (without a delivery
-/// settled): `max_reconnect_delay`, within these. A failure that recurs on every connection then
-/// costs at most one attempt per that time, however late in the connection it comes.
-const STABLE_AFTER_MIN: Duration = Duration::from_secs(1);
-const STABLE_AFTER_MAX: Duration = Duration::from_secs(60);
+/// Bounds of `max_reconnect_delay` as the pace of retrying what keeps failing ([`Session::retry_pace`]).
+const PACE_MIN: Duration = Duration::from_secs(1);
+const PACE_MAX: Duration = Duration::from_secs(60);
 
 /// How one transport connection ended.
 pub enum Ending {
@@ -59,8 +57,8 @@ pub enum Ending {
     Failed {
         error: Option<Error>,
         /// The connection did useful work (a delivery settled) or stayed open a while (see
-        /// `STABLE_AFTER_MIN`), and did not end because re-attaching kept failing: the backoff
-        /// starts afresh.
+        /// `Session::retry_pace`), and did not end because re-attaching kept failing: the
+        /// backoff starts afresh.
         worked: bool,
     },
 }
@@ -238,19 +236,21 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The pace of retrying what keeps failing: `max_reconnect_delay`, within 1 and 60 s. A
+    /// connection open this long counts as having worked, so that a failure that recurs on every
+    /// connection costs at most one attempt per this time, however late in the connection it
+    /// comes; a delivery that cannot be read is held this long before it is released.
+    fn retry_pace(&self) -> Duration {
+        self.cfg.reconnect.max.clamp(PACE_MIN, PACE_MAX)
+    }
+
     /// Whether this connection worked: it settled a delivery, or stayed open at least
-    /// `max_reconnect_delay` (within `STABLE_AFTER_MIN`..`STABLE_AFTER_MAX`); and it does not end
-    /// because re-attaching kept failing. Getting as far as an attach is not enough: a failure
-    /// that recurs on every connection right after it would reconnect at the initial delay
-    /// forever.
+    /// [`Session::retry_pace`]; and it does not end because re-attaching kept failing. Getting as
+    /// far as an attach is not enough: a failure that recurs on every connection right after it
+    /// would reconnect at the initial delay forever.
     fn worked(&self) -> bool {
-        let stable_after = self
-            .cfg
-            .reconnect
-            .max
-            .clamp(STABLE_AFTER_MIN, STABLE_AFTER_MAX);
-        !self.gave_up
-            && (self.settled_any || self.opened_at.is_some_and(|t| t.elapsed() >= stable_after))
+        let pace = self.retry_pace();
+        !self.gave_up && (self.settled_any || self.opened_at.is_some_and(|t| t.elapsed() >= pace))
     }
 
     fn timeout_error(&self, what: &str) -> Error {

@@ -6,10 +6,8 @@
 //! a tight loop. Rejected, it would be lost; `modified` makes RabbitMQ 3.x close the connection.
 //! Held, it waits on the server's side (the platform counts an unsettled delivery as unacknowledged
 //! after 30 s and pushes it again later); and if the link ends first, the server has it again
-//! anyway. The hold is `max_reconnect_delay` (at least [`HOLD_MIN`]): the same bound as on
-//! retrying a failing connection.
-
-use std::time::Duration;
+//! anyway. The hold is `max_reconnect_delay`, within 1 and 60 s (`Session::retry_pace`): the same
+//! pace as that of retrying a failing connection.
 
 use tokio::time::Instant;
 
@@ -17,9 +15,6 @@ use super::Session;
 use crate::error::Error;
 use crate::model::Event;
 use crate::settle::{coalesce, Outcome};
-
-/// The shortest hold, whatever `max_reconnect_delay` is.
-const HOLD_MIN: Duration = Duration::from_secs(1);
 
 /// A delivery that could not be read, held unsettled.
 #[derive(Debug)]
@@ -30,10 +25,6 @@ pub(super) struct Held {
 }
 
 impl Session<'_> {
-    fn unreadable_hold(&self) -> Duration {
-        self.cfg.reconnect.max.max(HOLD_MIN)
-    }
-
     /// Delivery `id` of attachment `attach` could not be read: held unless the sender settled
     /// it already, and reported (unless `error` is `None`: it was, as it grew too large).
     pub(super) fn on_unreadable(
@@ -47,7 +38,7 @@ impl Session<'_> {
             self.unreadable.push_back(Held {
                 attach,
                 id,
-                release_at: Instant::now() + self.unreadable_hold(),
+                release_at: Instant::now() + self.retry_pace(),
             });
         }
         if let Some(error) = error {
@@ -62,7 +53,7 @@ impl Session<'_> {
         } else {
             format!(
                 "not delivered: held unsettled, then released after {} ms (or when the link ends) for the server to send again",
-                self.unreadable_hold().as_millis()
+                self.retry_pace().as_millis()
             )
         };
         let description = format!("{}; {what}", error.description());
