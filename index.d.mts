@@ -47,6 +47,7 @@ export type MessageContext = amqp.MessageContext;
 export type BatchContext = amqp.BatchContext;
 export type ErrorContext = amqp.ErrorContext;
 export type ReceiverErrorContext = amqp.ReceiverErrorContext;
+export type SessionContext = amqp.SessionContext;
 export type DisconnectedContext = amqp.DisconnectedContext;
 export type EventMap = amqp.EventMap;
 export type EventName = amqp.EventName;

@@ -386,6 +386,12 @@ declare namespace aliyunIotAmqp {
     error?: ConnectionError;
   }
 
+  interface SessionContext extends EventContext {
+    session: Session;
+    /** The error the server gave when it ended the session (`session_error`, `session_close`). */
+    error?: ConnectionError;
+  }
+
   interface DisconnectedContext extends EventContext {
     error?: ConnectionError;
     /** Whether another attempt follows. */
@@ -403,6 +409,17 @@ declare namespace aliyunIotAmqp {
     receiver_open: (context: ReceiverContext) => void;
     receiver_close: (context: ReceiverErrorContext) => void;
     receiver_error: (context: ReceiverErrorContext) => void;
+    /** The server began the session (after each connection_open, and again after it ended it). */
+    session_open: (context: SessionContext) => void;
+    /** The server ended the session: after session_error when it gave an error. It is begun again on the same connection. */
+    session_close: (context: SessionContext) => void;
+    session_error: (context: SessionContext) => void;
+    /**
+     * A delivery that cannot be read (condition `amqp:decode-error`, or `amqp:link:message-size-exceeded`
+     * over `max_message_size`): not delivered, never accepted, held unsettled and released later (it comes
+     * again). With no listener, a line on stderr (as rhea writes one).
+     */
+    protocol_error: (error: ConnectionError) => void;
     disconnected: (context: DisconnectedContext) => void;
     /** A throwing `message` handler's error, or a fatal connection error nobody else handled. */
     error: (error: Error) => void;
@@ -422,6 +439,8 @@ declare namespace aliyunIotAmqp {
 
   interface Session extends Endpoint {
     readonly connection: Connection;
+    /** The error the server gave when it last ended the session. */
+    error?: ConnectionError;
   }
 
   interface Receiver extends Endpoint {
@@ -434,6 +453,8 @@ declare namespace aliyunIotAmqp {
     /** The server's attach reply; its source may be `null` (a rhea server sends none). */
     remote: { attach?: { source: { address: string | null } | null } };
     error?: ConnectionError;
+    /** Transfers the server sent beyond the credit granted, taken all the same (RabbitMQ 3.10 does it). */
+    readonly over_credit: number;
     is_open(): boolean;
     is_closed(): boolean;
     /** Stops the flow of messages (no credit until `resume()`); deliveries already in flight still arrive. */
@@ -625,6 +646,10 @@ declare namespace aliyunIotAmqp {
     duplicates: number;
     /** Connections re-established after being lost. */
     reconnects: number;
+    /** Deliveries that could not be read (`'protocol_error'`): not handed out, held and released. */
+    unreadable: number;
+    /** Transfers the platform sent beyond the credit granted, taken all the same. */
+    overCredit: number;
     /** Messages handed to handlers or the for-await loop and not finished. */
     inFlight: number;
     /** Messages received and waiting for a handler or the loop. */
@@ -699,6 +724,12 @@ declare namespace aliyunIotAmqp {
     disconnected: (event: { clientId: string; error: ConnectionError | undefined; reconnecting: boolean }) => void;
     /** A redelivery `dedupe` accepted at once. */
     duplicate: (message: ConsumerMessage) => void;
+    /**
+     * A delivery that cannot be read (`amqp:decode-error`, or `amqp:link:message-size-exceeded`): not
+     * handed out, never accepted, held unsettled and released later (it comes again); counted in
+     * `stats().unreadable`. With no listener, a line on stderr.
+     */
+    protocol_error: (error: ConnectionError & { clientId: string }) => void;
     close: () => void;
   }
 
@@ -810,11 +841,12 @@ declare namespace aliyunIotAmqp {
 
   /**
    * `aliyun-iot-amqp:error`: `'connection'` the server closed the connection with an error or refused
-   * the login; `'receiver'` it detached the link with one; `'transport'` the socket failed; `'handler'`
-   * a handler threw (with the delivery: a batch's first).
+   * the login; `'session'` it ended the session with one; `'receiver'` it detached the link with one;
+   * `'protocol'` a delivery could not be read (with `attach`, `deliveryId`); `'transport'` the socket
+   * failed; `'handler'` a handler threw (with the delivery: a batch's first).
    */
   interface ErrorEvent extends ConnectionEventBase {
-    source: 'connection' | 'receiver' | 'transport' | 'handler';
+    source: 'connection' | 'session' | 'receiver' | 'protocol' | 'transport' | 'handler';
     error: Error;
     attach?: number;
     deliveryId?: number;

@@ -248,7 +248,9 @@ class Connection extends EventEmitter {
         if (this._liveAttach === ev.attach) this._liveAttach = 0;
         if (!receiver) break;
         receiver._open = false;
-        const error = toError(ev.error, this);
+        // Refused with amqp:unauthorized-access: closed for good, as rhea leaves it.
+        if (ev.gone) receiver._closed = true;
+        const error = toError(ev.error, this, 'link');
         receiver.error = error;
         if (error && diagnostics.error.hasSubscribers) diagnostics.publishError(this, ev.epoch, 'receiver', error);
         if (error) dispatch(receiver, 'receiver_error', receiver._context({ error }));
@@ -256,6 +258,37 @@ class Connection extends EventEmitter {
         if (receiver._closed) this._receiver = undefined;
         break;
       }
+      case 'session_open': {
+        const session = this._session;
+        session.error = undefined;
+        dispatch(session, 'session_open', session._context());
+        break;
+      }
+      case 'session_close': {
+        // As rhea: session_error (when the server gave an error), then session_close; the
+        // session is begun again on this connection (session_open, receiver_open follow).
+        const session = this._session;
+        const error = toError(ev.error, this);
+        session.error = error;
+        if (error && diagnostics.error.hasSubscribers) diagnostics.publishError(this, ev.epoch, 'session', error);
+        if (error) dispatch(session, 'session_error', session._context({ error }));
+        dispatch(session, 'session_close', session._context(error ? { error } : undefined));
+        break;
+      }
+      case 'unreadable': {
+        // A delivery that cannot be read (not decodable, over max_message_size): never
+        // delivered, held unsettled and released later. rhea's protocol_error; unheard, a line
+        // on stderr, as rhea writes one.
+        const error = toError(ev.error, this);
+        if (diagnostics.error.hasSubscribers) diagnostics.publishError(this, ev.epoch, 'protocol', error, { attach: ev.attach, deliveryId: ev.id });
+        if (!dispatch(receiver || this._session, 'protocol_error', error)) {
+          console.warn(`[${this._address.container_id}] protocol error: ${error.message}`);
+        }
+        break;
+      }
+      case 'over_credit':
+        if (receiver) receiver.over_credit += ev.count;
+        break;
       case 'connection_error': {
         const error = toError(ev.error, this);
         this.error = error;

@@ -48,7 +48,7 @@ function publishDisconnect(connection, epoch, err, reconnecting, delay) {
   disconnect.publish({ ...where(connection), epoch, reconnecting, delay, error: err });
 }
 
-/** `source`: 'connection' (the server closed it with an error, or refused the login), 'receiver' (it detached the link with one), 'transport' (the socket failed), 'handler' (a handler threw). */
+/** `source`: 'connection' (the server closed it with an error, or refused the login), 'session' (it ended the session with one), 'receiver' (it detached the link with one), 'protocol' (a delivery could not be read), 'transport' (the socket failed), 'handler' (a handler threw). */
 function publishError(connection, epoch, source, err, extra) {
   error.publish({ ...where(connection), epoch, source, error: err, ...extra });
 }

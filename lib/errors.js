@@ -13,9 +13,14 @@ const AUTH_CONDITION = native.CONDITION_UNAUTHORIZED_ACCESS;
  * `CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`, ..., under the condition `aliyun-iot-amqp:tls`).
  */
 class ConnectionError extends Error {
-  constructor(description, condition, connection, code) {
+  /** `scope` 'link': the error of a receiver's link (an unauthorized-access there is no failed login). */
+  constructor(description, condition, connection, code, scope) {
     let message = description || condition;
-    if (condition === AUTH_CONDITION && !/authenticat/i.test(message)) message = `authentication failed: ${message}`;
+    if (condition === AUTH_CONDITION && scope === 'link') {
+      if (!/authoriz/i.test(message)) message = `not authorized to receive: ${message}`;
+    } else if (condition === AUTH_CONDITION && !/authenticat/i.test(message)) {
+      message = `authentication failed: ${message}`;
+    }
     super(message);
     this.name = 'ConnectionError';
     this.condition = condition;
@@ -30,7 +35,7 @@ class ConnectionError extends Error {
 }
 
 /** The ConnectionError for a native `{condition, description, code}`, or undefined when there is none. */
-function toError(info, connection) {
+function toError(info, connection, scope) {
   if (!info) return undefined;
   let { description, code } = info;
   // A TLS alert's code and words as the running Node's OpenSSL names them.
@@ -38,7 +43,7 @@ function toError(info, connection) {
     code = code.replace('SSLV3_ALERT', 'SSL/TLS_ALERT');
     description = description.replace('sslv3 alert', 'ssl/tls alert');
   }
-  return new ConnectionError(description, info.condition, connection, code ?? undefined);
+  return new ConnectionError(description, info.condition, connection, code ?? undefined, scope);
 }
 
 module.exports = { ConnectionError, toError, AUTH_CONDITION };

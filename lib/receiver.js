@@ -25,6 +25,8 @@ class Receiver extends EventEmitter {
     this.credit_window = opts.native.creditWindow;
     this.autoaccept = opts.autoaccept;
     this.remote = {};
+    /** Transfers the server sent beyond the credit granted, taken all the same (RabbitMQ 3.10 does it). */
+    this.over_credit = 0;
     this._native = opts.native;
     this._open = false;
     this._closed = false;

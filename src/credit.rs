@@ -54,7 +54,8 @@ pub struct Credit {
     granted: u32,
     /// Deliveries handed over and not yet settled by the owner.
     unsettled: u32,
-    /// Transfers the sender may still have in flight after we lowered its credit (pause).
+    /// Transfers the sender may still have in flight after we lowered its credit (pause): how far
+    /// the highest limit it may still act on runs past the one we granted last.
     allowance: u32,
 }
 
@@ -179,10 +180,11 @@ impl Credit {
         if !(force || grow || shrink) {
             return None;
         }
-        if target < self.granted {
-            // Transfers already on their way may still arrive; never more than were granted.
-            self.allowance = self.allowance.max(self.granted - target);
-        }
+        // Transfers the sender may still make under an earlier grant it has not seen replaced:
+        // up to the highest limit granted so far (what it still had, and what was allowed in
+        // flight), less the new one. A grant that reaches that limit (a resume after a pause)
+        // leaves none: from then on a transfer past the credit is a slip, counted and bounded.
+        self.allowance = (self.granted + self.allowance).saturating_sub(target);
         self.granted = target;
         self.last_flow_count = Some(self.delivery_count);
         Some(Grant {
@@ -342,6 +344,49 @@ mod tests {
             Ok(Taken::Beyond(1)),
             "past the allowance: a slip"
         );
+    }
+
+    #[test]
+    fn after_a_resume_transfers_past_the_credit_are_slips_again() {
+        let mut c = attached(5);
+        c.grant(true);
+        c.on_transfer().unwrap();
+        c.held();
+        assert!(c.set_window(0));
+        c.grant(true); // pause: 4 may still be in flight
+        assert_eq!(c.on_transfer(), Ok(Taken::InFlight));
+        c.held();
+        c.set_window(5);
+        c.settled(2);
+        // resume: the new grant covers what was in flight (it counts against it on the sender's
+        // side), so nothing is allowed beyond it any more.
+        assert_eq!(c.grant(true).map(|g| g.link_credit), Some(5));
+        for _ in 0..5 {
+            assert_eq!(c.on_transfer(), Ok(Taken::Granted));
+        }
+        assert_eq!(
+            c.on_transfer(),
+            Ok(Taken::Beyond(1)),
+            "past the credit after a resume: counted (and logged) as a slip"
+        );
+        assert_eq!(c.beyond(), 1);
+    }
+
+    #[test]
+    fn a_resume_below_what_was_in_flight_allows_only_the_difference() {
+        let mut c = attached(10);
+        c.grant(true);
+        c.set_window(0);
+        c.grant(true); // pause: 10 may be in flight
+        c.set_window(4);
+        assert_eq!(c.grant(true).map(|g| g.link_credit), Some(4));
+        for _ in 0..4 {
+            assert_eq!(c.on_transfer(), Ok(Taken::Granted));
+        }
+        for _ in 0..6 {
+            assert_eq!(c.on_transfer(), Ok(Taken::InFlight));
+        }
+        assert_eq!(c.on_transfer(), Ok(Taken::Beyond(1)));
     }
 
     #[test]

@@ -9,12 +9,21 @@ use fe2o3_amqp::types::definitions::{self, ErrorCondition};
 pub mod condition {
     /// The server refused the credentials (SASL outcome, or its own close with this condition).
     pub const UNAUTHORIZED_ACCESS: &str = "amqp:unauthorized-access";
-    /// The peer broke the protocol in a way that cannot be gone on from.
+    /// An error of our own (the default condition of a `reject()`).
     pub const INTERNAL_ERROR: &str = "amqp:internal-error";
+    /// The peer's bytes cannot be cut into frames (a bad frame header, a frame of an unknown type,
+    /// another protocol's header).
+    pub const FRAMING_ERROR: &str = "amqp:connection:framing-error";
+    /// The peer used a frame where the protocol does not allow it (a begin before the open, a new
+    /// delivery inside an incomplete one).
+    pub const NOT_ALLOWED: &str = "amqp:not-allowed";
+    /// A field of the peer's frame makes it unusable (an attach with the wrong role, a transfer
+    /// without the delivery-id or tag to settle it by).
+    pub const INVALID_FIELD: &str = "amqp:invalid-field";
+    /// The server detached our link (the condition for its repeated refusals without an error).
+    pub const DETACH_FORCED: &str = "amqp:link:detach-forced";
     /// A frame or message that cannot be decoded.
     pub const DECODE_ERROR: &str = "amqp:decode-error";
-    /// A frame larger than the max-frame-size we advertised.
-    pub const FRAME_SIZE_TOO_SMALL: &str = "amqp:frame-size-too-small";
     /// The peer went silent for longer than twice our idle time-out.
     pub const RESOURCE_LIMIT_EXCEEDED: &str = "amqp:resource-limit-exceeded";
     /// A message larger than `max_message_size`.
@@ -64,11 +73,15 @@ pub enum Error {
     Timeout(String),
     /// Bad options, or credentials that could not be obtained.
     Config(String),
-    /// The peer broke the protocol.
+    /// The peer used a frame where the protocol does not allow it (`amqp:not-allowed`).
     Protocol(String),
+    /// The peer's bytes cannot be cut into frames (`amqp:connection:framing-error`).
+    Framing(String),
+    /// A field of the peer's frame makes it unusable (`amqp:invalid-field`).
+    InvalidField(String),
     /// A frame or a message could not be decoded.
     Decode(String),
-    /// A frame larger than we allow.
+    /// A frame larger than the max-frame-size we advertised (`amqp:connection:framing-error`).
     FrameTooLarge(String),
     /// The peer went silent.
     Idle(String),
@@ -111,9 +124,11 @@ impl Error {
             Error::Tls { .. } | Error::Certificate { .. } => condition::TLS,
             Error::Timeout(_) => condition::TIMEOUT,
             Error::Config(_) => condition::CONFIG,
-            Error::Protocol(_) => condition::INTERNAL_ERROR,
+            Error::Protocol(_) => condition::NOT_ALLOWED,
+            Error::Framing(_) => condition::FRAMING_ERROR,
+            Error::InvalidField(_) => condition::INVALID_FIELD,
             Error::Decode(_) => condition::DECODE_ERROR,
-            Error::FrameTooLarge(_) => condition::FRAME_SIZE_TOO_SMALL,
+            Error::FrameTooLarge(_) => condition::FRAMING_ERROR,
             Error::Idle(_) => condition::RESOURCE_LIMIT_EXCEEDED,
             Error::MessageTooLarge(_) => condition::MESSAGE_SIZE_EXCEEDED,
             Error::TransferLimit(_) => condition::TRANSFER_LIMIT_EXCEEDED,
@@ -130,6 +145,8 @@ impl Error {
             | Error::Timeout(d)
             | Error::Config(d)
             | Error::Protocol(d)
+            | Error::Framing(d)
+            | Error::InvalidField(d)
             | Error::Decode(d)
             | Error::FrameTooLarge(d)
             | Error::Idle(d)
@@ -231,7 +248,7 @@ impl From<CodecError> for Error {
             CodecError::Malformed(_) => Error::Decode(e.to_string()),
             CodecError::Encode(_) => Error::Internal(e.to_string()),
             CodecError::BadFrameHeader(_) | CodecError::UnexpectedFrameType(_) => {
-                Error::Protocol(e.to_string())
+                Error::Framing(e.to_string())
             }
         }
     }
@@ -278,6 +295,16 @@ mod tests {
             description: "certificate has expired".into(),
         };
         assert_eq!(cert.condition(), condition::TLS);
+        // The peer's violations are named for what the peer did, not as an error of ours.
+        assert_eq!(
+            Error::Framing("x".into()).condition(),
+            "amqp:connection:framing-error"
+        );
+        assert_eq!(Error::Protocol("x".into()).condition(), "amqp:not-allowed");
+        assert_eq!(
+            Error::InvalidField("x".into()).condition(),
+            "amqp:invalid-field"
+        );
         assert_eq!(cert.code(), Some("CERT_HAS_EXPIRED"));
         assert!(cert.is_certificate_failure());
         assert!(!Error::tls("reset").is_certificate_failure());

@@ -115,7 +115,7 @@ pub async fn setup(
     outbox.flush()?;
     let header = read_header(cfg, &mut reader).await?;
     if header != codec::AMQP_HEADER {
-        return Err(Error::Protocol(format!(
+        return Err(Error::Framing(format!(
             "server answered with protocol header {}",
             header_text(&header)
         )));
@@ -139,7 +139,7 @@ async fn sasl_plain(
     outbox.flush()?;
     let header = read_header(cfg, reader).await?;
     if header != codec::SASL_HEADER {
-        return Err(Error::Protocol(
+        return Err(Error::Framing(
             "server does not offer SASL (it answered the SASL header with another protocol)".into(),
         ));
     }

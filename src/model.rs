@@ -54,13 +54,33 @@ pub enum Event {
     },
     /// The server detached our link (with an error, if it gave one), or we did: the deliveries
     /// of attachment `attach` can no longer be settled. `reattach_in` is set when the link will
-    /// be attached again on this connection after that delay.
+    /// be attached again on this connection after that delay. `gone`: the receiver is closed for
+    /// good (refused with `amqp:unauthorized-access`): not attached again, nor after a reconnect.
     ReceiverClose {
         epoch: u64,
         attach: u32,
         error: Option<Error>,
         reattach_in: Option<Duration>,
+        gone: bool,
     },
+    /// The server began our session (after the open, and again after it ended it).
+    SessionOpen { epoch: u64 },
+    /// The server ended our session (with an error, if it gave one). It is begun again, with the
+    /// receiver, on the same connection (a `ReceiverClose` for its attachment follows).
+    SessionClose { epoch: u64, error: Option<Error> },
+    /// Delivery `id` of attachment `attach` cannot be read (it cannot be decoded, or it is over
+    /// `max_message_size`): not handed over, never accepted. `held`: it is held unsettled and
+    /// released after a while (or comes again when the attachment ends); otherwise the sender
+    /// had settled it already.
+    Unreadable {
+        epoch: u64,
+        attach: u32,
+        id: u32,
+        error: Error,
+        held: bool,
+    },
+    /// `count` more transfers were taken beyond the credit granted (a sender's slip).
+    OverCredit { epoch: u64, count: u64 },
     /// The server closed the connection with an error, or refused the credentials.
     ConnectionError { epoch: u64, error: Error },
     /// The connection closed cleanly (after `close()`, or the server's close without error).

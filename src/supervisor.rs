@@ -136,6 +136,8 @@ async fn run(
     let mut epoch = 0u64;
     let mut failures = 0u32;
     let mut backoff = Backoff::new(&cfg.reconnect);
+    // The receiver's re-attach backoff, kept across connections (session/reattach.rs).
+    let mut reattach_backoff = Backoff::new(&cfg.reconnect);
     // Numbers the receiver's attachments across connections (settlements name theirs).
     let mut attach_seq = 0u32;
     'outer: loop {
@@ -149,17 +151,21 @@ async fn run(
                 sink.as_ref(),
                 &acks,
                 attach_seq,
+                &mut reattach_backoff,
             );
             let end = session.run(tls.as_ref(), &mut rx).await;
             attach_seq = session.attach_seq();
             receiver = session.link.map(|l| l.config);
             end
         };
-        let (error, was_open) = match end {
+        let (error, worked) = match end {
             Ending::Closed => break,
-            Ending::Failed { error, was_open } => (error, was_open),
+            Ending::Failed { error, worked } => (error, worked),
         };
-        if was_open {
+        // Only a connection that worked starts the backoff (and reconnect_limit's count) afresh:
+        // one that merely got as far as an attach would let a failure that recurs on every
+        // connection retry at the initial delay forever.
+        if worked {
             failures = 0;
             backoff.reset();
         }

@@ -256,6 +256,7 @@ async fn pipelined_headers_and_a_detach_are_read_right_on_one_connection() {
         seen,
         vec![
             "open:pipelining-server",
+            "SessionOpen { epoch: 1 }",
             "receiver_open:1",
             "receiver_close:1:true",
             "receiver_open:2",

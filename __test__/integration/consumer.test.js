@@ -318,7 +318,7 @@ test('stats(): counters, reconnects and lastError', async (t) => {
     else if (body.do === 'hold' && held++ === 0) await new Promise(() => {}); // never finishes
   });
   assert.deepEqual(Object.keys(consumer.stats()).sort(),
-    ['accepted', 'buffered', 'connections', 'duplicates', 'inFlight', 'lastError', 'received', 'reconnects', 'rejected', 'released']);
+    ['accepted', 'buffered', 'connections', 'duplicates', 'inFlight', 'lastError', 'overCredit', 'received', 'reconnects', 'rejected', 'released', 'unreadable']);
   emu.publish({ messageId: 'ok', body: { do: 'accept' } });
   emu.publish({ messageId: 'no', body: { do: 'reject' } });
   emu.publish({ messageId: 'again', body: { do: 'release' } });

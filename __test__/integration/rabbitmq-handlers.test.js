@@ -18,7 +18,11 @@
 // - one delivery held unsettled while every other one is accepted at once.
 //
 // Each consumes 5 000 messages on one connection: no disconnect, every message once, the queue
-// empty at the end. (Helpers and the broker check: ../support/rabbitmq.js.)
+// empty at the end, and reports how many transfers RabbitMQ sent beyond the credit
+// (`receiver.over_credit`; with the default window it may be none in a run). A last case provokes
+// them for certain: credit_window 10 and every delivery accepted at once, in rounds of 2 000
+// messages released to the receiver at once (pause, publish, resume) until RabbitMQ has over-sent.
+// (Helpers and the broker check: ../support/rabbitmq.js.)
 
 const assert = require('node:assert/strict');
 const test = require('node:test');
@@ -62,7 +66,7 @@ withBroker((b) => {
   // with the default window it happens in about half the runs of 5 000).
   for (const creditWindow of [undefined, 100]) {
     const label = creditWindow ? `credit_window ${creditWindow}` : 'the default credit_window';
-    test(`autoaccept: false and every delivery accepted 0–20 ms later (${label}): all ${TOTAL} on one connection`, async () => {
+    test(`autoaccept: false and every delivery accepted 0–20 ms later (${label}): all ${TOTAL} on one connection`, async (t) => {
       const q = await fill('async-handler');
       const random = prng(20261201);
       const results = [];
@@ -88,6 +92,7 @@ withBroker((b) => {
         assert.ok(results.every((r) => r === true), 'every accept() went out on the live connection');
         await new Promise((r) => setTimeout(r, 200));
         assertOneConnection(c);
+        t.diagnostic(`transfers beyond the credit, taken: ${c.receiver.over_credit}`);
       } finally {
         await c.close();
       }
@@ -96,7 +101,7 @@ withBroker((b) => {
     });
   }
 
-  test(`one delivery held unsettled while the others are accepted at once (credit_window 100): all ${TOTAL}, then the held one`, async () => {
+  test(`one delivery held unsettled while the others are accepted at once (credit_window 100): all ${TOTAL}, then the held one`, async (t) => {
     const q = await fill('held-one');
     let held = null;
     const c = consume(`/queue/${q}`, {
@@ -118,10 +123,45 @@ withBroker((b) => {
       // Accepted on the live connection: it does not come back when we close.
       await new Promise((r) => setTimeout(r, 200));
       assertOneConnection(c);
+      t.diagnostic(`transfers beyond the credit, taken: ${c.receiver.over_credit}`);
     } finally {
       await c.close();
     }
     assert.equal(await settledDepth(q), 0, 'the held one was accepted, not requeued');
+    await deleteQueue(q);
+  });
+
+  test('credit_window 10, each delivery accepted at once: RabbitMQ sends beyond the credit, every transfer is taken, nothing lost, one connection', async (t) => {
+    const q = await declare('over-credit');
+    const ROUND = 2000;
+    const c = consume(`/queue/${q}`, { autoaccept: false, credit_window: 10, onMessage: (ctx) => assert.equal(ctx.delivery.accept(), true) });
+    let total = 0;
+    let rounds = 0;
+    try {
+      await waitFor(() => c.events.includes('receiver_open'), 'the receiver attached');
+      while (c.receiver.over_credit === 0 && rounds < 8) {
+        // Paused while the round is published: on resume RabbitMQ has the whole round to send.
+        c.receiver.pause();
+        const msgs = [];
+        for (let i = 0; i < ROUND; i++) msgs.push(smallMessage(total + i));
+        await send(`/amq/queue/${q}`, msgs);
+        await waitFor(async () => (await b.depth(q)).ready === ROUND, `${ROUND} messages in ${q}`);
+        c.receiver.resume();
+        total += ROUND;
+        rounds += 1;
+        await waitFor(() => c.received.length >= total || c.events.some((e) => e.startsWith('disconnected')), `round ${rounds}`, 60000);
+        assertOneConnection(c);
+      }
+      t.diagnostic(`${c.receiver.over_credit} transfers beyond the credit taken in ${rounds} round(s) of ${ROUND}`);
+      assert.ok(c.receiver.over_credit > 0, `RabbitMQ sent nothing beyond the credit in ${rounds} rounds`);
+      await new Promise((r) => setTimeout(r, 200));
+      assertOneConnection(c);
+      assert.equal(c.received.length, total, 'no message twice');
+      assert.equal(new Set(c.received.map((ctx) => ctx.message.message_id)).size, total, 'every message');
+    } finally {
+      await c.close();
+    }
+    assert.equal(await settledDepth(q), 0, 'every message accepted: nothing came back when we closed');
     await deleteQueue(q);
   });
 });

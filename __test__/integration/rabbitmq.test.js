@@ -255,8 +255,9 @@ withBroker((b) => {
     });
     try {
       // RabbitMQ 4 requeues a modified message (delivered again). 3.x refuses the outcome by ending
-      // the session with an error: that reaches the user as receiver_error, the session is begun
-      // again and the receiver attached again on the same connection, and the message comes again.
+      // the session with an error: that reaches the user as session_error (as in rhea), the session
+      // is begun again and the receiver attached again on the same connection, and the message
+      // comes again.
       await waitFor(() => c.received.length >= 2, 'the message delivered again');
       if (c.errors.length > 0) assert.match(c.errors.map((e) => e.message).join('\n'), /modified|Unrecognised state/i);
       assert.ok(!c.events.some((e) => e.startsWith('disconnected')), `the connection was lost: ${c.events.join(', ')}`);

@@ -207,6 +207,12 @@ test('an attach for a link name we did not open: ignored and noted', async () =>
   assert.equal(r.client.named('receiver_open').length, 1);
 });
 
+test('an empty frame (a heartbeat) before the server\'s open: ignored, as rhea ignores empty frames anywhere', async () => {
+  const r = await runSlip({ slip: { kind: 'empty-before-open' } });
+  assert.equal(r.server.struck, 1);
+  assertNothingLost(r);
+});
+
 test('SASL outcome, AMQP header and open in one write: read as three', async () => {
   const r = await runSlip({ slip: { kind: 'pipelined' } });
   assert.equal(r.server.struck, 1);

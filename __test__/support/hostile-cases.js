@@ -115,7 +115,8 @@ function badPayload(rng, o) {
  * true: the client must refuse it with an error of its own (not merely notice the end of the stream).
  * `reject` false marks, besides input that may be valid, a peer's harmless slip that the client
  * takes liberally, losing nothing (a frame for a handle or channel not its own, a second open,
- * begin or attach, a detach or end it answers by attaching again): the end of the stream ends it.
+ * begin or attach, a detach or end it answers by attaching again, a message that cannot be read,
+ * which costs only itself: reported as 'protocol_error' and held): the end of the stream ends it.
  */
 function generateCase(rng, i, opts = {}) {
   const maxFrame = opts.maxFrameSize || 65536;
@@ -224,12 +225,12 @@ function generateCase(rng, i, opts = {}) {
       ['transfer for an unknown handle', (ctx) => frame(Buffer.concat([tr(ctx, { handle: int(rng, 1, 0xffffffff) }), platformMessage('m')])), false],
       ['transfer without a delivery-id', (ctx) => frame(Buffer.concat([tr(ctx, { deliveryId: undefined }), platformMessage('m')])), true],
       ['transfer without a tag', (ctx) => frame(Buffer.concat([perf.transfer({ handle: ctx.handle, deliveryId: 0 }), platformMessage('m')])), true],
-      [`malformed message (${bad.name})`, (ctx) => frame(Buffer.concat([tr(ctx), bad.bytes])), true],
+      [`malformed message (${bad.name})`, (ctx) => frame(Buffer.concat([tr(ctx), bad.bytes])), false],
       [`malformed message over several frames (${bad.name})`, (ctx) => {
         const p = bad.bytes;
         const cut = Math.max(1, Math.floor(p.length / 2));
         return [frame(Buffer.concat([tr(ctx, { more: true }), p.subarray(0, cut)])), frame(Buffer.concat([tr(ctx, { more: false }), p.subarray(cut)]))];
-      }, true],
+      }, false],
       ['message over max-message-size in many frames', (ctx) => {
         const per = Math.min(maxFrame - 64, 16384);
         const out = [];
@@ -240,7 +241,7 @@ function generateCase(rng, i, opts = {}) {
         }
         out.push(frame(Buffer.concat([tr(ctx, { more: false }), platformMessage('m')])));
         return out;
-      }, true],
+      }, false],
       ['transfer frame over max-frame-size', (ctx) => frame(Buffer.concat([tr(ctx), enc.described(0x75, enc.bin(Buffer.alloc(maxFrame)))])), true],
       ['a new delivery before the last one completed', (ctx) => [
         frame(Buffer.concat([tr(ctx, { more: true }), platformMessage('m').subarray(0, 10)])),
@@ -262,7 +263,7 @@ function generateCase(rng, i, opts = {}) {
       ['aborted transfer then garbage', (ctx) => [frame(Buffer.concat([tr(ctx, { more: true }), Buffer.from('abc')])), frame(tr(ctx, { aborted: true })), randomFrame()], false],
       [`valid message then a bad one (${bad.name})`, (ctx) => [
         frame(Buffer.concat([tr(ctx), platformMessage(`ok-${i}`)])),
-        frame(Buffer.concat([tr(ctx, { deliveryId: ctx.deliveryId + 1, deliveryTag: Buffer.from('u') }), bad.bytes]))], true],
+        frame(Buffer.concat([tr(ctx, { deliveryId: ctx.deliveryId + 1, deliveryTag: Buffer.from('u') }), bad.bytes]))], false],
     ],
   };
 

@@ -187,7 +187,7 @@ function broker() {
     for (const name of ['connection_open', 'receiver_open', 'receiver_close', 'connection_close']) {
       container.on(name, (ctx) => state.events.push(ctx.error ? `${name}: ${ctx.error.message}` : name));
     }
-    for (const name of ['connection_error', 'receiver_error', 'disconnected']) {
+    for (const name of ['connection_error', 'session_error', 'receiver_error', 'disconnected']) {
       container.on(name, (ctx) => {
         state.events.push(ctx.error ? `${name}: ${ctx.error.message}` : name);
         if (ctx.error) state.errors.push(ctx.error);

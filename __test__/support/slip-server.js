@@ -29,7 +29,14 @@
  *                               the client's header (no `at`)
  *   detach {error?}             detach our link (closed, with the error if given)
  *   detach-at-once {times}      detach each of the first `times` attaches right after the reply
+ *   detach-after {ms, error?}   detach every link `ms` after its attach (an idle link taken away;
+ *                               no `at`, any number of times)
  *   end-session {error?}        end our session
+ *   empty-before-open           an empty frame (a heartbeat) between its AMQP header and its open
+ *   close-after-attach {ms}     close every connection (amqp:connection:forced) `ms` after the
+ *                               attach reply (no `at`, every connection)
+ *   garbage {delay}             `delay` ms after the `at`-th transfer, bytes that are no frame
+ *                               (once)
  * With `silentClose: true` (beside any kind) the first connection never answers the client's close
  * and keeps its socket open, sending nothing more.
  */
@@ -61,6 +68,8 @@ class SlipServer extends EventEmitter {
     this.log = [];
     this.struck = 0;
     this.attachCount = 0;
+    /** message id -> times transferred. */
+    this.sends = new Map();
     this.live = new Set();
   }
 
@@ -86,6 +95,14 @@ class SlipServer extends EventEmitter {
     }
     for (const ctx of this.live) this._pump(ctx);
     return ids;
+  }
+
+  /** Queues a message with this payload as it is (e.g. one that cannot be decoded). */
+  publishRaw(id, payload) {
+    this.published.push(id);
+    this.queue.push({ id, payload });
+    for (const ctx of this.live) this._pump(ctx);
+    return id;
   }
 
   /** Whether every id was accepted (at least once). */
@@ -170,7 +187,12 @@ class SlipServer extends EventEmitter {
   }
 
   _open() {
-    return frame(perf.open({ containerId: 'slip-server', maxFrameSize: 65536, idleTimeOut: this.idleTimeOut }));
+    const open = frame(perf.open({ containerId: 'slip-server', maxFrameSize: 65536, idleTimeOut: this.idleTimeOut }));
+    if (this.slip && this.slip.kind === 'empty-before-open') {
+      this.struck += 1;
+      return Buffer.concat([frame(), open]);
+    }
+    return open;
   }
 
   _onFrame(ctx, f) {
@@ -191,6 +213,20 @@ class SlipServer extends EventEmitter {
         this._write(ctx, frame(perf.attach({ name, handle: 0, role: false, initialDeliveryCount: 0 })));
         const s = this.slip;
         if (s && s.kind === 'detach-at-once' && this.attachCount <= (s.times || 1)) this._detach(ctx, s.error);
+        if (s && s.kind === 'detach-after') {
+          const link = ctx.link;
+          setTimeout(() => {
+            if (ctx.link === link && !link.detaching && !ctx.closed) this._detach(ctx, s.error);
+          }, s.ms);
+        }
+        if (s && s.kind === 'close-after-attach') {
+          setTimeout(() => {
+            if (ctx.closed) return;
+            this._write(ctx, frame(perf.close({ error: perf.error('amqp:connection:forced', 'closing for the test') })));
+            ctx.closed = true;
+            ctx.socket.end();
+          }, s.ms);
+        }
         break;
       }
       case 'flow': {
@@ -268,6 +304,7 @@ class SlipServer extends EventEmitter {
   }
 
   _transfer(ctx, m, { handle = 0 } = {}) {
+    this.sends.set(m.id, (this.sends.get(m.id) || 0) + 1);
     const id = ctx.nextDeliveryId++;
     this._write(ctx, frame(Buffer.concat([perf.transfer({ handle, deliveryId: id, deliveryTag: Buffer.from(`t${id}`), messageFormat: 0, settled: false }), m.payload])));
     return id;
@@ -309,7 +346,7 @@ class SlipServer extends EventEmitter {
    */
   _strike(ctx) {
     const s = this.slip;
-    if (!s || ['over-send', 'over-send-flood', 'pipelined', 'detach-at-once'].includes(s.kind)) return false;
+    if (!s || ['over-send', 'over-send-flood', 'pipelined', 'detach-at-once', 'detach-after', 'empty-before-open', 'close-after-attach'].includes(s.kind)) return false;
     if (ctx.link.sent !== (s.at || 3) || this.struck >= (s.times || 1)) return false;
     const link = ctx.link;
     const ch = { channel: 0 };
@@ -359,6 +396,10 @@ class SlipServer extends EventEmitter {
         this._detach(ctx, s.error);
         this.struck += 1;
         return true;
+      case 'garbage':
+        // A frame header announcing 4 bytes (below the 8 every frame has): no frame at all.
+        setTimeout(() => this._write(ctx, Buffer.from([0, 0, 0, 4, 2, 0, 0, 0])), s.delay || 0);
+        break;
       case 'end-session':
         ctx.ending = true;
         this._write(ctx, frame(perf.end(s.error ? { error: perf.error(s.error.condition, s.error.description) } : {}), ch));

@@ -161,6 +161,8 @@ void [connOpen, connClosed, connContainer, connOptions, connError];
 const recvConnection: amqp.Connection = receiver.connection;
 const recvSession: amqp.Session = receiver.session;
 const sessionConnection: amqp.Connection = recvSession.connection;
+const sessionError: amqp.ConnectionError | undefined = recvSession.error;
+const overCredit: number = receiver.over_credit;
 const recvName: string = receiver.name;
 const recvSource: { address: string } | undefined = receiver.source;
 const recvCredit: number = receiver.credit_window;
@@ -176,7 +178,9 @@ const recvClosed: boolean = receiver.is_closed();
 receiver.pause();
 const paused: boolean = receiver.is_paused();
 receiver.resume();
-void [recvConnection, recvSession, sessionConnection, recvName, recvSource, recvCredit, recvAutoaccept, recvError, recvOpen, recvClosed, paused];
+void [recvConnection, recvSession, sessionConnection, sessionError, overCredit, recvName, recvSource, recvCredit, recvAutoaccept, recvError, recvOpen, recvClosed, paused];
+// @ts-expect-error over_credit is read-only
+receiver.over_credit = 0;
 // @ts-expect-error the receiver's name is read-only
 receiver.name = 'renamed';
 
@@ -295,6 +299,13 @@ const onDisconnected = (ctx: amqp.DisconnectedContext): void => {
   const reconnecting: boolean = ctx.reconnecting;
   void reconnecting;
 };
+const onSessionEvent = (ctx: amqp.SessionContext): void => {
+  useContext(ctx);
+  const s: amqp.Session = ctx.session;
+  useError(ctx.error);
+  void s;
+};
+const onProtocolError = (error: amqp.ConnectionError): void => useError(error);
 const onError = (error: Error): void => void error.message;
 function useBatch(b: amqp.Batch): void {
   const r: amqp.Receiver = b.receiver;
@@ -328,11 +339,16 @@ const listeners: { [E in amqp.EventName]: amqp.EventMap[E] } = {
   receiver_open: onReceiverOpen,
   receiver_close: onReceiverClose,
   receiver_error: onReceiverError,
+  session_open: onSessionEvent,
+  session_close: onSessionEvent,
+  session_error: onSessionEvent,
+  protocol_error: onProtocolError,
   disconnected: onDisconnected,
   error: onError,
 };
 assertType<Equal<amqp.EventName,
-  'message' | 'batch' | 'connection_open' | 'connection_close' | 'connection_error' | 'receiver_open' | 'receiver_close' | 'receiver_error' | 'disconnected' | 'error'>>();
+  'message' | 'batch' | 'connection_open' | 'connection_close' | 'connection_error' | 'receiver_open' | 'receiver_close' | 'receiver_error'
+  | 'session_open' | 'session_close' | 'session_error' | 'protocol_error' | 'disconnected' | 'error'>>();
 assertType<Equal<Parameters<amqp.EventMap['message']>[0], amqp.MessageContext>>();
 assertType<Equal<Parameters<amqp.EventMap['disconnected']>[0], amqp.DisconnectedContext>>();
 
@@ -346,6 +362,10 @@ for (const endpoint of endpoints) {
   endpoint.on('receiver_open', listeners.receiver_open);
   endpoint.on('receiver_close', listeners.receiver_close);
   endpoint.on('receiver_error', listeners.receiver_error);
+  endpoint.on('session_open', listeners.session_open);
+  endpoint.on('session_close', listeners.session_close);
+  endpoint.on('session_error', listeners.session_error);
+  endpoint.on('protocol_error', listeners.protocol_error);
   endpoint.on('disconnected', listeners.disconnected);
   endpoint.on('error', listeners.error);
   endpoint.off('message', listeners.message);
@@ -488,7 +508,7 @@ async function useConsumerMessage(m: amqp.ConsumerMessage): Promise<void> {
 function useStats(s: amqp.ConsumerStats): number {
   const lastError: string | null = s.lastError;
   void lastError;
-  return s.received + s.accepted + s.released + s.rejected + s.duplicates + s.reconnects + s.inFlight + s.buffered + s.connections;
+  return s.received + s.accepted + s.released + s.rejected + s.duplicates + s.reconnects + s.unreadable + s.overCredit + s.inFlight + s.buffered + s.connections;
 }
 
 consumer.on('message', async (m) => {
@@ -511,6 +531,11 @@ consumer.on('disconnected', (event) => {
   useError(event.error);
   void [id, reconnecting];
 });
+consumer.on('protocol_error', (error) => {
+  const id: string = error.clientId;
+  const condition: string = error.condition;
+  void [id, condition];
+});
 const onDuplicate = (m: amqp.ConsumerMessage): void => void m.messageId;
 consumer.on('duplicate', onDuplicate);
 consumer.off('duplicate', onDuplicate);
@@ -519,7 +544,7 @@ consumer.on('close', onClose);
 consumer.removeListener('close', onClose);
 const consumerEmitted: boolean = consumer.emit('connected', { clientId: 'c', reconnect: false });
 void consumerEmitted;
-const consumerEvents: Array<keyof amqp.ConsumerEventMap> = ['message', 'error', 'connected', 'disconnected', 'duplicate', 'close'];
+const consumerEvents: Array<keyof amqp.ConsumerEventMap> = ['message', 'error', 'connected', 'disconnected', 'duplicate', 'protocol_error', 'close'];
 void consumerEvents;
 // @ts-expect-error a consumer has no 'receiver_open' event
 consumer.on('receiver_open', () => {});
@@ -584,7 +609,7 @@ diagnostics_channel.subscribe(channels.settle, (m) => {
 diagnostics_channel.subscribe(channels.error, (m) => {
   const e = m as amqp.ErrorEvent;
   const base: amqp.ConnectionEventBase = e;
-  const source: 'connection' | 'receiver' | 'transport' | 'handler' = e.source;
+  const source: 'connection' | 'session' | 'receiver' | 'protocol' | 'transport' | 'handler' = e.source;
   void [base, source, e.error.message, e.attach, e.deliveryId, e.messageId];
 });
 const handlerTrace = diagnostics_channel.tracingChannel<unknown, amqp.HandlerTraceContext & object>(channels.handler);

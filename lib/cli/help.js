@@ -31,7 +31,7 @@ Options:
                             keep retrying when the server's certificate fails verification
                             (e.g. while it is being renewed); by default that ends consume
   --reconnect-limit <n>     give up after n failed reconnects in a row (n + 1 attempts; counted
-                            afresh once a connection opens; 0: never), as rhea's reconnect_limit
+                            afresh after a connection that worked; 0: never), as rhea's reconnect_limit
                             (env ALIYUN_IOT_AMQP_RECONNECT_LIMIT). Without it, consume retries
                             without end, but while no connection ever opened it gives up after
                             3 attempts on a mistake retrying does not fix: a host name that does

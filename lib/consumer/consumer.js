@@ -12,6 +12,7 @@ const util = require('node:util');
 
 const { Container } = require('../container.js');
 const { rethrowLater } = require('../events.js');
+const { AUTH_CONDITION } = require('../errors.js');
 const diagnostics = require('../diagnostics.js');
 const { consumerOptions, closeOptions, batchOptions, CHECKED } = require('./options.js');
 const { checked } = require('../options.js');
@@ -28,7 +29,7 @@ function asError(err) {
  * A consumer of one consumer group's server-side subscription over `connections` connections,
  * their messages merged into one stream. Events: 'message' (see below), 'error', 'connected'
  * ({clientId, reconnect}), 'disconnected' ({clientId, error, reconnecting}), 'duplicate' (msg),
- * 'close'.
+ * 'protocol_error' (err: a delivery that cannot be read), 'close'.
  */
 class Consumer extends EventEmitter {
   constructor(options) {
@@ -51,7 +52,7 @@ class Consumer extends EventEmitter {
       _handed: { value: new Set() },
       _idleWaiters: { value: [], writable: true },
       _stats: {
-        value: { received: 0, accepted: 0, released: 0, rejected: 0, duplicates: 0, reconnects: 0, lastError: null },
+        value: { received: 0, accepted: 0, released: 0, rejected: 0, duplicates: 0, reconnects: 0, unreadable: 0, lastError: null },
       },
       /** Handler durations in seconds (a handler call, a loop iteration, a batch's loop iteration). */
       _durations: { value: new Histogram() },
@@ -123,6 +124,8 @@ class Consumer extends EventEmitter {
     container.on('receiver_close', (ctx) => this._onReceiverClose(ctx));
     container.on('connection_error', (ctx) => this._noteError(ctx.error));
     container.on('receiver_error', (ctx) => this._noteError(ctx.error));
+    container.on('session_error', (ctx) => this._noteError(ctx.error));
+    container.on('protocol_error', (err) => this._onProtocolError(err));
     container.on('error', (err) => this._noteError(err));
 
     // A 'message' listener added later starts the flow of what is already buffered.
@@ -190,6 +193,8 @@ class Consumer extends EventEmitter {
       rejected: s.rejected,
       duplicates: s.duplicates,
       reconnects: s.reconnects,
+      unreadable: s.unreadable,
+      overCredit: this._links.reduce((n, l) => n + l.receiver.over_credit, 0),
       inFlight: this._handed.size,
       buffered: this._buffer.length,
       connections: this._links.filter((l) => l.open).length,
@@ -313,12 +318,37 @@ class Consumer extends EventEmitter {
     if (this._buffer.some((m) => m._link === link)) this._buffer = this._buffer.filter((m) => m._link !== link);
   }
 
-  /** The receiver was detached (by the server: it is attached again on the same connection): not up until it is. */
+  /**
+   * The receiver was detached (by the server: it is attached again on the same connection): not up
+   * until it is. Refused with amqp:unauthorized-access (the user may not subscribe to the group),
+   * it is closed for good: that connection stops, as after a refused login (retrying cannot help,
+   * and every attempt counts against the group's connection budget).
+   */
   _onReceiverClose(ctx) {
     const link = this._byConnection.get(ctx.connection);
     if (!link) return;
     this._dropBuffered(link);
+    if (ctx.receiver.is_closed() && ctx.error && ctx.error.condition === AUTH_CONDITION && !this._closing && !link.stopped) {
+      link.open = false;
+      link.stopped = true;
+      this._setState(link, 'closed');
+      this._noteError(ctx.error);
+      link.connection.close();
+      this.emit('disconnected', { clientId: link.clientId, error: ctx.error, reconnecting: false });
+      if (this._links.every((l) => l.stopped)) this._fail(ctx.error);
+      return;
+    }
     if (link.state === 'open' && !this._closing) this._setState(link, 'reconnecting');
+  }
+
+  /** A delivery that cannot be read: counted, and told to a 'protocol_error' listener (else a line on stderr). */
+  _onProtocolError(err) {
+    const link = this._byConnection.get(err.connection);
+    this._stats.unreadable += 1;
+    this._noteError(err);
+    if (link) err.clientId = link.clientId;
+    if (this.listenerCount('protocol_error') > 0) this.emit('protocol_error', err);
+    else console.warn(`[${link ? link.clientId : 'aliyun-iot-amqp'}] protocol error: ${err.message}`);
   }
 
   _onDisconnected(ctx) {

@@ -4,8 +4,11 @@
 //!
 //! Liberal in what it takes: a frame for a handle that is not ours, a second attach, a flow that
 //! runs ahead of our grant are noted (`notes`, shown under `DEBUG=aliyun-iot-amqp:frames`) and
-//! ignored, since nothing is lost by it. What would lose or corrupt a delivery (a new delivery
-//! starting inside another, a first transfer with no id to settle it by) is an error.
+//! ignored, since nothing is lost by it. A delivery that cannot be read (it cannot be decoded, or
+//! it is over `max_message_size`: its bytes are dropped as they come) costs only itself: it is
+//! reported as `Arrived::Unreadable`, holding its credit like any unsettled delivery until the
+//! session releases it. What would lose or corrupt a delivery (a new delivery starting inside
+//! another, a first transfer with no id to settle it by) is an error.
 
 use bytes::{Bytes, BytesMut};
 use fe2o3_amqp::types::definitions::{Handle, ReceiverSettleMode, Role, SenderSettleMode};
@@ -43,6 +46,38 @@ struct Partial {
     settled: bool,
     parts: Vec<Bytes>,
     size: u64,
+    /// Over `max_message_size`: its bytes are dropped as they come.
+    too_large: bool,
+    /// Reported as too large before its last frame came (`Arrived::TooLarge`).
+    reported: bool,
+}
+
+/// A delivery whose last frame came.
+#[derive(Debug)]
+pub enum Arrived {
+    /// A message to hand over.
+    Delivery(Delivery),
+    /// A delivery that cannot be read: not handed over, never accepted. Unless the sender
+    /// settled it (`settled`), it holds its credit until the session settles it. `error` is
+    /// `None` when it was reported already (`TooLarge`).
+    Unreadable {
+        id: u32,
+        settled: bool,
+        error: Option<Error>,
+    },
+    /// A delivery grew past `max_message_size` and has more frames to come (their bytes are
+    /// dropped): reported at once, not when its last frame comes (`Unreadable` then).
+    TooLarge { id: u32, error: Error },
+}
+
+impl Arrived {
+    /// The message, if it is one.
+    pub fn into_delivery(self) -> Option<Delivery> {
+        match self {
+            Arrived::Delivery(d) => Some(d),
+            Arrived::Unreadable { .. } | Arrived::TooLarge { .. } => None,
+        }
+    }
 }
 
 /// The server's attach, taken.
@@ -190,8 +225,8 @@ impl Link {
             return Ok(None);
         }
         if attach.role != Role::Sender {
-            return Err(protocol(
-                "the server attached as a receiver to our receiver: no messages can flow",
+            return Err(Error::InvalidField(
+                "the server attached as a receiver to our receiver: no messages can flow".into(),
             ));
         }
         let remote_handle = attach.handle.0;
@@ -246,7 +281,7 @@ impl Link {
         transfer: &Transfer,
         payload: Bytes,
         max_message_size: u64,
-    ) -> Result<Option<Delivery>, Error> {
+    ) -> Result<Option<Arrived>, Error> {
         if !self.ours(transfer.handle.0, "transfer") {
             return Ok(None); // not ours to settle: the server keeps it and sends it again
         }
@@ -266,8 +301,8 @@ impl Link {
             None => {
                 let (Some(id), Some(tag)) = (transfer.delivery_id, transfer.delivery_tag.as_ref())
                 else {
-                    return Err(protocol(
-                        "the server sent the first transfer of a delivery without a delivery-id or tag: it could never be settled",
+                    return Err(Error::InvalidField(
+                        "the server sent the first transfer of a delivery without a delivery-id or tag: it could never be settled".into(),
                     ));
                 };
                 if let Taken::Beyond(n) = self.credit.on_transfer()? {
@@ -282,6 +317,8 @@ impl Link {
                     settled: false,
                     parts: Vec::new(),
                     size: 0,
+                    too_large: false,
+                    reported: false,
                 }
             }
         };
@@ -293,17 +330,39 @@ impl Link {
         }
         partial.size += payload.len() as u64;
         if partial.size > max_message_size {
-            return Err(Error::MessageTooLarge(format!(
-                "message of more than {} bytes exceeds max_message_size {}",
-                partial.size, max_message_size
-            )));
-        }
-        if !payload.is_empty() {
+            // Nothing of it is kept: memory stays bounded however long it goes on.
+            partial.too_large = true;
+            partial.parts = Vec::new();
+        } else if !payload.is_empty() {
             partial.parts.push(payload);
         }
         if transfer.more {
+            let report = partial.too_large && !partial.reported;
+            partial.reported |= report;
+            let (id, size) = (partial.id, partial.size);
             self.partial = Some(partial);
-            return Ok(None);
+            return Ok(report.then(|| Arrived::TooLarge {
+                id,
+                error: Error::MessageTooLarge(format!(
+                    "the server sent a message of more than {size} bytes (delivery {id}), over the max_message_size of {max_message_size} bytes we announced"
+                )),
+            }));
+        }
+        self.delivered += 1;
+        if !partial.settled {
+            self.credit.held();
+        }
+        if partial.too_large {
+            return Ok(Some(Arrived::Unreadable {
+                id: partial.id,
+                settled: partial.settled,
+                error: (!partial.reported).then(|| {
+                    Error::MessageTooLarge(format!(
+                        "the server sent a message of {} bytes (delivery {}), over the max_message_size of {} bytes we announced",
+                        partial.size, partial.id, max_message_size
+                    ))
+                }),
+            }));
         }
         let body = if partial.parts.len() == 1 {
             partial.parts.pop().unwrap_or_default()
@@ -314,23 +373,26 @@ impl Link {
             }
             all.freeze()
         };
-        let message = message::decode(body).map_err(|e| {
-            Error::Decode(format!(
-                "cannot decode message of delivery {}: {e}",
-                partial.id
-            ))
-        })?;
-        if !partial.settled {
-            self.credit.held();
-        }
-        self.delivered += 1;
-        Ok(Some(Delivery {
+        let message = match message::decode(body) {
+            Ok(m) => m,
+            Err(e) => {
+                return Ok(Some(Arrived::Unreadable {
+                    id: partial.id,
+                    settled: partial.settled,
+                    error: Some(Error::Decode(format!(
+                        "the server sent a message that cannot be decoded (delivery {}): {e}",
+                        partial.id
+                    ))),
+                }))
+            }
+        };
+        Ok(Some(Arrived::Delivery(Delivery {
             id: partial.id,
             tag: partial.tag,
             format: partial.format,
             settled: partial.settled,
             message,
-        }))
+        })))
     }
 
     /// The server's detach. The link is gone on this connection either way: deliveries not yet

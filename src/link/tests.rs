@@ -92,6 +92,7 @@ fn transfers_become_deliveries_and_take_credit() {
     let d = l
         .on_transfer(&transfer(Some(0), false), payload("{}"), MAX)
         .unwrap()
+        .and_then(Arrived::into_delivery)
         .expect("complete");
     assert_eq!(d.id, 0);
     assert_eq!(&d.tag[..], &[0]);
@@ -132,6 +133,7 @@ fn a_delivery_in_many_frames_is_assembled() {
     let d = l
         .on_transfer(&cont, Bytes::copy_from_slice(b), MAX)
         .unwrap()
+        .and_then(Arrived::into_delivery)
         .expect("complete");
     assert_eq!(d.id, 5);
     assert_eq!(
@@ -142,15 +144,87 @@ fn a_delivery_in_many_frames_is_assembled() {
 }
 
 #[test]
-fn a_delivery_that_grows_past_max_message_size_is_refused() {
+fn a_delivery_that_grows_past_max_message_size_costs_only_itself() {
     let mut l = attached(10);
     l.grant(true);
     l.on_transfer(&transfer(Some(0), true), Bytes::from(vec![0; 8]), 10)
         .unwrap();
-    let err = l
+    let mut more = transfer(None, true);
+    more.delivery_tag = None;
+    // Reported at once, when it grows past the limit, not after its last frame.
+    let Some(Arrived::TooLarge { id, error }) =
+        l.on_transfer(&more, Bytes::from(vec![0; 8]), 10).unwrap()
+    else {
+        panic!("reported as too large");
+    };
+    assert_eq!(id, 0);
+    assert!(matches!(error, Error::MessageTooLarge(_)), "{error:?}");
+    assert!(
+        error.description().contains("more than 16 bytes"),
+        "{error}"
+    );
+    for _ in 0..100 {
+        assert!(l
+            .on_transfer(&more, Bytes::from(vec![0; 8]), 10)
+            .unwrap()
+            .is_none());
+    }
+    let Some(Arrived::Unreadable { id, settled, error }) = l
         .on_transfer(&transfer(None, false), Bytes::from(vec![0; 8]), 10)
-        .unwrap_err();
-    assert!(matches!(err, Error::MessageTooLarge(_)), "{err:?}");
+        .unwrap()
+    else {
+        panic!("an unreadable delivery");
+    };
+    assert_eq!((id, settled), (0, false));
+    assert!(error.is_none(), "reported already");
+    assert_eq!(
+        l.unsettled(),
+        1,
+        "held: its credit comes back when it is settled"
+    );
+    // The link goes on: the next delivery is read as usual.
+    assert!(l
+        .on_transfer(&transfer(Some(1), false), payload("{}"), MAX)
+        .unwrap()
+        .and_then(Arrived::into_delivery)
+        .is_some());
+}
+
+#[test]
+fn a_single_frame_over_max_message_size_is_reported_when_it_is_complete() {
+    let mut l = attached(10);
+    l.grant(true);
+    let Some(Arrived::Unreadable { error, .. }) = l
+        .on_transfer(&transfer(Some(0), false), Bytes::from(vec![0; 30]), 10)
+        .unwrap()
+    else {
+        panic!("an unreadable delivery");
+    };
+    let error = error.expect("reported");
+    assert!(error.description().contains("of 30 bytes"), "{error}");
+}
+
+#[test]
+fn a_delivery_that_cannot_be_decoded_costs_only_itself() {
+    let mut l = attached(10);
+    l.grant(true);
+    // An amqp-value section announcing a binary of 4 GiB.
+    let bad = Bytes::from_static(&[0x00, 0x53, 0x77, 0xb0, 0xff, 0xff, 0xff, 0xff, 1]);
+    let Some(Arrived::Unreadable { id, settled, error }) =
+        l.on_transfer(&transfer(Some(4), false), bad, MAX).unwrap()
+    else {
+        panic!("an unreadable delivery");
+    };
+    assert_eq!((id, settled), (4, false));
+    let error = error.expect("reported");
+    assert_eq!(error.condition(), "amqp:decode-error");
+    assert!(error.description().contains("delivery 4"), "{error}");
+    assert_eq!(l.unsettled(), 1);
+    assert!(l
+        .on_transfer(&transfer(Some(5), false), payload("{}"), MAX)
+        .unwrap()
+        .and_then(Arrived::into_delivery)
+        .is_some());
 }
 
 #[test]
@@ -172,7 +246,11 @@ fn pre_settled_deliveries_hold_no_credit() {
     l.grant(true);
     let mut t = transfer(Some(0), false);
     t.settled = Some(true);
-    let d = l.on_transfer(&t, payload("x"), MAX).unwrap().unwrap();
+    let d = l
+        .on_transfer(&t, payload("x"), MAX)
+        .unwrap()
+        .and_then(Arrived::into_delivery)
+        .unwrap();
     assert!(d.settled);
     assert_eq!(l.unsettled(), 0);
 }

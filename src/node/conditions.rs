@@ -8,15 +8,25 @@ use crate::error::condition;
 /// The server refused the credentials.
 #[napi]
 pub const CONDITION_UNAUTHORIZED_ACCESS: &str = condition::UNAUTHORIZED_ACCESS;
-/// The peer broke the protocol.
+/// An error of one's own (the default condition of `delivery.reject()`).
 #[napi]
 pub const CONDITION_INTERNAL_ERROR: &str = condition::INTERNAL_ERROR;
 /// A frame or message that cannot be decoded.
 #[napi]
 pub const CONDITION_DECODE_ERROR: &str = condition::DECODE_ERROR;
-/// A frame larger than the max-frame-size advertised.
+/// The peer's bytes are no frame, or a frame over the max-frame-size we advertised.
 #[napi]
-pub const CONDITION_FRAME_SIZE_TOO_SMALL: &str = condition::FRAME_SIZE_TOO_SMALL;
+pub const CONDITION_FRAMING_ERROR: &str = condition::FRAMING_ERROR;
+/// The peer sent a frame where the protocol allows none.
+#[napi]
+pub const CONDITION_NOT_ALLOWED: &str = condition::NOT_ALLOWED;
+/// The peer sent a frame with a field the protocol does not allow (a wrong role, a transfer
+/// without delivery-id or tag).
+#[napi]
+pub const CONDITION_INVALID_FIELD: &str = condition::INVALID_FIELD;
+/// The condition of the server's repeated refusals of the receiver when it gave none.
+#[napi]
+pub const CONDITION_DETACH_FORCED: &str = condition::DETACH_FORCED;
 /// The server went silent for twice the idle time-out.
 #[napi]
 pub const CONDITION_RESOURCE_LIMIT_EXCEEDED: &str = condition::RESOURCE_LIMIT_EXCEEDED;

@@ -84,12 +84,37 @@ pub enum NativeEvent {
         deliveries: Batch,
     },
     /// Attachment `attach` ended: its deliveries can no longer be settled. `reattachIn` (ms) is
-    /// set when the receiver will be attached again on this connection.
+    /// set when the receiver will be attached again on this connection; `gone`: the receiver is
+    /// closed for good (refused with `amqp:unauthorized-access`).
     ReceiverClose {
         epoch: u32,
         attach: u32,
         error: Option<NativeError>,
         reattach_in: Option<f64>,
+        gone: bool,
+    },
+    /// The server began the session.
+    SessionOpen {
+        epoch: u32,
+    },
+    /// The server ended the session (it is begun again on the same connection).
+    SessionClose {
+        epoch: u32,
+        error: Option<NativeError>,
+    },
+    /// Delivery `id` of attachment `attach` cannot be read (not decodable, or over
+    /// `max_message_size`): not delivered; `held` unsettled, to be released later.
+    Unreadable {
+        epoch: u32,
+        attach: u32,
+        id: u32,
+        error: NativeError,
+        held: bool,
+    },
+    /// `count` more transfers were taken beyond the credit granted.
+    OverCredit {
+        epoch: u32,
+        count: f64,
     },
     ConnectionError {
         epoch: u32,
@@ -177,11 +202,35 @@ impl From<Event> for NativeEvent {
                 attach,
                 error,
                 reattach_in,
+                gone,
             } => NativeEvent::ReceiverClose {
                 epoch: epoch(e),
                 attach,
                 error: error.map(Into::into),
                 reattach_in: reattach_in.map(|d| d.as_millis() as f64),
+                gone,
+            },
+            Event::SessionOpen { epoch: e } => NativeEvent::SessionOpen { epoch: epoch(e) },
+            Event::SessionClose { epoch: e, error } => NativeEvent::SessionClose {
+                epoch: epoch(e),
+                error: error.map(Into::into),
+            },
+            Event::Unreadable {
+                epoch: e,
+                attach,
+                id,
+                error,
+                held,
+            } => NativeEvent::Unreadable {
+                epoch: epoch(e),
+                attach,
+                id,
+                error: error.into(),
+                held,
+            },
+            Event::OverCredit { epoch: e, count } => NativeEvent::OverCredit {
+                epoch: epoch(e),
+                count: count as f64,
             },
             Event::ConnectionError { epoch: e, error } => NativeEvent::ConnectionError {
                 epoch: epoch(e),

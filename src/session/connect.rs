@@ -1,14 +1,16 @@
 //! The steps of getting connected that wait on the owner or on a deadline: any future raced
-//! against the owner's commands (kept for later) within the connect time-out, and the owner's
-//! `checkServerIdentity` verdict on the server's certificate chain, before any credential is
-//! sent.
+//! against the owner's commands (kept for later) within the connect time-out, the credentials of
+//! this attempt, and the owner's `checkServerIdentity` verdict on the server's certificate chain,
+//! before any credential is sent.
 
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::{Ending, Session};
+use crate::config::CredentialSource;
 use crate::error::Error;
 use crate::model::{Command, Event};
+use crate::sign::Credentials;
 
 /// Runs `fut` until `deadline`, keeping the commands that arrive meanwhile for later. `None`:
 /// the owner asked to close; `Some(Err(_))`: the deadline passed.
@@ -73,6 +75,41 @@ impl Session<'_> {
                         });
                     }
                     Some(Command::IdentityVerdict { .. }) => {}
+                    Some(cmd) => stash.push(cmd),
+                },
+            }
+        }
+    }
+
+    /// Credentials for this attempt only: signed with a fresh timestamp, or asked of the owner.
+    pub(super) async fn credentials(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+        deadline: Instant,
+        stash: &mut Vec<Command>,
+    ) -> Result<Option<Credentials>, Ending> {
+        let source = match &self.cfg.credentials {
+            CredentialSource::External => None,
+            source => Some(source.resolve()),
+        };
+        if let Some(resolved) = source {
+            return resolved.map_err(|e| self.failed(e));
+        }
+        self.emit(Event::CredentialsNeeded { epoch: self.epoch });
+        loop {
+            tokio::select! {
+                _ = sleep_until(deadline) => {
+                    return Err(self.failed(self.timeout_error("obtaining credentials")));
+                }
+                cmd = rx.recv() => match cmd {
+                    None | Some(Command::Close) => return Err(Ending::Closed),
+                    Some(Command::Credentials { epoch, result }) if epoch == self.epoch => {
+                        return match result {
+                            Ok(c) => Ok(Some(c)),
+                            Err(e) => Err(self.failed(e)),
+                        };
+                    }
+                    Some(Command::Credentials { .. }) => {}
                     Some(cmd) => stash.push(cmd),
                 },
             }

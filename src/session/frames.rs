@@ -1,24 +1,20 @@
 //! The server's frames, one by one: open, begin, attach, flow, transfer, disposition, detach,
-//! end, close. Harmless slips are noted and ignored; a detach or an end of our session is answered
-//! and the receiver attached again on the same connection, after a backoff.
+//! end, close. Harmless slips are noted and ignored; a delivery that cannot be read is reported
+//! and held (`unreadable.rs`); a detach or an end of our session is answered and the receiver
+//! attached again on the same connection, after a backoff (`reattach.rs`).
 
 use std::time::Duration;
 
-use fe2o3_amqp::types::performatives::{Begin, Close, Detach, End};
+use fe2o3_amqp::types::performatives::Begin;
 use tokio::time::Instant;
 
-use super::{Ending, Session, Step};
+use super::{Session, Step};
 use crate::codec::{self, Incoming};
 use crate::error::Error;
-use crate::handshake;
-use crate::link::Detached;
+use crate::link::Arrived;
 use crate::model::{Event, RemoteOpen};
 use crate::reader::FrameReader;
 use crate::writer::CHANNEL;
-
-/// Re-attaches in a row that end in a detach before any message arrived, after which the
-/// connection is closed and made again.
-const MAX_FAILED_REATTACHES: u32 = 5;
 
 impl Session<'_> {
     /// Handles every complete frame in the read buffer, then hands the deliveries over at once.
@@ -46,6 +42,13 @@ impl Session<'_> {
             }
         }
         self.hand_over();
+        if self.beyond_unreported > 0 {
+            let count = std::mem::take(&mut self.beyond_unreported);
+            self.sink.emit(Event::OverCredit {
+                epoch: self.epoch,
+                count,
+            });
+        }
         if matches!(result, Ok(Step::Continue)) {
             // Awake anyway: settlements already waiting go out with this, when credit runs low.
             if self.credit_low() && self.acks.any() {
@@ -79,7 +82,13 @@ impl Session<'_> {
 
     pub(super) fn on_frame(&mut self, channel: u16, incoming: Incoming) -> Result<Step, Error> {
         self.trace_incoming(&incoming);
-        if !self.opened && !matches!(incoming, Incoming::Open(_) | Incoming::Close(_)) {
+        // An empty frame (a heartbeat) may come before the server's open, as rhea allows anywhere.
+        if !self.opened
+            && !matches!(
+                incoming,
+                Incoming::Open(_) | Incoming::Close(_) | Incoming::Empty
+            )
+        {
             return Err(Error::Protocol(format!(
                 "{} frame before the server's open",
                 incoming.name()
@@ -115,6 +124,7 @@ impl Session<'_> {
                     return Ok(Step::Continue);
                 }
                 self.opened = true;
+                self.opened_at = Some(Instant::now());
                 // The peer's max-frame-size is not tracked: everything we send (open, begin,
                 // attach, flow, disposition, detach, close) stays under the 512 bytes every
                 // peer accepts.
@@ -149,6 +159,8 @@ impl Session<'_> {
                 let attach_id = link.attach_id();
                 self.link_open = true;
                 self.attached_once = true;
+                self.attached_at = Some(Instant::now());
+                self.beyond_reported = 0;
                 self.attach_deadline = None;
                 self.emit(Event::ReceiverOpen {
                     epoch: self.epoch,
@@ -197,14 +209,29 @@ impl Session<'_> {
                 let Some(link) = self.link.as_mut() else {
                     return Ok(Step::Continue);
                 };
-                if let Some(delivery) = taken? {
-                    let attach_id = link.attach_id();
-                    if attach_id != self.batch_attach && !self.batch.is_empty() {
-                        self.hand_over();
+                let arrived = taken?;
+                let attach_id = link.attach_id();
+                let beyond = link.beyond_credit();
+                if beyond > self.beyond_reported {
+                    self.beyond_unreported += beyond - self.beyond_reported;
+                    self.beyond_reported = beyond;
+                }
+                match arrived {
+                    Some(Arrived::Delivery(delivery)) => {
+                        if attach_id != self.batch_attach && !self.batch.is_empty() {
+                            self.hand_over();
+                        }
+                        self.batch_attach = attach_id;
+                        self.settled_any |= delivery.settled;
+                        self.batch.push(delivery);
                     }
-                    self.batch_attach = attach_id;
-                    self.failed_reattaches = 0;
-                    self.batch.push(delivery);
+                    Some(Arrived::Unreadable { id, settled, error }) => {
+                        self.on_unreadable(attach_id, id, settled, error);
+                    }
+                    Some(Arrived::TooLarge { id, error }) => {
+                        self.report_unreadable(attach_id, id, false, error);
+                    }
+                    None => {}
                 }
             }
             // The server settling on its side needs nothing from us: we settle first.
@@ -238,142 +265,10 @@ impl Session<'_> {
         self.begun = true;
         self.remote_channel = Some(channel);
         self.next_incoming_id = begin.next_outgoing_id;
+        self.session_begun();
         if self.closing.is_none() && self.reattach_at.is_none() {
             self.send_attach()?;
         }
         Ok(())
-    }
-
-    pub(super) fn on_detach(&mut self, detach: Detach) -> Result<(), Error> {
-        let Some(link) = self.link.as_mut() else {
-            self.note(&format!(
-                "detach for handle {}, with no link of ours: ignored",
-                detach.handle.0
-            ));
-            return Ok(());
-        };
-        let attach_id = link.attach_id();
-        let Some(detached) = link.on_detach(&detach) else {
-            return Ok(());
-        };
-        if let Some(reply) = &detached.reply {
-            if self.closing.is_none() {
-                self.outbox.frame(reply)?;
-            }
-        }
-        self.link_lost(attach_id, detached)
-    }
-
-    /// The server ended our session: answered, and begun again with the receiver (as after a
-    /// detach), on the same connection.
-    pub(super) fn on_end(&mut self, end: End) -> Result<(), Error> {
-        let error = end.error.as_ref().map(Error::from_amqp);
-        if self.closing.is_some() {
-            return Ok(());
-        }
-        self.outbox.frame(&End { error: None })?;
-        self.begun = false;
-        self.remote_channel = None;
-        let Some(link) = self.link.as_mut() else {
-            // No link was on it: begin again at once, for a later open_receiver().
-            return self.outbox.frame(&handshake::begin());
-        };
-        let attach_id = link.attach_id();
-        match link.session_ended(error) {
-            Some(detached) => self.link_lost(attach_id, detached),
-            None => self.outbox.frame(&handshake::begin()),
-        }
-    }
-
-    /// The link is gone on this connection (detached, or its session ended). The deliveries of
-    /// that attachment can no longer be settled: the server delivers them again. If the server
-    /// took it away, it is attached again after a backoff, unless reconnecting is off.
-    pub(super) fn link_lost(&mut self, attach_id: u32, detached: Detached) -> Result<(), Error> {
-        self.hand_over();
-        self.pending_settles.clear();
-        self.link_open = false;
-        self.attach_deadline = None;
-        if detached.requested {
-            self.link = None;
-            self.emit(Event::ReceiverClose {
-                epoch: self.epoch,
-                attach: attach_id,
-                error: detached.error,
-                reattach_in: None,
-            });
-            return Ok(());
-        }
-        let mut reattach_in = None;
-        if self.cfg.reconnect.enabled && self.closing.is_none() {
-            if detached.delivered > 0 {
-                self.failed_reattaches = 0;
-                self.reattach_backoff.reset();
-            }
-            self.failed_reattaches += 1;
-            if self.failed_reattaches > MAX_FAILED_REATTACHES {
-                let why = detached.error.clone().unwrap_or_else(|| {
-                    Error::Protocol(format!(
-                        "the server detached the receiver {} times in a row without delivering a message",
-                        self.failed_reattaches
-                    ))
-                });
-                self.emit(Event::ReceiverClose {
-                    epoch: self.epoch,
-                    attach: attach_id,
-                    error: detached.error,
-                    reattach_in: None,
-                });
-                return Err(why);
-            }
-            let delay = self.reattach_backoff.delay();
-            self.reattach_at = Some(Instant::now() + delay);
-            reattach_in = Some(delay);
-        }
-        self.emit(Event::ReceiverClose {
-            epoch: self.epoch,
-            attach: attach_id,
-            error: detached.error,
-            reattach_in,
-        });
-        Ok(())
-    }
-
-    /// The re-attach timer fired: begin the session again if it ended, else attach.
-    pub(super) fn reattach(&mut self) -> Result<(), Error> {
-        self.reattach_at = None;
-        if self.closing.is_some() || self.link.is_none() {
-            return Ok(());
-        }
-        if !self.begun {
-            // The attach follows the server's begin (on_begin).
-            self.attach_deadline = Some(Instant::now() + self.cfg.connect_timeout);
-            return self.outbox.frame(&handshake::begin());
-        }
-        self.send_attach()
-    }
-
-    pub(super) fn on_close(&mut self, close: Close) -> Ending {
-        let error = close.error.as_ref().map(Error::from_amqp);
-        if self.closing.is_none() {
-            let _ = self.outbox.frame(&Close { error: None });
-            let _ = self.outbox.flush();
-        }
-        if let Some(e) = &error {
-            self.emit(Event::ConnectionError {
-                epoch: self.epoch,
-                error: e.clone(),
-            });
-        }
-        if self.closing.is_some() {
-            self.emit(Event::ConnectionClose { epoch: self.epoch });
-            return Ending::Closed;
-        }
-        Ending::Failed {
-            error: Some(error.unwrap_or_else(|| Error::Remote {
-                condition: crate::error::condition::CONNECTION_FORCED.into(),
-                description: "the server closed the connection".into(),
-            })),
-            was_open: self.attached_once,
-        }
     }
 }

@@ -8,42 +8,48 @@
 //! A connection is worth keeping: the platform counts every connection attempt of a consumer
 //! group against one budget. A peer's harmless slip (a frame for a handle or channel that is not
 //! ours, a second open or begin) is noted under `DEBUG=aliyun-iot-amqp:frames` and ignored; a
-//! detach of our receiver, or the end of our session, is answered and the receiver attached
-//! again on the same connection after a backoff. Only a closed connection, a failure that would
-//! lose or corrupt data, or a re-attach that keeps failing ends it.
+//! delivery that cannot be read costs only itself (`unreadable.rs`); a detach of our receiver,
+//! or the end of our session, is answered and the receiver attached again on the same
+//! connection after a backoff (`reattach.rs`). Only a closed connection, a failure that would
+//! lose or corrupt data, or a re-attach that keeps failing ends it; and a connection that ends
+//! tells the supervisor whether it worked, so that a failure that recurs on every connection
+//! never resets the backoff.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use fe2o3_amqp::types::definitions::Handle;
-use fe2o3_amqp::types::performatives::{Close, Flow};
+use fe2o3_amqp::types::performatives::Flow;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_rustls::rustls::ClientConfig;
 
 use crate::acks::Acks;
 use crate::backoff::Backoff;
-use crate::codec::{self, Incoming};
-use crate::config::{Config, CredentialSource, ReceiverConfig};
+use crate::config::{Config, ReceiverConfig};
 use crate::credit::Grant;
 use crate::error::Error;
 use crate::handshake::{self, INCOMING_WINDOW};
-use crate::link::{CloseReceiver, Link, HANDLE};
+use crate::link::{Link, HANDLE};
 use crate::model::{Command, Delivery, Event, EventSink};
 use crate::reader::{eof_error, FrameReader};
 use crate::settle::{coalesce, Outcome};
-use crate::sign::Credentials;
 use crate::trace::Trace;
 use crate::writer::Outbox;
 
+mod closing;
+mod commands;
 mod connect;
 mod frames;
 mod pacing;
+mod reattach;
+mod unreadable;
 
 use connect::racing;
 
-/// The longest wait for the server's close after ours with an error.
-const LINGER: Duration = Duration::from_secs(2);
+/// Bounds of `max_reconnect_delay` as the pace of retrying what keeps failing ([`Session::retry_pace`]).
+const PACE_MIN: Duration = Duration::from_secs(1);
+const PACE_MAX: Duration = Duration::from_secs(60);
 
 /// How one transport connection ended.
 pub enum Ending {
@@ -52,8 +58,10 @@ pub enum Ending {
     /// The transport failed or the server ended it.
     Failed {
         error: Option<Error>,
-        /// The connection got as far as an open link (resets the backoff).
-        was_open: bool,
+        /// The connection did useful work (a delivery settled) or stayed open a while (see
+        /// `Session::retry_pace`), and did not end because re-attaching kept failing: the
+        /// backoff starts afresh.
+        worked: bool,
     },
 }
 
@@ -90,18 +98,35 @@ pub struct Session<'a> {
     remote_channel: Option<u16>,
     /// The receiver is attached now.
     link_open: bool,
-    /// The receiver was attached once on this connection (the handshake is over; the backoff
-    /// of the supervisor starts afresh).
+    /// The receiver was attached once on this connection (the handshake is over).
     attached_once: bool,
+    /// When the server's open came.
+    opened_at: Option<Instant>,
+    /// A delivery was settled on this connection (by us, or by the sender before sending it).
+    settled_any: bool,
+    /// The connection ends because re-attaching kept failing: it did not work, however long it
+    /// was open.
+    gave_up: bool,
+    /// When the current attachment was answered by the server.
+    attached_at: Option<Instant>,
     /// The last attachment number used (across the connections of a consumer).
     attach_seq: u32,
     /// When to attach the receiver again after the server took it away.
     reattach_at: Option<Instant>,
     /// Until when an attach sent after the handshake may wait for its answer.
     attach_deadline: Option<Instant>,
-    reattach_backoff: Backoff,
-    /// Re-attaches in a row that ended before any message arrived.
+    /// The backoff between re-attaches, kept by the supervisor across connections: a receiver
+    /// refused on every connection is not tried afresh on each.
+    reattach_backoff: &'a mut Backoff,
+    /// Attachments in a row refused by the server (detached before, with or right after its
+    /// attach reply, nothing delivered).
     failed_reattaches: u32,
+    /// Deliveries that could not be read, held unsettled until their release (oldest first).
+    unreadable: std::collections::VecDeque<unreadable::Held>,
+    /// Transfers beyond the credit on the current attachment, as reported to the owner.
+    beyond_reported: u64,
+    /// Transfers beyond the credit not reported yet.
+    beyond_unreported: u64,
     next_incoming_id: u32,
     pending_settles: Vec<(u32, Outcome)>,
     closing: Option<Instant>,
@@ -120,6 +145,7 @@ impl<'a> Session<'a> {
         sink: &'a dyn EventSink,
         acks: &'a Acks,
         attach_seq: u32,
+        reattach_backoff: &'a mut Backoff,
     ) -> Self {
         let trace =
             Trace::new(cfg.debug_frames, &cfg.container_id, epoch).with_log(cfg.frame_log.clone());
@@ -143,11 +169,18 @@ impl<'a> Session<'a> {
             remote_channel: None,
             link_open: false,
             attached_once: false,
+            opened_at: None,
+            settled_any: false,
+            gave_up: false,
+            attached_at: None,
             attach_seq,
             reattach_at: None,
             attach_deadline: None,
-            reattach_backoff: Backoff::new(&cfg.reconnect),
+            reattach_backoff,
             failed_reattaches: 0,
+            unreadable: std::collections::VecDeque::new(),
+            beyond_reported: 0,
+            beyond_unreported: 0,
             next_incoming_id: 0,
             pending_settles: Vec::new(),
             closing: None,
@@ -201,8 +234,25 @@ impl<'a> Session<'a> {
     fn failed(&self, error: Error) -> Ending {
         Ending::Failed {
             error: Some(error),
-            was_open: self.attached_once,
+            worked: self.worked(),
         }
+    }
+
+    /// The pace of retrying what keeps failing: `max_reconnect_delay`, within 1 and 60 s. A
+    /// connection open this long counts as having worked, so that a failure that recurs on every
+    /// connection costs at most one attempt per this time, however late in the connection it
+    /// comes; a delivery that cannot be read is held this long before it is released.
+    fn retry_pace(&self) -> Duration {
+        self.cfg.reconnect.max.clamp(PACE_MIN, PACE_MAX)
+    }
+
+    /// Whether this connection worked: it settled a delivery, or stayed open at least
+    /// [`Session::retry_pace`]; and it does not end because re-attaching kept failing. Getting as
+    /// far as an attach is not enough: a failure that recurs on every connection right after it
+    /// would reconnect at the initial delay forever.
+    fn worked(&self) -> bool {
+        let pace = self.retry_pace();
+        !self.gave_up && (self.settled_any || self.opened_at.is_some_and(|t| t.elapsed() >= pace))
     }
 
     fn timeout_error(&self, what: &str) -> Error {
@@ -298,41 +348,6 @@ impl<'a> Session<'a> {
         self.main_loop(&mut reader, rx, deadline).await
     }
 
-    /// Credentials for this attempt only: signed with a fresh timestamp, or asked of the owner.
-    async fn credentials(
-        &mut self,
-        rx: &mut mpsc::UnboundedReceiver<Command>,
-        deadline: Instant,
-        stash: &mut Vec<Command>,
-    ) -> Result<Option<Credentials>, Ending> {
-        let source = match &self.cfg.credentials {
-            CredentialSource::External => None,
-            source => Some(source.resolve()),
-        };
-        if let Some(resolved) = source {
-            return resolved.map_err(|e| self.failed(e));
-        }
-        self.emit(Event::CredentialsNeeded { epoch: self.epoch });
-        loop {
-            tokio::select! {
-                _ = sleep_until(deadline) => {
-                    return Err(self.failed(self.timeout_error("obtaining credentials")));
-                }
-                cmd = rx.recv() => match cmd {
-                    None | Some(Command::Close) => return Err(Ending::Closed),
-                    Some(Command::Credentials { epoch, result }) if epoch == self.epoch => {
-                        return match result {
-                            Ok(c) => Ok(Some(c)),
-                            Err(e) => Err(self.failed(e)),
-                        };
-                    }
-                    Some(Command::Credentials { .. }) => {}
-                    Some(cmd) => stash.push(cmd),
-                },
-            }
-        }
-    }
-
     /// Open, begin and (if a receiver is wanted) attach, in one write.
     fn send_open(&mut self) -> Result<(), Error> {
         self.outbox.frame(&handshake::open(self.cfg))?;
@@ -384,102 +399,31 @@ impl<'a> Session<'a> {
         self.send_grant(grant)
     }
 
-    fn send_close(&mut self, error: Option<Error>) -> Result<(), Error> {
-        if self.closing.is_some() {
-            return Ok(());
-        }
-        self.closing = Some(Instant::now() + self.cfg.close_timeout);
-        self.outbox.frame(&Close {
-            error: error.map(|e| e.to_amqp()),
-        })?;
-        self.outbox.flush()
-    }
-
     /// Sends what the owner settled, as ranged dispositions, then tops up credit.
     fn flush_settles(&mut self) -> Result<(), Error> {
-        if !self.pending_settles.is_empty() {
-            let settles = std::mem::take(&mut self.pending_settles);
-            if let Some(link) = self.link.as_mut() {
-                link.settled(settles.len() as u32);
-            }
-            if self.closing.is_none() {
-                for d in coalesce(settles) {
-                    self.outbox.frame(&d)?;
-                }
-            }
-        }
+        self.write_settles()?;
         if self.closing.is_none() {
             self.refill_credit(false)?;
         }
         self.outbox.flush()
     }
 
-    fn on_command(&mut self, cmd: Option<Command>) -> Result<Step, Error> {
-        match cmd {
-            None | Some(Command::Close) => {
-                // What the owner settled before closing goes out first.
-                self.acks.set_urgent(true);
-                self.take_acks()?;
-                if let Some(link) = self.link.as_mut() {
-                    // Closing the connection closes the link; forget it so no reconnect attaches it.
-                    link.closing();
-                }
-                self.send_close(None)?;
-            }
-            Some(Command::OpenReceiver(rc)) => {
-                if self.link.is_none() {
-                    self.link = Some(Link::new(rc));
-                    if self.begun && self.closing.is_none() {
-                        self.send_attach()?;
-                    }
-                }
-            }
-            Some(Command::CloseReceiver) => {
-                // What the owner settled before closing the receiver goes out first.
-                self.take_acks()?;
-                if let Some(link) = self.link.as_mut() {
-                    match link.detach() {
-                        CloseReceiver::Send(detach) => self.outbox.frame(&detach)?,
-                        CloseReceiver::Wait => {}
-                        CloseReceiver::Forget => self.link = None,
-                    }
-                }
-            }
-            // Late answers for an attempt already made.
-            Some(Command::Credentials { .. } | Command::IdentityVerdict { .. }) => {}
-            Some(Command::SetCreditWindow(n)) => {
-                let grant = self.link.as_mut().and_then(|l| l.set_window(n));
-                self.send_grant(grant)?;
+    /// Writes what the owner settled as ranged dispositions (not flushed), unless closing.
+    fn write_settles(&mut self) -> Result<(), Error> {
+        if self.pending_settles.is_empty() {
+            return Ok(());
+        }
+        let settles = std::mem::take(&mut self.pending_settles);
+        if let Some(link) = self.link.as_mut() {
+            link.settled(settles.len() as u32);
+        }
+        if self.closing.is_none() {
+            self.settled_any = true;
+            for d in coalesce(settles) {
+                self.outbox.frame(&d)?;
             }
         }
-        Ok(Step::Continue)
-    }
-
-    /// After our close with an error, while the server may still be sending: reads on, and
-    /// discards, until the server's close, the end of its stream, or `close_timeout` (at most
-    /// [`LINGER`]). A socket dropped with unread data in it resets the connection, and the reset
-    /// can cost the server the close that says why.
-    async fn linger(&mut self, reader: &mut FrameReader) {
-        self.read_resume_at = None;
-        reader.resume();
-        let deadline = Instant::now() + self.cfg.close_timeout.min(LINGER);
-        loop {
-            loop {
-                match reader.take_frame() {
-                    Ok(Some(frame)) => {
-                        if matches!(codec::decode_amqp(frame), Ok(Incoming::Close(_))) {
-                            return;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(_) => return,
-                }
-            }
-            match tokio::time::timeout_at(deadline, reader.fill()).await {
-                Ok(Ok(n)) if n > 0 => {}
-                _ => return,
-            }
-        }
+        Ok(())
     }
 
     async fn main_loop(
@@ -502,6 +446,7 @@ impl<'a> Session<'a> {
                         // Already saying goodbye: a dropped transport completes the close.
                         return Ending::Closed;
                     }
+                    self.settle_before_close(&e);
                     // Tell the server why, where the transport still allows it.
                     let _ = self.send_close(Some(e.clone()));
                     if !matches!(e, Error::Io(_) | Error::Idle(_) | Error::Timeout(_)) {
@@ -530,6 +475,7 @@ impl<'a> Session<'a> {
             let reattach_at = self.reattach_at.unwrap_or(far);
             let attach_deadline = self.attach_deadline.unwrap_or(far);
             let ack_at = self.ack_flush_at.unwrap_or(far);
+            let release_at = self.unreadable.front().map_or(far, |u| u.release_at);
             let read_at = self.read_resume_at.unwrap_or(far);
             let reading = self.read_resume_at.is_none();
             let next_timer = heartbeat_at
@@ -539,6 +485,7 @@ impl<'a> Session<'a> {
                 .min(reattach_at)
                 .min(attach_deadline)
                 .min(ack_at)
+                .min(release_at)
                 .min(read_at);
 
             step = tokio::select! {
@@ -587,6 +534,8 @@ impl<'a> Session<'a> {
                         )))
                     } else if now >= ack_at {
                         self.take_acks().map(|_| Step::Continue)
+                    } else if now >= release_at {
+                        self.release_unreadable().map(|_| Step::Continue)
                     } else if now >= read_at {
                         self.read_resume_at = None;
                         self.resumed = true;

@@ -83,6 +83,14 @@ impl Session<'_> {
     /// Takes the owner's settlements and sends them (ranged dispositions, then more credit).
     /// Those of an attachment that ended are dropped: the server delivers them again.
     pub(super) fn take_acks(&mut self) -> Result<(), Error> {
+        self.collect_acks();
+        self.flush_settles()?;
+        self.expect_acks();
+        Ok(())
+    }
+
+    /// Takes the owner's settlements of the current attachment into `pending_settles`.
+    pub(super) fn collect_acks(&mut self) {
         self.ack_flush_at = None;
         let current = self
             .link
@@ -94,9 +102,6 @@ impl Session<'_> {
                 self.pending_settles.extend(settles);
             }
         }
-        self.flush_settles()?;
-        self.expect_acks();
-        Ok(())
     }
 
     /// While deliveries are out with the owner, look for their settlements every `ack_delay`
