@@ -221,3 +221,31 @@ test('one loop at a time: batches() excludes another loop and message listeners'
   other.on('message', () => {});
   assert.throws(() => other.batches(), /'message' listeners/);
 });
+
+test('maxWaitMs: 0 yields what each read brought as one batch, not its first message alone', async (t) => {
+  const { emu, consumerFor } = await setup(t);
+  const consumer = consumerFor({ credit: 100 });
+  // The sizes of the native reads, as the receiver hands them to the consumer.
+  const reads = [];
+  const { receiver } = consumer._links[0];
+  const onMessages = receiver._onMessages.bind(receiver);
+  receiver._onMessages = (deliveries, attach, epoch) => {
+    reads.push(deliveries.length);
+    onMessages(deliveries, attach, epoch);
+  };
+  const it = consumer.batches({ max: 100, maxWaitMs: 0 });
+  await new Promise((resolve) => consumer.once('connected', resolve));
+  await sleep(50);
+  const ids = emu.publishMany(50);
+  const sizes = [];
+  const seen = [];
+  while (seen.length < 50) {
+    const { value } = await it.next();
+    sizes.push(value.length);
+    seen.push(...value.map((m) => m.messageId));
+  }
+  assert.ok(reads.some((n) => n > 1), `some read brought several deliveries (reads ${reads})`);
+  assert.deepEqual(sizes, reads, 'one batch per read, whole');
+  assert.deepEqual(seen, ids);
+  await it.return();
+});
