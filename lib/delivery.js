@@ -11,6 +11,42 @@ const diagnostics = require('./diagnostics.js');
 const ACCEPT = native.SettleCode.Accept;
 const RELEASE = native.SettleCode.Release;
 
+/** The `rejected` outcome of `reject(error)`: `error` a string, an Error or `{condition, description}`. */
+function rejectedOutcome(error) {
+  let condition = native.CONDITION_INTERNAL_ERROR;
+  let description;
+  if (typeof error === 'string') description = error;
+  else if (error && typeof error === 'object') {
+    if (typeof error.condition === 'string') condition = error.condition;
+    if (typeof error.description === 'string') description = error.description;
+    else if (typeof error.message === 'string') description = error.message;
+  }
+  return { kind: 'rejected', condition, description };
+}
+
+/** The `modified` outcome of `modified({delivery_failed, undeliverable_here, message_annotations})`. */
+function modifiedOutcome(params) {
+  const p = params || {};
+  const outcome = {
+    kind: 'modified',
+    deliveryFailed: Boolean(p.delivery_failed),
+    undeliverableHere: Boolean(p.undeliverable_here),
+  };
+  if (p.message_annotations && typeof p.message_annotations === 'object') {
+    outcome.annotationKeys = Object.keys(p.message_annotations);
+    outcome.annotationValues = outcome.annotationKeys.map((k) => {
+      const v = p.message_annotations[k];
+      return ['string', 'number', 'boolean'].includes(typeof v) ? v : null;
+    });
+  }
+  return outcome;
+}
+
+/** Whether release(params) asks for `modified` rather than `released`. */
+function isModifiedRelease(params) {
+  return Boolean(params && (params.delivery_failed || params.undeliverable_here || params.message_annotations));
+}
+
 class Delivery {
   constructor(receiver, raw, attach) {
     this.id = raw.id;
@@ -35,41 +71,18 @@ class Delivery {
 
   /** Releases the message (it is delivered again); with `{delivery_failed, undeliverable_here}` it is `modified`. */
   release(params) {
-    if (params && (params.delivery_failed || params.undeliverable_here || params.message_annotations)) {
-      return this.modified(params);
-    }
+    if (isModifiedRelease(params)) return this.modified(params);
     return this._settle(RELEASE, 'released');
   }
 
   /** Rejects the message (the server drops or dead-letters it). `error` may be `{condition, description}`. */
   reject(error) {
-    let condition = native.CONDITION_INTERNAL_ERROR;
-    let description;
-    if (typeof error === 'string') description = error;
-    else if (error && typeof error === 'object') {
-      if (typeof error.condition === 'string') condition = error.condition;
-      if (typeof error.description === 'string') description = error.description;
-      else if (typeof error.message === 'string') description = error.message;
-    }
-    return this._settleWith({ kind: 'rejected', condition, description }, 'rejected');
+    return this._settleWith(rejectedOutcome(error), 'rejected');
   }
 
   /** Settles as `modified` with `{delivery_failed, undeliverable_here, message_annotations}`. */
   modified(params) {
-    const p = params || {};
-    const outcome = {
-      kind: 'modified',
-      deliveryFailed: Boolean(p.delivery_failed),
-      undeliverableHere: Boolean(p.undeliverable_here),
-    };
-    if (p.message_annotations && typeof p.message_annotations === 'object') {
-      outcome.annotationKeys = Object.keys(p.message_annotations);
-      outcome.annotationValues = outcome.annotationKeys.map((k) => {
-        const v = p.message_annotations[k];
-        return ['string', 'number', 'boolean'].includes(typeof v) ? v : null;
-      });
-    }
-    return this._settleWith(outcome, 'modified');
+    return this._settleWith(modifiedOutcome(params), 'modified');
   }
 
   _claim(state) {
@@ -103,4 +116,4 @@ class Delivery {
   }
 }
 
-module.exports = { Delivery };
+module.exports = { Delivery, rejectedOutcome, modifiedOutcome, isModifiedRelease };

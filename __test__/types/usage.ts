@@ -299,7 +299,7 @@ function useBatch(b: amqp.Batch): void {
   useMessage(b.message(0));
   const deliveryId: number = b.id(0);
   const settled: boolean = b.settled(0);
-  const state: 'accepted' | 'released' | undefined = b.state(0);
+  const state: 'accepted' | 'released' | 'rejected' | 'modified' | undefined = b.state(0);
   const one: boolean = b.accept(0) || b.release(1);
   const all: number = b.accept() + b.release();
   for (const m of b) useMessage(m);
@@ -361,7 +361,13 @@ amqp.on('error', (err) => void err.message);
 receiver.on('batch', ({ batch }) => {
   for (let i = 0; i < batch.length; i++) void [batch.topic(i), batch.content(i)];
   const sent: number = batch.accept();
-  void sent;
+  const one: boolean = batch.reject(0, { condition: 'amqp:decode-error', description: 'not JSON' });
+  const modifiedOne: boolean = batch.modified(1, { undeliverable_here: true });
+  const releasedOne: boolean = batch.release(2, { delivery_failed: true });
+  const rest: number = batch.reject(undefined, 'bad');
+  const restModified: number = batch.modified();
+  const state: 'accepted' | 'released' | 'rejected' | 'modified' | undefined = batch.state(0);
+  void [sent, one, modifiedOne, releasedOne, rest, restModified, state];
 });
 const emitted: boolean = receiver.emit('receiver_open', { container: amqp, connection, session: receiver.session, receiver });
 void emitted;
