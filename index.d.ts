@@ -565,7 +565,8 @@ declare namespace aliyunIotAmqp {
     readonly topicInfo: TopicInfo;
     /** Settled here. */
     readonly settled: boolean;
-    readonly state: 'accepted' | 'released' | 'rejected' | undefined;
+    /** The outcome that went out; `'abandoned'` when none could (its connection was gone: the platform delivers it again). */
+    readonly state: 'accepted' | 'released' | 'rejected' | 'abandoned' | undefined;
     /** The payload as UTF-8 text. */
     text(): string;
     /** The payload parsed as JSON (throws a SyntaxError when it is not JSON). */
@@ -764,13 +765,17 @@ declare namespace aliyunIotAmqp {
     messageId: string | undefined;
   }
 
-  /** `aliyun-iot-amqp:settle`: an outcome handed to the connection (`sent`), or not (its connection is gone). */
+  /**
+   * `aliyun-iot-amqp:settle`: an outcome handed to the connection (`sent`), or not (its connection is
+   * gone); `'abandoned'` (never sent): a message `createConsumer()` had buffered, dropped with its
+   * connection or link (the platform delivers it again).
+   */
   interface SettleEvent {
     connectionId: number;
     clientId: string;
     attach: number;
     deliveryId: number;
-    outcome: 'accepted' | 'released' | 'rejected' | 'modified';
+    outcome: 'accepted' | 'released' | 'rejected' | 'modified' | 'abandoned';
     sent: boolean;
   }
 

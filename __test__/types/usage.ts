@@ -463,7 +463,7 @@ async function useConsumerMessage(m: amqp.ConsumerMessage): Promise<void> {
   const raw: amqp.Message = m.raw;
   useTopicInfo(m.topicInfo);
   const settled: boolean = m.settled;
-  const state: 'accepted' | 'released' | 'rejected' | undefined = m.state;
+  const state: 'accepted' | 'released' | 'rejected' | 'abandoned' | undefined = m.state;
   const text: string = m.text();
   const parsed = m.json<{ items: Record<string, { value: number }> }>();
   const value: number | undefined = parsed.items.temperature?.value;
@@ -574,7 +574,7 @@ diagnostics_channel.subscribe(channels.message, (m) => {
 });
 diagnostics_channel.subscribe(channels.settle, (m) => {
   const e = m as amqp.SettleEvent;
-  const outcome: 'accepted' | 'released' | 'rejected' | 'modified' = e.outcome;
+  const outcome: 'accepted' | 'released' | 'rejected' | 'modified' | 'abandoned' = e.outcome;
   void [e.attach, e.deliveryId, e.sent, outcome];
 });
 diagnostics_channel.subscribe(channels.error, (m) => {

@@ -312,9 +312,15 @@ class Consumer extends EventEmitter {
     if (link && !this._closing) this._setState(link, 'open');
   }
 
-  /** What a link delivered and is not handed out yet: it cannot be settled any more (the platform delivers it again). */
+  /** What a link delivered and is not handed out yet: it cannot be settled any more (the platform delivers it again): abandoned. */
   _dropBuffered(link) {
-    if (this._buffer.some((m) => m._link === link)) this._buffer = this._buffer.filter((m) => m._link !== link);
+    if (!this._buffer.some((m) => m._link === link)) return;
+    const kept = [];
+    for (const msg of this._buffer) {
+      if (msg._link === link) msg._abandon();
+      else kept.push(msg);
+    }
+    this._buffer = kept;
   }
 
   /** The receiver was detached (by the server: it is attached again on the same connection): not up until it is. */
