@@ -303,14 +303,20 @@ declare namespace aliyunIotAmqp {
     /** Whether delivery `i` is settled (here, or by the sender). */
     settled(index: number): boolean;
     /** How delivery `i` was settled here. */
-    state(index: number): 'accepted' | 'released' | undefined;
+    state(index: number): 'accepted' | 'released' | 'rejected' | 'modified' | undefined;
     /** `accept()`: every delivery not settled yet, in one settle call; returns how many outcomes went out (0 when the connection is gone). */
     accept(): number;
     /** `accept(i)`: `true` when the outcome goes to the live connection; `false` when already settled or the connection is gone. */
     accept(index: number): boolean;
-    /** As `accept`, releasing (the platform delivers the message again). */
-    release(): number;
-    release(index: number): boolean;
+    /** As `accept`, releasing (the platform delivers the message again); with `params` it is `modified`, as `delivery.release(params)`. */
+    release(index?: undefined, params?: ModifiedParams): number;
+    release(index: number, params?: ModifiedParams): boolean;
+    /** As `accept`, rejecting (the platform drops the message): `reject(i, error)` one delivery, `reject(undefined, error)` every one not settled yet (one settle call each). */
+    reject(index?: undefined, error?: AmqpErrorLike | Error | string): number;
+    reject(index: number, error?: AmqpErrorLike | Error | string): boolean;
+    /** As `reject`, with the `modified` outcome of `delivery.modified(params)`. */
+    modified(index?: undefined, params?: ModifiedParams): number;
+    modified(index: number, params?: ModifiedParams): boolean;
   }
 
   /**
@@ -620,7 +626,8 @@ declare namespace aliyunIotAmqp {
     readonly topicInfo: TopicInfo;
     /** Settled here. */
     readonly settled: boolean;
-    readonly state: 'accepted' | 'released' | 'rejected' | undefined;
+    /** The outcome that went out; `'abandoned'` when none could (its connection was gone: the platform delivers it again). */
+    readonly state: 'accepted' | 'released' | 'rejected' | 'abandoned' | undefined;
     /** The payload as UTF-8 text. */
     text(): string;
     /** The payload parsed as JSON (throws a SyntaxError when it is not JSON). */
@@ -829,13 +836,17 @@ declare namespace aliyunIotAmqp {
     messageId: string | undefined;
   }
 
-  /** `aliyun-iot-amqp:settle`: an outcome handed to the connection (`sent`), or not (its connection is gone). */
+  /**
+   * `aliyun-iot-amqp:settle`: an outcome handed to the connection (`sent`), or not (its connection is
+   * gone); `'abandoned'` (never sent): a message `createConsumer()` had buffered, dropped with its
+   * connection or link (the platform delivers it again).
+   */
   interface SettleEvent {
     connectionId: number;
     clientId: string;
     attach: number;
     deliveryId: number;
-    outcome: 'accepted' | 'released' | 'rejected' | 'modified';
+    outcome: 'accepted' | 'released' | 'rejected' | 'modified' | 'abandoned';
     sent: boolean;
   }
 

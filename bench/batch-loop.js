@@ -2,10 +2,12 @@
 'use strict';
 // Event-loop time per message: the batch API (open_receiver({batch: {max: 100}}), 'batch' events
 // of 100 deliveries, the doc script's reads through batch.topic(i), batch.messageId(i),
-// batch.content(i), one batch.accept()) against 'message' events (the doc script's handler), same
-// work, same load, alternated, median of RUNS each.
+// batch.content(i), one batch.accept()) against 'message' events (the doc script's handler); and
+// createConsumer()'s consumer.batches({max: 100}) loop (the same reads through msg.topic,
+// msg.messageId, msg.content of each message) against its for-await loop over messages. Same work,
+// same load, alternated, median of RUNS each.
 //
-//   node bench/batch-loop.js [--runs 5] [--count 200000] [--sizes 256,4096] [--max 100] [--addon FILE]
+//   node bench/batch-loop.js [--runs 5] [--count 200000] [--sizes 256,4096] [--max 100] [--libs ours,ours-batch,consumer,consumer-batches] [--addon FILE]
 //
 // Each run is bench/consumers/js-consumer.js against a fresh loadgen (bench/loadgen, built with
 // cargo into bench/target if missing) sending as fast as credit allows. Reported per message:
@@ -21,9 +23,13 @@ const path = require('node:path');
 const BENCH = __dirname;
 const LOADGEN = path.join(BENCH, 'target', 'release', 'loadgen');
 const CONSUMER = path.join(BENCH, 'consumers', 'js-consumer.js');
+/** What is compared: each batch API against the one-message API it replaces. */
+const LIBS = ['ours', 'ours-batch', 'consumer', 'consumer-batches'];
+const PAIRS = [['ours', 'ours-batch'], ['consumer', 'consumer-batches']];
+const BATCHED = new Set(['ours-batch', 'consumer-batches']);
 
 function parseArgs(argv) {
-  const o = { runs: 5, count: 200000, sizes: [256, 4096], max: 100, addon: null };
+  const o = { runs: 5, count: 200000, sizes: [256, 4096], max: 100, libs: LIBS, addon: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => argv[++i];
@@ -31,12 +37,14 @@ function parseArgs(argv) {
     else if (a === '--count') o.count = Number(val());
     else if (a === '--sizes') o.sizes = val().split(',').map(Number);
     else if (a === '--max') o.max = Number(val());
+    else if (a === '--libs') o.libs = val().split(',');
     else if (a === '--addon') o.addon = path.resolve(val());
     else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 16).join('\n'));
+      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 18).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
+  for (const lib of o.libs) if (!LIBS.includes(lib)) throw new Error(`--libs: unknown ${lib} (of ${LIBS.join(', ')})`);
   return o;
 }
 
@@ -90,10 +98,10 @@ async function main() {
   process.stderr.write(`load average ${load()}; ${opts.runs} runs of ${opts.count} messages per cell\n`);
   const rows = [];
   for (const size of opts.sizes) {
-    const cells = { ours: [], 'ours-batch': [] };
+    const cells = Object.fromEntries(opts.libs.map((lib) => [lib, []]));
     for (let r = 0; r < opts.runs; r++) {
-      // Alternated, the order swapped every round.
-      const order = r % 2 ? ['ours-batch', 'ours'] : ['ours', 'ours-batch'];
+      // Alternated, the order reversed every round.
+      const order = r % 2 ? opts.libs.slice().reverse() : opts.libs;
       for (const lib of order) {
         const x = await once(lib, size);
         const n = x.received;
@@ -107,7 +115,7 @@ async function main() {
         process.stderr.write(`${size} B ${lib} run ${r + 1}: loop ${cells[lib].at(-1).loop.toFixed(2)} µs/msg\n`);
       }
     }
-    for (const lib of ['ours', 'ours-batch']) {
+    for (const lib of opts.libs) {
       const c = cells[lib];
       rows.push({
         size,
@@ -116,11 +124,16 @@ async function main() {
         main: median(c.map((x) => x.main)),
         cpu: median(c.map((x) => x.cpu)),
         rate: median(c.map((x) => x.rate)),
-        perBatch: lib === 'ours-batch' ? median(c.map((x) => x.perBatch)) : null,
+        perBatch: BATCHED.has(lib) ? median(c.map((x) => x.perBatch)) : null,
       });
     }
   }
-  const label = { ours: "'message' events (the doc script's handler)", 'ours-batch': `'batch' events of ${opts.max} (batch.topic/messageId/content, batch.accept())` };
+  const label = {
+    ours: "'message' events (the doc script's handler)",
+    'ours-batch': `'batch' events of ${opts.max} (batch.topic/messageId/content, batch.accept())`,
+    consumer: 'createConsumer(), for await (const msg of consumer)',
+    'consumer-batches': `createConsumer(), for await (const batch of consumer.batches({max: ${opts.max}}))`,
+  };
   const lines = [
     '| payload | API | event-loop busy µs/msg | main-thread CPU µs/msg | CPU µs/msg (all threads) | msg/s | messages per event |',
     '|---|---|---:|---:|---:|---:|---:|',
@@ -129,8 +142,11 @@ async function main() {
     lines.push(`| ${r.size === 4096 ? '4 KiB' : `${r.size} B`} | ${label[r.lib]} | ${r.loop.toFixed(2)} | ${r.main.toFixed(2)} | ${r.cpu.toFixed(2)} | ${Math.round(r.rate).toLocaleString('en-US')} | ${r.perBatch === null ? 1 : r.perBatch.toFixed(1)} |`);
   }
   for (const size of opts.sizes) {
-    const [m, b] = ['ours', 'ours-batch'].map((lib) => rows.find((r) => r.size === size && r.lib === lib));
-    lines.push('', `${size} B: batches of ${opts.max} spend ${(b.loop / m.loop).toFixed(2)}× the event-loop time per message of 'message' events (${b.loop.toFixed(2)} vs ${m.loop.toFixed(2)} µs), ${(b.main / m.main).toFixed(2)}× the main-thread CPU.`);
+    for (const [one, many] of PAIRS) {
+      const [m, b] = [one, many].map((lib) => rows.find((r) => r.size === size && r.lib === lib));
+      if (!m || !b) continue;
+      lines.push('', `${size} B: ${many} (batches of ${opts.max}) spends ${(b.loop / m.loop).toFixed(2)}× the event-loop time per message of ${one} (${b.loop.toFixed(2)} vs ${m.loop.toFixed(2)} µs), ${(b.main / m.main).toFixed(2)}× the main-thread CPU.`);
+    }
   }
   process.stderr.write(`load average ${load()}\n`);
   console.log(lines.join('\n'));

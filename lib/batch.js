@@ -4,14 +4,15 @@
 // one Buffer, one tape ending with an index). The platform's fields are read straight from the
 // index (one slice of the Buffer each); message(i) builds the whole rhea-shaped message, once,
 // with the native layer's own unpacker. Each delivery is settled once: one by one (batched per
-// tick, as deliveries are), or every one left in one settle call.
+// tick, as deliveries are), or every one left in one settle call; rejected or modified (one
+// parameterised outcome each, as lib/delivery.js sends them) one by one or every one left.
 
 const util = require('node:util');
 
 const native = require('./native.js');
 const { adopt, idString, timeNumber } = require('./message.js');
 const diagnostics = require('./diagnostics.js');
-const { ACCEPT, RELEASE, CODE_OUTCOMES } = require('./outcomes.js');
+const { ACCEPT, RELEASE, OUTCOMES, rejectedOutcome, modifiedOutcome, isModifiedRelease } = require('./outcomes.js');
 
 // The index: SLOTS numbers per delivery, at the places, and with the codes, that
 // src/node/batch.rs lays out (`slot`, `append_index`), read from the binding once.
@@ -22,9 +23,17 @@ const {
   flagSettled: SETTLED, flagSection: SECTION,
 } = native.batchIndex();
 
-// Per delivery: not settled, settled here (code + 1), or settled by the sender.
+// Per delivery: not settled, settled here (how: an index of STATES), or settled by the sender.
 const OPEN = 0;
+const ACCEPTED = 1;
+const RELEASED = 2;
+const REJECTED = 3;
+const MODIFIED = 4;
 const BY_SENDER = 255;
+/** The name of each state settled here (the outcome kinds, as lib/delivery.js names them). */
+const STATES = [undefined, OUTCOMES.Accepted, OUTCOMES.Released, OUTCOMES.Rejected, OUTCOMES.Modified];
+/** The native settle code of the states settle() sends. */
+const CODES = [undefined, ACCEPT, RELEASE];
 
 class Batch {
   /**
@@ -110,11 +119,11 @@ class Batch {
     return this._states[i] !== OPEN || (this._tape[k + FLAGS] & SETTLED) !== 0;
   }
 
-  /** How delivery `i` was settled here: 'accepted', 'released', or undefined. */
+  /** How delivery `i` was settled here: 'accepted', 'released', 'rejected', 'modified', or undefined. */
   state(i) {
     this._at(i);
     const s = this._states[i];
-    return s === OPEN || s === BY_SENDER ? undefined : CODE_OUTCOMES[s - 1];
+    return s === OPEN || s === BY_SENDER ? undefined : STATES[s];
   }
 
   /**
@@ -124,12 +133,31 @@ class Batch {
    * outcomes went out (0 when the connection is gone).
    */
   accept(i) {
-    return i === undefined ? this._settleAll(ACCEPT) : this._settleOne(i, ACCEPT);
+    return i === undefined ? this._settleAll(ACCEPTED) : this._settleOne(i, ACCEPTED);
   }
 
-  /** As accept(), releasing: the platform delivers the message(s) again. */
-  release(i) {
-    return i === undefined ? this._settleAll(RELEASE) : this._settleOne(i, RELEASE);
+  /**
+   * As accept(), releasing: the platform delivers the message(s) again. With `params`
+   * (`{delivery_failed, undeliverable_here, message_annotations}`) it is modified(i, params), as
+   * delivery.release(params) is.
+   */
+  release(i, params) {
+    if (isModifiedRelease(params)) return this.modified(i, params);
+    return i === undefined ? this._settleAll(RELEASED) : this._settleOne(i, RELEASED);
+  }
+
+  /**
+   * `reject(i, error)` rejects delivery `i` (the platform drops it, or dead-letters it); `error` as
+   * delivery.reject(error) takes it: a string, an Error or `{condition, description}`.
+   * `reject(undefined, error)` rejects every delivery not settled yet. Returns as accept().
+   */
+  reject(i, error) {
+    return this._settleWith(i, REJECTED, rejectedOutcome(error));
+  }
+
+  /** As reject(), with the `modified` outcome of delivery.modified(params). */
+  modified(i, params) {
+    return this._settleWith(i, MODIFIED, modifiedOutcome(params));
   }
 
   /** The messages, built as message(i) builds them. */
@@ -145,36 +173,37 @@ class Batch {
     return this._index + i * SLOTS;
   }
 
-  /** Takes delivery `i` for settling with `code`: false if it already was (here or by the sender). */
-  _claim(i, code) {
+  /** Takes delivery `i` for settling as `state`: false if it already was (here or by the sender). */
+  _claim(i, state) {
     if (this._states[i] !== OPEN) return false;
     if ((this._tape[this._index + i * SLOTS + FLAGS] & SETTLED) !== 0) {
       this._states[i] = BY_SENDER;
       return false;
     }
-    this._states[i] = code + 1;
+    this._states[i] = state;
     return true;
   }
 
-  _settleOne(i, code) {
+  _settleOne(i, state) {
     const k = this._at(i);
-    if (!this._claim(i, code)) return false;
+    if (!this._claim(i, state)) return false;
     const connection = this.receiver.connection;
     const id = this._tape[k + ID];
     if (!connection._isLive(this._attach)) {
-      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, id, CODE_OUTCOMES[code], false);
+      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, id, STATES[state], false);
       return false;
     }
-    connection._queueSettle(this._attach, id, code);
+    connection._queueSettle(this._attach, id, CODES[state]);
     return true;
   }
 
-  _settleAll(code) {
+  _settleAll(state) {
+    const code = CODES[state];
     const ids = new Uint32Array(this.length);
     const t = this._tape;
     let n = 0;
     for (let i = 0; i < this.length; i++) {
-      if (this._claim(i, code)) ids[n++] = t[this._index + i * SLOTS + ID];
+      if (this._claim(i, state)) ids[n++] = t[this._index + i * SLOTS + ID];
     }
     if (n === 0) return 0;
     const connection = this.receiver.connection;
@@ -184,6 +213,27 @@ class Batch {
     }
     connection._settleMany(this._attach, n === this.length ? ids : ids.subarray(0, n), code);
     return n;
+  }
+
+  /** Settles delivery `i` (every one left when `i` is undefined) with a parameterised outcome, one settle call each. */
+  _settleWith(i, state, outcome) {
+    const all = i === undefined;
+    const from = all ? 0 : i;
+    const to = all ? this.length : i + 1;
+    if (!all) this._at(i);
+    const connection = this.receiver.connection;
+    const live = connection._isLive(this._attach);
+    // Keep the order of the calls: acknowledgements queued before these go out first.
+    if (live) connection._flushSettles();
+    let sent = 0;
+    for (let j = from; j < to; j++) {
+      if (!this._claim(j, state)) continue;
+      const id = this._tape[this._index + j * SLOTS + ID];
+      const ok = live && connection._native.settleWith(this._attach, id, outcome);
+      if (ok) sent += 1;
+      if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(connection, this._attach, id, STATES[state], ok);
+    }
+    return all ? sent : sent === 1;
   }
 
   [util.inspect.custom]() {

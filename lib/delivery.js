@@ -4,9 +4,8 @@
 
 const util = require('node:util');
 
-const native = require('./native.js');
 const diagnostics = require('./diagnostics.js');
-const { ACCEPT, RELEASE, OUTCOMES } = require('./outcomes.js');
+const { ACCEPT, RELEASE, OUTCOMES, rejectedOutcome, modifiedOutcome, isModifiedRelease } = require('./outcomes.js');
 
 class Delivery {
   constructor(receiver, raw, attach) {
@@ -32,41 +31,18 @@ class Delivery {
 
   /** Releases the message (it is delivered again); with `{delivery_failed, undeliverable_here}` it is `modified`. */
   release(params) {
-    if (params && (params.delivery_failed || params.undeliverable_here || params.message_annotations)) {
-      return this.modified(params);
-    }
+    if (isModifiedRelease(params)) return this.modified(params);
     return this._settle(RELEASE, OUTCOMES.Released);
   }
 
   /** Rejects the message (the server drops or dead-letters it). `error` may be `{condition, description}`. */
   reject(error) {
-    let condition = native.CONDITION_INTERNAL_ERROR;
-    let description;
-    if (typeof error === 'string') description = error;
-    else if (error && typeof error === 'object') {
-      if (typeof error.condition === 'string') condition = error.condition;
-      if (typeof error.description === 'string') description = error.description;
-      else if (typeof error.message === 'string') description = error.message;
-    }
-    return this._settleWith({ kind: OUTCOMES.Rejected, condition, description }, OUTCOMES.Rejected);
+    return this._settleWith(rejectedOutcome(error), OUTCOMES.Rejected);
   }
 
   /** Settles as `modified` with `{delivery_failed, undeliverable_here, message_annotations}`. */
   modified(params) {
-    const p = params || {};
-    const outcome = {
-      kind: OUTCOMES.Modified,
-      deliveryFailed: Boolean(p.delivery_failed),
-      undeliverableHere: Boolean(p.undeliverable_here),
-    };
-    if (p.message_annotations && typeof p.message_annotations === 'object') {
-      outcome.annotationKeys = Object.keys(p.message_annotations);
-      outcome.annotationValues = outcome.annotationKeys.map((k) => {
-        const v = p.message_annotations[k];
-        return ['string', 'number', 'boolean'].includes(typeof v) ? v : null;
-      });
-    }
-    return this._settleWith(outcome, OUTCOMES.Modified);
+    return this._settleWith(modifiedOutcome(params), OUTCOMES.Modified);
   }
 
   _claim(state) {

@@ -3,8 +3,8 @@
 // it only where that is safe (never a secret). Used by every module that checks options
 // (options.js, tls.js for `ca`); requires nothing of the package.
 
-/** Option names whose values are secrets: never quoted in errors, masked wherever options are shown. */
-const SECRET_OPTIONS = new Set(['password', 'accessKeySecret', 'securityToken', 'key', 'pfx', 'passphrase']);
+/** Option names whose values are secrets (a signed username carries the STS token): never quoted in errors, masked wherever options are shown. */
+const SECRET_OPTIONS = new Set(['username', 'password', 'accessKeySecret', 'securityToken', 'key', 'pfx', 'passphrase']);
 
 // Options whose string values are safe to quote in an error; anything else (a password, a secret,
 // a whole options argument that turned out to be a string) is described by its type alone.

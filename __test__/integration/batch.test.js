@@ -12,6 +12,8 @@ const net = require('node:net');
 const { amqp, optionsFor, closed } = require('../support/client');
 const { startEmulator } = require('../support/emulator');
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 /**
  * A TCP proxy whose server-to-client bytes can be held and then let through as one write, so that
  * the deliveries held arrive in one read, hence one batch (the emulator writes one transfer at a
@@ -210,4 +212,76 @@ test('a batch whose link was detached settles nothing; its messages come again o
   assert.equal(held.accept(), 0);
   await emu.waitForAccepted(5, 10000);
   for (const id of heldIds) assert.equal(emu.accepted.get(id), 1, `${id} accepted once, after its redelivery`);
+});
+
+test('reject and modified, by index and for every delivery left: the outcomes delivery.reject()/modified() send, each once', async (t) => {
+  const { emu, receiver, proxy } = await setup(t, { batch: true, autoaccept: false }, {}, { gated: true });
+  await new Promise((resolve) => receiver.once('receiver_open', resolve));
+  proxy.hold();
+  const ids = emu.publishMany(8);
+  await emu.waitFor(() => emu.deliveries.length === 8, 10000, '8 sent');
+  setTimeout(() => proxy.release(), 20);
+  let r = null;
+  receiver.on('batch', ({ batch }) => {
+    if (r !== null) {
+      batch.accept();
+      return;
+    }
+    r = {
+      length: batch.length,
+      one: [
+        batch.reject(0, { condition: 'amqp:decode-error', description: 'not JSON' }),
+        batch.modified(1, { undeliverable_here: true }),
+        batch.release(2, { delivery_failed: true }), // modified, as delivery.release(params) is
+        batch.modified(3), // plain modified: delivered again
+        batch.accept(4),
+        batch.reject(0), // settled already
+      ],
+      all: batch.reject(undefined, 'bad batch'),
+      again: [batch.reject(), batch.modified(), batch.accept(), batch.release()],
+      states: Array.from({ length: batch.length }, (_, i) => batch.state(i)),
+    };
+  });
+  await emu.waitFor(() => r !== null && emu.pending() === 0, 10000, 'every outcome in');
+  assert.equal(r.length, 8, 'one batch of the 8 held deliveries');
+  assert.deepEqual(r.one, [true, true, true, true, true, false]);
+  assert.equal(r.all, 3, 'the 3 left rejected');
+  assert.deepEqual(r.again, [0, 0, 0, 0]);
+  assert.deepEqual(r.states, ['rejected', 'modified', 'modified', 'modified', 'accepted', 'rejected', 'rejected', 'rejected']);
+  const first = (key) => emu.dispositions.find((d) => d.key === key);
+  assert.deepEqual(ids.map((key) => first(key).outcome), ['rejected', 'modified', 'modified', 'modified', 'accepted', 'rejected', 'rejected', 'rejected']);
+  const err = emu.rejected.get(ids[0]).error;
+  assert.deepEqual([err.condition, err.description], ['amqp:decode-error', 'not JSON']);
+  assert.equal(emu.rejected.get(ids[5]).error.description, 'bad batch');
+  assert.ok(emu.undeliverable.has(ids[1]), 'undeliverable_here: dropped');
+  assert.ok(first(ids[2]).state.delivery_failed, 'release(i, {delivery_failed}) sent modified with delivery-failed');
+  // Rejected and undeliverable ones are dropped; the two plain modified come again (accepted then).
+  assert.deepEqual([...emu.acceptedOnce].sort(), [ids[2], ids[3], ids[4]].sort());
+  assert.equal(emu.deliveries.length, 10);
+});
+
+test('pause() stops a batch receiver: settling held batches grants no credit until resume()', async (t) => {
+  const { emu, receiver } = await setup(t, { batch: { max: 500 }, credit_window: 30, autoaccept: false });
+  const held = [];
+  receiver.on('batch', ({ batch }) => held.push(batch));
+  const count = () => held.reduce((n, b) => n + b.length, 0);
+  const ids = emu.publishMany(100);
+  await emu.waitFor(() => count() === 30, 10000, 'the credit window held');
+  await sleep(200);
+  assert.equal(count(), 30, 'at most credit_window held unsettled');
+  receiver.pause();
+  assert.equal(receiver.is_paused(), true);
+  for (const b of held.splice(0)) b.accept();
+  await emu.waitForAccepted(30, 10000);
+  await sleep(300);
+  assert.equal(count(), 0, 'paused: no batch although the window is free');
+  receiver.resume();
+  assert.equal(receiver.is_paused(), false);
+  // Accepted as they come from now on.
+  receiver.removeAllListeners('batch');
+  receiver.on('batch', ({ batch }) => batch.accept());
+  for (const b of held.splice(0)) b.accept();
+  await emu.waitForAccepted(100, 10000);
+  assert.deepEqual([...emu.acceptedOnce].sort(), [...ids].sort());
+  assert.equal(emu.deliveries.length, 100, 'each delivered once');
 });

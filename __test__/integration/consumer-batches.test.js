@@ -6,6 +6,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const dc = require('node:diagnostics_channel');
 
 const { startEmulator } = require('../support/emulator');
 const { amqp } = require('../support/client');
@@ -220,4 +221,79 @@ test('one loop at a time: batches() excludes another loop and message listeners'
   const other = consumerFor();
   other.on('message', () => {});
   assert.throws(() => other.batches(), /'message' listeners/);
+});
+
+test('maxWaitMs: 0 yields what each read brought as one batch, not its first message alone', async (t) => {
+  const { emu, consumerFor } = await setup(t);
+  const consumer = consumerFor({ credit: 100 });
+  // The sizes of the native reads, as the receiver hands them to the consumer.
+  const reads = [];
+  const { receiver } = consumer._links[0];
+  const onMessages = receiver._onMessages.bind(receiver);
+  receiver._onMessages = (deliveries, attach, epoch) => {
+    reads.push(deliveries.length);
+    onMessages(deliveries, attach, epoch);
+  };
+  const it = consumer.batches({ max: 100, maxWaitMs: 0 });
+  await new Promise((resolve) => consumer.once('connected', resolve));
+  await sleep(50);
+  const ids = emu.publishMany(50);
+  const sizes = [];
+  const seen = [];
+  while (seen.length < 50) {
+    const { value } = await it.next();
+    sizes.push(value.length);
+    seen.push(...value.map((m) => m.messageId));
+  }
+  assert.ok(reads.some((n) => n > 1), `some read brought several deliveries (reads ${reads})`);
+  assert.deepEqual(sizes, reads, 'one batch per read, whole');
+  assert.deepEqual(seen, ids);
+  await it.return();
+});
+
+test('a drop while the loop holds a batch: accept() sends nothing (0, abandoned), the held and the buffered messages come again in later batches, none lost, and every message event gets its settle event', async (t) => {
+  const { emu, consumerFor } = await setup(t);
+  const events = { message: [], settle: [] };
+  const listeners = Object.keys(events).map((name) => {
+    const fn = (payload) => events[name].push(payload);
+    dc.subscribe(`aliyun-iot-amqp:${name}`, fn);
+    return [`aliyun-iot-amqp:${name}`, fn];
+  });
+  t.after(() => { for (const [name, fn] of listeners) dc.unsubscribe(name, fn); });
+  const consumer = consumerFor({ credit: 50 });
+  const ids = emu.publishMany(40);
+  const it = consumer.batches({ max: 20, maxWaitMs: 50 });
+  const { value: held } = await it.next();
+  assert.equal(held.length, 20);
+  await emu.waitFor(() => consumer.stats().buffered === 20, 5000, 'the other 20 buffered');
+  emu.dropConnections();
+  await emu.waitFor(() => consumer.stats().buffered === 0, 5000, 'the buffered ones dropped with their connection');
+  assert.equal(held.accept(), 0, 'no outcome can go out: the connection is gone');
+  assert.deepEqual([...new Set(held.map((m) => m.state))], ['abandoned'], 'state says what happened');
+  assert.ok(held.every((m) => m.settled), 'settled once all the same');
+  assert.equal(held[0].accept(), false);
+  // The 40 come again, in later batches, each accepted once.
+  const seen = [];
+  while (seen.length < 40) {
+    const { value } = await it.next();
+    seen.push(...value.map((m) => m.messageId));
+    assert.equal(value.accept(), value.length);
+  }
+  await it.return();
+  assert.deepEqual(seen.sort(), [...ids].sort(), 'every message again, none lost');
+  assert.equal(emu.acceptedOnce.size, 40);
+  for (const id of ids) assert.equal(emu.accepted.get(id), 1, `${id} accepted once`);
+  const s = consumer.stats();
+  assert.equal(s.accepted, 40, 'outcomes counted as sent only');
+  assert.equal(s.reconnects, 1);
+  // diagnostics_channel: each delivery's message event is closed by a settle event.
+  const key = (e) => `${e.connectionId}/${e.attach}/${e.deliveryId}`;
+  const settled = new Map(events.settle.map((e) => [key(e), e]));
+  const open = events.message.filter((m) => !settled.has(key(m)));
+  assert.deepEqual(open, [], 'no message event without its settle event');
+  assert.equal(events.message.length, 80);
+  const abandoned = events.settle.filter((e) => e.outcome === 'abandoned');
+  assert.equal(abandoned.length, 20, 'the 20 dropped from the buffer: abandoned');
+  assert.ok(abandoned.every((e) => e.sent === false));
+  assert.equal(events.settle.filter((e) => e.outcome === 'accepted' && e.sent === false).length, 20, 'the held 20: accepted, not sent');
 });

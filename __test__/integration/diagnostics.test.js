@@ -8,6 +8,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const dc = require('node:diagnostics_channel');
+const util = require('node:util');
 const { AsyncLocalStorage } = require('node:async_hooks');
 
 const { amqp, optionsFor, closed } = require('../support/client');
@@ -171,6 +172,89 @@ test('a batch receiver publishes a message and a settle event per delivery', asy
   assert.deepEqual(of('message').map((m) => m.messageId), ids);
   assert.deepEqual(of('settle').map((s) => s.deliveryId), of('message').map((m) => m.deliveryId));
   await closed(connection);
+});
+
+/** Every string reachable from `root` through own properties (enumerable or not, no getter run), Maps and Sets, with its path. */
+function reachableStrings(root) {
+  const seen = new Set();
+  const out = [];
+  const visit = (v, where, depth) => {
+    if (typeof v === 'string') {
+      out.push([where, v]);
+      return;
+    }
+    if (Buffer.isBuffer(v)) {
+      out.push([where, v.toString('latin1')]);
+      return;
+    }
+    if (v === null || (typeof v !== 'object' && typeof v !== 'function') || seen.has(v) || depth > 12) return;
+    seen.add(v);
+    if (v instanceof Map || v instanceof Set) for (const [k, x] of v.entries()) visit(x, `${where}<${String(k)}>`, depth + 1);
+    for (const key of Reflect.ownKeys(v)) {
+      const d = Object.getOwnPropertyDescriptor(v, key);
+      if (d && 'value' in d) visit(d.value, `${where}.${String(key)}`, depth + 1);
+    }
+  };
+  visit(root, '$', 0);
+  return out;
+}
+
+test('no payload leads to a secret: the signed username (with its STS token) is masked on the connection its errors carry', async (t) => {
+  const token = 'STS-token-Xq81Lz0Pw4';
+  const emu = await startEmulator({ tls: false, securityToken: token });
+  t.after(() => emu.close());
+  const { events } = subscribe(t);
+  const { accessKeyId, accessKeySecret } = emu.credentials();
+  const signed = amqp.sign({ accessKeyId, accessKeySecret, consumerGroupId: 'G', clientId: 'sts-rhea', authMode: 'ststoken', securityToken: token });
+  assert.ok(signed.username.includes(token), 'the signed username carries the token');
+
+  // The rhea-shaped API with the signed pair: a drop (a transport error and a disconnect carrying
+  // the connection), and a refused login with the same username and a wrong password.
+  const container = amqp.create_container();
+  container.on('disconnected', () => {});
+  container.on('error', () => {});
+  const connection = container.connect({ host: emu.host, port: emu.port, transport: 'tcp', username: signed.username, password: signed.password, initial_reconnect_delay: 20 });
+  let opens = 0;
+  connection.on('connection_open', () => { opens += 1; });
+  connection.open_receiver({ batch: true });
+  const refused = container.connect({ host: emu.host, port: emu.port, transport: 'tcp', username: signed.username, password: 'wrong-password-Yt5', reconnect: false });
+  refused.on('connection_error', () => {});
+  refused.open_receiver();
+  emu.publishMany(3);
+  await emu.waitFor(() => emu.acceptedOnce.size === 3 && opens === 1, 10000, '3 accepted');
+  emu.dropConnections();
+  await emu.waitFor(() => opens === 2, 10000, 'reconnected');
+  await closed(connection);
+  await closed(refused);
+
+  // createConsumer() with an STS token from credentials(), whose handler throws once.
+  const consumer = amqp.createConsumer({
+    host: emu.host, port: emu.port, transport: 'tcp', consumerGroupId: 'G', clientId: 'sts-consumer', initial_reconnect_delay: 20,
+    credentials: async () => ({ accessKeyId, accessKeySecret, securityToken: token }),
+  });
+  consumer.on('error', () => {});
+  let thrown = false;
+  consumer.on('message', () => {
+    if (!thrown) {
+      thrown = true;
+      throw new Error('handler failed');
+    }
+  });
+  emu.publishMany(3);
+  await emu.waitFor(() => emu.acceptedOnce.size === 6, 10000, '6 accepted');
+  await consumer.close({ timeout: 1000 });
+
+  const sources = new Set(events.filter(([n]) => n === 'error').map(([, p]) => p.source));
+  for (const source of ['connection', 'transport', 'handler']) assert.ok(sources.has(source), `a '${source}' error event was seen`);
+  assert.ok(events.some(([n, p]) => n === 'error' && p.error.connection), 'an error carries its connection');
+  const secrets = [token, signed.username, signed.password, accessKeySecret, 'wrong-password-Yt5'];
+  const leaks = reachableStrings(events).filter(([, v]) => secrets.some((s) => v.includes(s))).map(([where]) => where);
+  assert.deepEqual(leaks, [], 'no secret reachable from any payload');
+  const text = util.inspect(events, { depth: Infinity, showHidden: true }) + JSON.stringify(events);
+  for (const s of secrets) assert.ok(!text.includes(s), 'nor in util.inspect or JSON.stringify of the payloads');
+  assert.equal(connection.options.username, '[redacted]');
+  assert.equal(connection.options.password, '[redacted]');
+  assert.ok(!util.inspect(connection.options, { showHidden: true }).includes(token));
 });
 
 test("createConsumer() handlers run inside the 'aliyun-iot-amqp:handler' tracing channel, sync and async", async (t) => {

@@ -317,7 +317,7 @@ function useBatch(b: amqp.Batch): void {
   useMessage(b.message(0));
   const deliveryId: number = b.id(0);
   const settled: boolean = b.settled(0);
-  const state: 'accepted' | 'released' | undefined = b.state(0);
+  const state: 'accepted' | 'released' | 'rejected' | 'modified' | undefined = b.state(0);
   const one: boolean = b.accept(0) || b.release(1);
   const all: number = b.accept() + b.release();
   for (const m of b) useMessage(m);
@@ -388,7 +388,13 @@ amqp.on('error', (err) => void err.message);
 receiver.on('batch', ({ batch }) => {
   for (let i = 0; i < batch.length; i++) void [batch.topic(i), batch.content(i)];
   const sent: number = batch.accept();
-  void sent;
+  const one: boolean = batch.reject(0, { condition: 'amqp:decode-error', description: 'not JSON' });
+  const modifiedOne: boolean = batch.modified(1, { undeliverable_here: true });
+  const releasedOne: boolean = batch.release(2, { delivery_failed: true });
+  const rest: number = batch.reject(undefined, 'bad');
+  const restModified: number = batch.modified();
+  const state: 'accepted' | 'released' | 'rejected' | 'modified' | undefined = batch.state(0);
+  void [sent, one, modifiedOne, releasedOne, rest, restModified, state];
 });
 const emitted: boolean = receiver.emit('receiver_open', { container: amqp, connection, session: receiver.session, receiver });
 void emitted;
@@ -487,7 +493,7 @@ async function useConsumerMessage(m: amqp.ConsumerMessage): Promise<void> {
   const raw: amqp.Message = m.raw;
   useTopicInfo(m.topicInfo);
   const settled: boolean = m.settled;
-  const state: 'accepted' | 'released' | 'rejected' | undefined = m.state;
+  const state: 'accepted' | 'released' | 'rejected' | 'abandoned' | undefined = m.state;
   const text: string = m.text();
   const parsed = m.json<{ items: Record<string, { value: number }> }>();
   const value: number | undefined = parsed.items.temperature?.value;
@@ -603,7 +609,7 @@ diagnostics_channel.subscribe(channels.message, (m) => {
 });
 diagnostics_channel.subscribe(channels.settle, (m) => {
   const e = m as amqp.SettleEvent;
-  const outcome: 'accepted' | 'released' | 'rejected' | 'modified' = e.outcome;
+  const outcome: 'accepted' | 'released' | 'rejected' | 'modified' | 'abandoned' = e.outcome;
   void [e.attach, e.deliveryId, e.sent, outcome];
 });
 diagnostics_channel.subscribe(channels.error, (m) => {

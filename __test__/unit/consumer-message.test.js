@@ -89,6 +89,6 @@ test('a ConsumerMessage without a messageId property uses message_id; a settleme
   assert.equal(msg.generateTime, undefined);
   assert.equal(msg.text(), 'plain');
   assert.equal(msg.accept(), false);
-  assert.deepEqual([msg.settled, msg.state], [true, 'accepted']);
+  assert.deepEqual([msg.settled, msg.state], [true, 'abandoned'], 'settled, and its state says no outcome went out');
   assert.deepEqual(calls, [['accept'], ['settled', 'accepted', false]]);
 });

@@ -12,6 +12,10 @@
 //   --lib ours-batch  the same work through the batch API: open_receiver({batch: {max}}) and
 //                     receiver.on('batch', ({batch}) => ... batch.topic(i), batch.messageId(i),
 //                     batch.content(i) ..., batch.accept()) (measured by bench/batch-loop.js)
+//   --lib consumer-batches  createConsumer() as --lib consumer, consumed by
+//                     for await (const batch of consumer.batches({max})) reading msg.topic,
+//                     msg.messageId, msg.content.toString() of each message (the batch accepted
+//                     when the loop asks for the next one; measured by bench/batch-loop.js)
 // Measured: CPU (process.cpuUsage: user+sys of every thread of the process), event-loop busy time
 // (performance.eventLoopUtilization), Node's main-thread CPU (/proc/thread-self/schedstat), peak RSS
 // (VmHWM), throughput, latency (send time from the loadgen's `sendNs` application property,
@@ -20,9 +24,9 @@
 // messages) and at message N, in the handler; the *_steady_* fields are warm-up → N over the
 // N - floor(N/10) messages after it. Prints one JSON line.
 //
-// node js-consumer.js --lib rhea|ours|consumer|ours-batch --port P --count N [--tls --ca FILE] [--latency]
+// node js-consumer.js --lib rhea|ours|consumer|ours-batch|consumer-batches --port P --count N [--tls --ca FILE] [--latency]
 //   [--index PATH]  this package's index.js to load (default ../../index.js; for experiments and A/B)
-//   [--batch-max N] the most messages per 'batch' event (--lib ours-batch; default 100)
+//   [--batch-max N] the most messages per 'batch' event or batch (--lib ours-batch, consumer-batches; default 100)
 //   [--opt NAME=JSON]...  an extra option for connect() / createConsumer() (value parsed as JSON,
 //                   else taken as a string), e.g. to A/B a coalescing bound; none by default
 
@@ -61,14 +65,15 @@ function parseArgs(argv) {
     } else if (a === '--nodelay') o.nodelay = true; // diagnostics: TCP_NODELAY on rhea's socket (not the doc's script)
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!['rhea', 'ours', 'consumer', 'ours-batch'].includes(o.lib)) throw new Error(`unknown --lib ${o.lib}`);
+  if (!['rhea', 'ours', 'consumer', 'ours-batch', 'consumer-batches'].includes(o.lib)) throw new Error(`unknown --lib ${o.lib}`);
   if (!['loop', 'on'].includes(o.pattern)) throw new Error(`--pattern loop|on, not ${o.pattern}`);
   return o;
 }
 
 const opts = parseArgs(process.argv.slice(2));
 const BATCH = opts.lib === 'ours-batch';
-const CONSUMER = opts.lib === 'consumer';
+const CONSUMER_BATCHES = opts.lib === 'consumer-batches';
+const CONSUMER = opts.lib === 'consumer' || CONSUMER_BATCHES;
 const lib = opts.lib === 'rhea' ? require('rhea') : require(opts.index);
 
 function vmHwmKb() {
@@ -148,7 +153,30 @@ if (CONSUMER) {
   }
   consumer = lib.createConsumer(copts);
   consumer.on('error', (e) => process.stderr.write(`consumer error: ${e && e.message}\n`));
-  if (opts.pattern === 'on') {
+  if (CONSUMER_BATCHES) {
+    (async () => {
+      for await (const batch of consumer.batches({ max: opts.batchMax })) {
+        batches++;
+        let last = false;
+        for (const msg of batch) {
+          // --- the loop body: the same reads as the doc's handler, per message ---
+          const topic = msg.topic;
+          const messageId = msg.messageId;
+          const content = msg.content.toString();
+          // --- measurement ---
+          if (measured(topic, messageId, content, lat !== null ? msg.raw.application_properties.sendNs : 0)) last = true;
+        }
+        if (last) {
+          batch.accept(); // a break releases the batch held: accept the last one first
+          break;
+        }
+      }
+      finish();
+    })().catch((e) => {
+      process.stderr.write(`consumer loop failed: ${e && e.stack}\n`);
+      process.exit(1);
+    });
+  } else if (opts.pattern === 'on') {
     consumer.on('message', (msg) => {
       // --- the handler: the same reads as the doc's ---
       const topic = msg.topic;
@@ -280,7 +308,7 @@ function finish() {
     vm_hwm_kb: vmHwmKb(),
     checksum,
   };
-  if (BATCH) result.batches = batches;
+  if (BATCH || CONSUMER_BATCHES) result.batches = batches;
   if (lat !== null) {
     // The first tenth is warm-up (the same rule as the floor).
     const s = Float64Array.from(lat.subarray(WARM, received)).sort();

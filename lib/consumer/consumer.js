@@ -64,6 +64,11 @@ class Consumer extends EventEmitter {
     this._closePromise = null;
     this._failure = null;
     this._draining = false;
+    this._drainQueued = false;
+    this._queuedDrain = () => {
+      this._drainQueued = false;
+      this._drain();
+    };
 
     // Secrets live in this closure only, never on the consumer.
     const { keys, credentials: fetch, consumerGroupId, iotInstanceId, signMethod, authMode } = cfg;
@@ -313,9 +318,15 @@ class Consumer extends EventEmitter {
     if (link && !this._closing) this._setState(link, 'open');
   }
 
-  /** What a link delivered and is not handed out yet: it cannot be settled any more (the platform delivers it again). */
+  /** What a link delivered and is not handed out yet: it cannot be settled any more (the platform delivers it again): abandoned. */
   _dropBuffered(link) {
-    if (this._buffer.some((m) => m._link === link)) this._buffer = this._buffer.filter((m) => m._link !== link);
+    if (!this._buffer.some((m) => m._link === link)) return;
+    const kept = [];
+    for (const msg of this._buffer) {
+      if (msg._link === link) msg._abandon();
+      else kept.push(msg);
+    }
+    this._buffer = kept;
   }
 
   /**
@@ -401,7 +412,14 @@ class Consumer extends EventEmitter {
     }
     if (this._isDuplicate(msg)) return;
     this._buffer.push(msg);
-    this._drain();
+    if (!(this._iterator instanceof BatchIterator)) {
+      this._drain();
+    } else if (!this._drainQueued) {
+      // A batch loop takes what one read brought as a whole: the deliveries of a read come one
+      // 'message' event after another in one synchronous run, so the drain waits for the last.
+      this._drainQueued = true;
+      queueMicrotask(this._queuedDrain);
+    }
   }
 
   /** A redelivery of a message accepted before: accepted again at once, not handed out. */

@@ -6,6 +6,7 @@ const util = require('node:util');
 
 const { parseTopic } = require('../topic.js');
 const { idString, timeNumber } = require('../message.js');
+const diagnostics = require('../diagnostics.js');
 
 /** The payload as bytes: the data section(s), or an amqp-value body as its text / JSON. */
 function contentOf(body) {
@@ -48,7 +49,10 @@ class ConsumerMessage {
     this.raw = raw;
     /** Whether it was settled (here): `state` tells how. */
     this.settled = false;
-    /** 'accepted' | 'released' | 'rejected' once settled. */
+    /**
+     * 'accepted' | 'released' | 'rejected' once that outcome went out; 'abandoned' when none could
+     * (its connection or link was gone: the platform delivers it again).
+     */
     this.state = undefined;
     this._duplicate = false;
     this._iterated = false;
@@ -98,8 +102,22 @@ class ConsumerMessage {
     this.state = state;
     const d = this.#delivery;
     const sent = state === 'accepted' ? d.accept() : state === 'released' ? d.release() : d.reject(error);
+    if (!sent) this.state = 'abandoned';
     this.#consumer._onSettled(this, state, sent);
     return sent;
+  }
+
+  /**
+   * Dropped unsettled from the consumer's buffer (its connection or link is gone, so it cannot be
+   * settled: the platform delivers it again): 'abandoned', published on the settle channel so
+   * that what its message event opened is closed.
+   */
+  _abandon() {
+    if (this.settled) return;
+    this.settled = true;
+    this.state = 'abandoned';
+    const d = this.#delivery;
+    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(d.link.connection, d._attach, d.id, 'abandoned', false);
   }
 
   get _link() {
