@@ -1,14 +1,15 @@
 'use strict';
 // index.d.ts against its users and against index.js:
-// 1. __test__/types/usage.ts, which uses every export, option, event and listener argument the
-//    declarations offer (and checks with @ts-expect-error that wrong uses are refused), compiles
-//    with `tsc --noEmit --strict`; index.d.ts itself is type-checked on the way. So does the
+// 1. __test__/types/usage/ (rhea.ts, consumer.ts), which use every export, option, event and
+//    listener argument the declarations offer (and check with @ts-expect-error that wrong uses are
+//    refused), compile with `tsc --noEmit --strict`; index.d.ts and types/ are type-checked on the
+//    way. So does the
 //    consumer API as a user would write it. (tsc runs as a child process, several seconds each.)
 // 2. The members the declarations give each object exist on the real objects (a message received
 //    from the emulator, its delivery and context, the receiver, session, connection, container;
 //    the consumer, its messages and stats; the emulator), and those objects carry no public member
 //    the declarations leave out.
-// (That usage.ts uses every declared member: unit/types.test.js.)
+// (That they use every declared member: unit/types.test.js.)
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -19,10 +20,10 @@ const path = require('node:path');
 
 const { ROOT, TSC, USAGE, moduleLevel, membersOf, publicMembers, compare } = require('../support/declarations');
 
-test('usage.ts compiles with tsc --noEmit --strict against index.d.ts', { timeout: 120000 }, () => {
+test('the usage files compile with tsc --noEmit --strict against index.d.ts', { timeout: 120000 }, () => {
   const args = [TSC, '--noEmit', '--strict', '--pretty', 'false',
     '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node',
-    '--noUnusedLocals', '--noImplicitReturns', USAGE];
+    '--noUnusedLocals', '--noImplicitReturns', ...USAGE];
   const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.error, undefined);
   assert.equal(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);

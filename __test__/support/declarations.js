@@ -14,31 +14,39 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const ts = require(require.resolve('typescript', { paths: [ROOT] }));
 /** tsc's entry point, to run as a child process. */
 const TSC = require.resolve('typescript/bin/tsc', { paths: [ROOT] });
-/** The typed usage of every declaration (compiled by integration/types.test.js). */
-const USAGE = path.join(__dirname, '..', 'types', 'usage.ts');
+/** The typed usage of every declaration, in files (compiled together by integration/types.test.js). */
+const USAGE_DIR = path.join(__dirname, '..', 'types', 'usage');
+const USAGE = ['rhea.ts', 'consumer.ts'].map((f) => path.join(USAGE_DIR, f));
+
+/** The declaration files: index.d.ts and the parts it names the types of (types/*.d.ts). */
+const DECLARATION_FILES = [
+  path.join(ROOT, 'index.d.ts'),
+  ...fs.readdirSync(path.join(ROOT, 'types')).filter((f) => f.endsWith('.d.ts')).map((f) => path.join(ROOT, 'types', f)),
+];
 
 /** {interfaceName: {members: Map<name, optional>, extends: [names]}} of the aliyunIotAmqp namespace. */
 function declaredInterfaces() {
-  const file = path.join(ROOT, 'index.d.ts');
-  const sf = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
   const out = {};
   let moduleLevel = null;
-  const visit = (node) => {
-    if (ts.isInterfaceDeclaration(node)) {
-      const members = new Map();
-      // Computed names ([Symbol.asyncIterator]) are checked by hand below.
-      for (const m of node.members) if (m.name && !ts.isComputedPropertyName(m.name)) members.set(m.name.getText(sf), Boolean(m.questionToken));
-      const ext = [];
-      for (const clause of node.heritageClauses || []) for (const t of clause.types) ext.push(t.expression.getText(sf));
-      out[node.name.text] = { members, extends: ext };
-    }
-    if (ts.isVariableDeclaration(node) && node.name.getText(sf) === 'aliyunIotAmqp' && node.type && ts.isIntersectionTypeNode(node.type)) {
-      const literal = node.type.types.find(ts.isTypeLiteralNode);
-      moduleLevel = literal ? literal.members.map((m) => m.name.getText(sf)) : [];
-    }
-    ts.forEachChild(node, visit);
-  };
-  visit(sf);
+  for (const file of DECLARATION_FILES) {
+    const sf = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+    const visit = (node) => {
+      if (ts.isInterfaceDeclaration(node)) {
+        const members = new Map();
+        // Computed names ([Symbol.asyncIterator]) are checked by hand below.
+        for (const m of node.members) if (m.name && !ts.isComputedPropertyName(m.name)) members.set(m.name.getText(sf), Boolean(m.questionToken));
+        const ext = [];
+        for (const clause of node.heritageClauses || []) for (const t of clause.types) ext.push(t.expression.getText(sf));
+        out[node.name.text] = { members, extends: ext };
+      }
+      if (ts.isVariableDeclaration(node) && node.name.getText(sf) === 'aliyunIotAmqp' && node.type && ts.isIntersectionTypeNode(node.type)) {
+        const literal = node.type.types.find(ts.isTypeLiteralNode);
+        moduleLevel = literal ? literal.members.map((m) => m.name.getText(sf)) : [];
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+  }
   return { interfaces: out, moduleLevel };
 }
 

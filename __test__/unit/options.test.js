@@ -174,7 +174,7 @@ test('credentials given as an object are masked in connection.options', () => {
   }
 });
 
-test('reconnect_limit: 0 is no limit, as in rhea; README and index.d.ts say what a limit counts', () => {
+test('reconnect_limit: 0 is no limit, as in rhea; README and the types (types/connect.d.ts) say what a limit counts', () => {
   const fs = require('node:fs');
   const path = require('node:path');
   const { connectionOptions } = require('../../lib/options.js');
@@ -187,7 +187,7 @@ test('reconnect_limit: 0 is no limit, as in rhea; README and index.d.ts say what
   assert.match(row, /4 attempts in all/);
   assert.match(row, /`0` means no limit/);
   assert.doesNotMatch(readme, /failed attempts in a row before giving up/);
-  const dts = fs.readFileSync(path.join(root, 'index.d.ts'), 'utf8');
+  const dts = fs.readFileSync(path.join(root, 'types', 'connect.d.ts'), 'utf8');
   assert.match(dts, /Reconnect attempts after a failure before giving up, as in rhea: `3` is the first attempt and\s+\* at most 3 reconnects \(4 attempts in all\)/);
 });
 
