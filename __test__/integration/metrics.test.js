@@ -111,6 +111,7 @@ test('serveMetrics: /healthz and /metrics through up, degraded (one of two lost)
   for (const [name, type] of [['aliyun_iot_amqp_messages_received_total', 'counter'], ['aliyun_iot_amqp_messages_accepted_total', 'counter'],
     ['aliyun_iot_amqp_messages_released_total', 'counter'], ['aliyun_iot_amqp_messages_rejected_total', 'counter'],
     ['aliyun_iot_amqp_messages_duplicates_total', 'counter'], ['aliyun_iot_amqp_reconnects_total', 'counter'],
+    ['aliyun_iot_amqp_messages_unreadable_total', 'counter'], ['aliyun_iot_amqp_transfers_over_credit_total', 'counter'],
     ['aliyun_iot_amqp_messages_in_flight', 'gauge'], ['aliyun_iot_amqp_messages_buffered', 'gauge'],
     ['aliyun_iot_amqp_connection_up', 'gauge'], ['aliyun_iot_amqp_last_message_timestamp_seconds', 'gauge'],
     ['aliyun_iot_amqp_handler_duration_seconds', 'histogram']]) {

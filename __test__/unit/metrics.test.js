@@ -11,8 +11,8 @@ const { Histogram, render, BUCKETS } = require('../../lib/consumer/metrics.js');
 
 function link(clientId, extra = {}) {
   return {
-    clientId, state: 'open', lastMessageAt: null, reconnects: 0,
-    counts: { received: 0, accepted: 0, released: 0, rejected: 0, duplicates: 0 }, ...extra,
+    clientId, state: 'open', lastMessageAt: null, reconnects: 0, receiver: { over_credit: 0 },
+    counts: { received: 0, accepted: 0, released: 0, rejected: 0, duplicates: 0, unreadable: 0 }, ...extra,
   };
 }
 
@@ -36,7 +36,7 @@ test('a histogram counts each observation in the first bucket it fits, and rende
 });
 
 test('per-connection series: counters, gauges from the buffer and in-flight messages, escaped labels', () => {
-  const a = link('plain', { counts: { received: 7, accepted: 5, released: 1, rejected: 0, duplicates: 1 }, reconnects: 2, lastMessageAt: 1700000000500 });
+  const a = link('plain', { counts: { received: 7, accepted: 5, released: 1, rejected: 0, duplicates: 1, unreadable: 3 }, receiver: { over_credit: 4 }, reconnects: 2, lastMessageAt: 1700000000500 });
   const b = link('we"ird\\id\nx', { state: 'reconnecting' });
   const text = render({
     _links: [a, b],
@@ -51,6 +51,8 @@ test('per-connection series: counters, gauges from the buffer and in-flight mess
   assert.equal(line('messages_released_total', 'plain'), '1');
   assert.equal(line('messages_duplicates_total', 'plain'), '1');
   assert.equal(line('reconnects_total', 'plain'), '2');
+  assert.equal(line('messages_unreadable_total', 'plain'), '3');
+  assert.equal(line('transfers_over_credit_total', 'plain'), '4');
   assert.equal(line('messages_in_flight', 'plain'), '2');
   assert.equal(line('connection_up', 'plain'), '1');
   assert.equal(line('last_message_timestamp_seconds', 'plain'), '1700000000.5');
@@ -60,7 +62,7 @@ test('per-connection series: counters, gauges from the buffer and in-flight mess
   assert.equal(line('last_message_timestamp_seconds', escaped), '0');
   // Every family: HELP, then TYPE, then its samples; counters end in _total.
   const families = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]);
-  assert.equal(families.length, 11);
+  assert.equal(families.length, 13);
   for (const [name, type] of families) {
     assert.match(text, new RegExp(`^# HELP ${name} .+\\n# TYPE ${name} ${type}$`, 'm'));
     if (type === 'counter') assert.match(name, /_total$/);

@@ -111,7 +111,7 @@ class Consumer extends EventEmitter {
           index, clientId, connection, receiver: null, opens: 0, open: false, stopped: false,
           // health(): 'connecting' | 'open' (connection open, receiver attached) | 'reconnecting' | 'closed'
           state: 'connecting', since: Date.now(), lastMessageAt: null, reconnects: 0,
-          counts: { received: 0, accepted: 0, released: 0, rejected: 0, duplicates: 0 },
+          counts: { received: 0, accepted: 0, released: 0, rejected: 0, duplicates: 0, unreadable: 0 },
         };
         link.receiver = connection.open_receiver({ credit_window: cfg.credit, autoaccept: false });
         this._links.push(link);
@@ -357,7 +357,10 @@ class Consumer extends EventEmitter {
     const link = this._byConnection.get(err.connection);
     this._stats.unreadable += 1;
     this._noteError(err);
-    if (link) err.clientId = link.clientId;
+    if (link) {
+      link.counts.unreadable += 1;
+      err.clientId = link.clientId;
+    }
     if (this.listenerCount('protocol_error') > 0) this.emit('protocol_error', err);
     else console.warn(`[${link ? link.clientId : 'aliyun-iot-amqp'}] protocol error: ${err.message}`);
   }
