@@ -17,7 +17,7 @@ use fe2o3_amqp::types::performatives::{Attach, Detach, Transfer};
 
 use crate::config::ReceiverConfig;
 use crate::credit::{Credit, Grant, Taken};
-use crate::error::Error;
+use crate::error::{CodecError, Error};
 use crate::message;
 use crate::model::Delivery;
 
@@ -376,14 +376,19 @@ impl Link {
         let message = match message::decode(body) {
             Ok(m) => m,
             Err(e) => {
+                // What is wrong with the message's bytes, not "malformed frame": the frames were fine.
+                let why = match e {
+                    CodecError::Malformed(what) => what,
+                    other => other.to_string(),
+                };
                 return Ok(Some(Arrived::Unreadable {
                     id: partial.id,
                     settled: partial.settled,
                     error: Some(Error::Decode(format!(
-                        "the server sent a message that cannot be decoded (delivery {}): {e}",
+                        "the server sent a message that cannot be decoded (delivery {}): {why}",
                         partial.id
                     ))),
-                }))
+                }));
             }
         };
         Ok(Some(Arrived::Delivery(Delivery {
