@@ -1,6 +1,6 @@
 'use strict';
 // A batch of the rhea-shaped API (`'batch'` events of a receiver opened with `{batch: true}`): the
-// deliveries of one read, still packed as the native layer handed them over (src/node/batch.rs:
+// deliveries of one read, still packed as the native layer handed them over (src/node/batch/:
 // one Buffer, one tape ending with an index). The platform's fields are read straight from the
 // index (one slice of the Buffer each); message(i) builds the whole rhea-shaped message, once,
 // with the native layer's own unpacker. Each delivery is settled once: one by one (batched per
@@ -15,7 +15,8 @@ const diagnostics = require('./diagnostics.js');
 const { ACCEPT, RELEASE, OUTCOMES, rejectedOutcome, modifiedOutcome, isModifiedRelease } = require('./outcomes.js');
 
 // The index: SLOTS numbers per delivery, at the places, and with the codes, that
-// src/node/batch.rs lays out (`slot`, `append_index`), read from the binding once.
+// src/node/batch/ lays out (`slot` in codes.rs, `append_index` in packer.rs), read from the
+// binding once.
 const {
   slots: SLOTS, fields: FIELDS, id: ID, flags: FLAGS, topicAt: TOPIC_AT, topicLen: TOPIC_LEN, topicAscii: TOPIC_ASCII,
   idKind: ID_KIND, idA: ID_A, idB: ID_B, timeKind: TIME_KIND, timeA: TIME_A, bodyAt: BODY_AT, bodyLen: BODY_LEN,

@@ -37,7 +37,7 @@ function adopt(raw, section) {
   return raw;
 }
 
-// The native layer builds messages in JavaScript it compiles itself (src/node/batch.rs, the batch
+// The native layer builds messages in JavaScript it compiles itself (src/node/batch/, the batch
 // unpacker). It looks the classes up here, under a registry symbol, so that it can construct
 // `new Message()` / `new Section()` directly instead of plain objects that `adopt` must re-prototype
 // (two Object.setPrototypeOf calls cost ~0.2 µs per message). Non-enumerable; set by the first copy

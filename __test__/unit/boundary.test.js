@@ -38,12 +38,12 @@ test('each settle code is named by the code itself, and the outcome names are th
   }
 });
 
-test('the packed batch\'s codes and index layout are written once, in src/node/batch.rs', () => {
-  // The unpacker names the tape's codes; batch.rs replaces each name with its number (SPLICED).
-  const unpack = read('src/node/unpack.js');
-  const batchRs = read('src/node/batch.rs');
+test('the packed batch\'s codes and index layout are written once, in src/node/batch/codes.rs', () => {
+  // The unpacker names the tape's codes; codes.rs gives each name its number (SPLICED).
+  const unpack = read('src/node/batch/unpack.js');
+  const codesRs = read('src/node/batch/codes.rs');
   const declared = [...unpack.matchAll(/^\/\* global (.*) \*\/$/gm)].flatMap((m) => m[1].split(', '));
-  const spliced = [...batchRs.matchAll(/^ {4}\("(\w+)", /gm)].map((m) => m[1]);
+  const spliced = [...codesRs.matchAll(/^ {4}\("(\w+)", /gm)].map((m) => m[1]);
   assert.deepEqual([...declared].sort(), [...spliced].sort());
   assert.ok(spliced.length >= 12, `${spliced.length} names spliced`);
   assert.doesNotMatch(unpack, /case -?\d+:/, 'unpack.js spells a code');

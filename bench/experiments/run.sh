@@ -7,7 +7,7 @@
 #   bench/experiments/run.sh NAME [SIZE] [COUNT] [RUNS] [LIB]
 #
 # No proposal is pending: both measured ones are applied (read-chunk: src/reader.rs; batch-api:
-# open_receiver({batch: true}), src/node/batch.rs and lib/batch.js, measured by bench/batch-loop.js).
+# open_receiver({batch: true}), src/node/batch/ and lib/batch.js, measured by bench/batch-loop.js).
 #
 # Defaults: SIZE 4096, COUNT 30000, RUNS 5, LIB ours (js-consumer.js --lib). Needs `node bench/run.js`
 # to have built bench/build first.

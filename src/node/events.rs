@@ -1,6 +1,6 @@
 //! What JavaScript receives: each core event as one typed object, `{type, epoch, ...}`, built by
 //! `From` (`native_event` adds the connection's batch shape). A batch of messages is converted by
-//! `batch.rs`, the hot path.
+//! `batch/`, the hot path.
 
 use std::sync::Arc;
 

@@ -1,9 +1,9 @@
-// The unpacking function of src/node/batch.rs, compiled once per environment with
+// The unpacking function of src/node/batch/, compiled once per environment with
 // napi_run_script (its completion value is the factory below). Not a module: it is spliced into
-// the addon by include_str!, and `/*FILL_CASES*/` is replaced with one named store per message
-// field, generated from message.rs's field names (see unpack_source in batch.rs). The tape's codes
-// below are batch.rs's constants, each replaced by its number before compiling (so they are
-// literals, as if written here): they are written there only.
+// the addon by include_str! (unpacker.rs), and `/*FILL_CASES*/` is replaced with one named store
+// per message field, generated from message.rs's field names (see unpack_source in unpacker.rs).
+// The tape's codes below are codes.rs's constants, each replaced by its number before compiling
+// (so they are literals, as if written here): they are written there only.
 /* global OP_NULL, OP_TRUE, OP_FALSE, OP_NUMBER, OP_DATE, OP_BINARY, OP_ASCII, OP_UTF8, OP_KEY, OP_LIST, OP_MAP, OP_DESCRIBED */
 /* global F_END, BODY_DATA, BODY_VALUE, FLAG_SETTLED, FLAG_SECTION */
 (function () {
