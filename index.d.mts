@@ -28,6 +28,7 @@ export declare const topicMatcher: typeof amqp.topicMatcher;
 export declare const startEmulator: typeof amqp.startEmulator;
 
 // Types.
+export type TlsOptions = amqp.TlsOptions;
 export type ConnectionOptions = amqp.ConnectionOptions;
 export type CredentialOptions = amqp.CredentialOptions;
 export type SignOptions = amqp.SignOptions;

@@ -48,6 +48,7 @@ declare const aliyunIotAmqp: aliyunIotAmqp.Container & {
 declare namespace aliyunIotAmqp {
   // what connect() takes (its options, the signing of credentials, a receiver's options) and the
   // server's certificate as TLS shows it.
+  type TlsOptions = connect.TlsOptions;
   type ConnectionOptions = connect.ConnectionOptions;
   type CredentialOptions = connect.CredentialOptions;
   type SignOptions = connect.SignOptions;

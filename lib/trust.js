@@ -120,30 +120,16 @@ function caList(v) {
 /** A certificate as one PEM string. */
 const pemOf = (x509) => x509.toString();
 
-/**
- * The certificates of a file as OpenSSL's PEM_read_bio_X509 loop reads them (Node's
- * AddCertsFromFile): CERTIFICATE and X509 CERTIFICATE blocks, up to the first that does not
- * decode. Nothing when the file cannot be read (Node warns about it itself, at start-up).
- */
-function extraCertificates(file) {
-  let text;
-  try {
-    text = fs.readFileSync(file, 'latin1');
-  } catch {
-    return [];
-  }
-  const out = [];
-  for (const m of text.matchAll(PEM_BLOCK)) {
-    if (m[1] !== 'CERTIFICATE' && m[1] !== 'X509 CERTIFICATE') continue;
-    const c = blockCertificate(m[1], m[2]);
-    if (!c) break;
-    out.push(pemOf(c));
-  }
-  return out;
-}
+/** The PEM labels of the blocks Node's NODE_EXTRA_CA_CERTS reading takes (PEM_read_bio_X509). */
+const EXTRA_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE']);
 
-/** Every certificate of a file OpenSSL loads whole (X509_load_cert_crl_file): all or nothing. */
-function loadFile(file) {
+/**
+ * The certificates of a file as OpenSSL reads them: the blocks labelled `labels`; a block that does
+ * not decode ends the file (`whole` false: the PEM_read_bio_X509 loop of Node's AddCertsFromFile)
+ * or voids it (`whole` true: X509_load_cert_crl_file, all or nothing). Nothing when the file cannot
+ * be read (Node warns about NODE_EXTRA_CA_CERTS itself, at start-up).
+ */
+function fileCertificates(file, labels, whole) {
   let text;
   try {
     text = fs.readFileSync(file, 'latin1');
@@ -152,13 +138,19 @@ function loadFile(file) {
   }
   const out = [];
   for (const m of text.matchAll(PEM_BLOCK)) {
-    if (!CERT_LABELS.has(m[1])) continue;
+    if (!labels.has(m[1])) continue;
     const c = blockCertificate(m[1], m[2]);
-    if (!c) return [];
+    if (!c) return whole ? [] : out;
     out.push(m[1] === 'TRUSTED CERTIFICATE' ? m[0] : pemOf(c));
   }
   return out;
 }
+
+/** The certificates of NODE_EXTRA_CA_CERTS's file, up to the first that does not decode. */
+const extraCertificates = (file) => fileCertificates(file, EXTRA_LABELS, false);
+
+/** Every certificate of a file of OpenSSL's store, or none if one does not decode. */
+const loadFile = (file) => fileCertificates(file, CERT_LABELS, true);
 
 /** The certificates of an OpenSSL hashed directory (`<hash>.<n>` files, as c_rehash names them). */
 function loadDir(dir) {

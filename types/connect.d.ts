@@ -5,9 +5,50 @@
 
 /// <reference types="node" />
 
+/** TLS options, as Node's `tls.connect()` takes them (of `connect()` and `createConsumer()`). */
+export interface TlsOptions {
+  /** TLS server name to send and verify. Default: `host`. */
+  servername?: string;
+  /**
+   * The trusted certificates (PEM text with one or more certificates, or a DER Buffer, or an
+   * array of them). As in Node, they replace the public roots and `NODE_EXTRA_CA_CERTS`. A value
+   * that holds no usable certificate throws a TypeError naming `ca`.
+   */
+  ca?: string | Buffer | Uint8Array | Array<string | Buffer | Uint8Array>;
+  /**
+   * `false` accepts any server certificate chain (the handshake signature is still checked).
+   * Default `true`, or `false` under `NODE_TLS_REJECT_UNAUTHORIZED=0` (with Node's warning).
+   */
+  rejectUnauthorized?: boolean;
+  /**
+   * Replaces the host name check, as in Node's `tls.connect()`: called after the TLS handshake
+   * (the chain verified) and before any credential is sent, with `servername || host` and the
+   * server's certificate in the shape of `getPeerCertificate()`. Return an Error (or throw) to
+   * refuse the server: the attempt fails with that error's message and `code`.
+   */
+  checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
+  /** Lowest TLS version, as in Node (`'TLSv1.2'` or `'TLSv1.3'`; older ones are refused). Default `tls.DEFAULT_MIN_VERSION`. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Highest TLS version, as in Node. Default `tls.DEFAULT_MAX_VERSION`. */
+  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** `'TLS_method'` (any version), `'TLSv1_2_method'` (TLS 1.2 only) and their `_client_`/`SSLv23_` names, as in Node. */
+  secureProtocol?: string;
+  /**
+   * Node's cipher list, where only its security level can be honoured: `'DEFAULT'`, with an
+   * optional `@SECLEVEL=N` (e.g. `'DEFAULT:@SECLEVEL=0'` to accept RSA-768 as Node then does).
+   * Other lists throw a TypeError naming `ciphers`.
+   */
+  ciphers?: string;
+  /** `'auto'` or a `:`-separated list of `X25519`, `P-256` (`prime256v1`) and `P-384` (`secp384r1`). Default `'auto'`. */
+  ecdhCurve?: string;
+  /** ALPN protocols offered, as in Node. */
+  ALPNProtocols?: Array<string | Buffer | Uint8Array>;
+  /** Checked as Node checks it (a number from 1); no finite-field Diffie-Hellman is ever negotiated. */
+  minDHSize?: number;
+}
 
 /** Options of `connect()` (and of `create_container()`, whose options every connection inherits). */
-export interface ConnectionOptions {
+export interface ConnectionOptions extends TlsOptions {
   /** Server host name. Default `'localhost'`. */
   host?: string;
   /** Server port. Default 5671 with TLS, else 5672. */
@@ -52,44 +93,6 @@ export interface ConnectionOptions {
   hostname?: string;
   /** Hostname sent in SASL init. Default: `servername`, else `host` (as rhea). */
   sasl_init_hostname?: string;
-  /** TLS server name to send and verify. Default: `host`. */
-  servername?: string;
-  /**
-   * The trusted certificates (PEM text with one or more certificates, or a DER Buffer, or an
-   * array of them). As in Node, they replace the public roots and `NODE_EXTRA_CA_CERTS`. A value
-   * that holds no usable certificate throws a TypeError naming `ca`.
-   */
-  ca?: string | Buffer | Uint8Array | Array<string | Buffer | Uint8Array>;
-  /**
-   * `false` accepts any server certificate chain (the handshake signature is still checked).
-   * Default `true`, or `false` under `NODE_TLS_REJECT_UNAUTHORIZED=0` (with Node's warning).
-   */
-  rejectUnauthorized?: boolean;
-  /**
-   * Replaces the host name check, as in Node's `tls.connect()`: called after the TLS handshake
-   * (the chain verified) and before any credential is sent, with `servername || host` and the
-   * server's certificate in the shape of `getPeerCertificate()`. Return an Error (or throw) to
-   * refuse the server: the attempt fails with that error's message and `code`.
-   */
-  checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
-  /** Lowest TLS version, as in Node (`'TLSv1.2'` or `'TLSv1.3'`; older ones are refused). Default `tls.DEFAULT_MIN_VERSION`. */
-  minVersion?: 'TLSv1.2' | 'TLSv1.3';
-  /** Highest TLS version, as in Node. Default `tls.DEFAULT_MAX_VERSION`. */
-  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
-  /** `'TLS_method'` (any version), `'TLSv1_2_method'` (TLS 1.2 only) and their `_client_`/`SSLv23_` names, as in Node. */
-  secureProtocol?: string;
-  /**
-   * Node's cipher list, where only its security level can be honoured: `'DEFAULT'`, with an
-   * optional `@SECLEVEL=N` (e.g. `'DEFAULT:@SECLEVEL=0'` to accept RSA-768 as Node then does).
-   * Other lists throw a TypeError naming `ciphers`.
-   */
-  ciphers?: string;
-  /** `'auto'` or a `:`-separated list of `X25519`, `P-256` (`prime256v1`) and `P-384` (`secp384r1`). Default `'auto'`. */
-  ecdhCurve?: string;
-  /** ALPN protocols offered, as in Node. */
-  ALPNProtocols?: Array<string | Buffer | Uint8Array>;
-  /** Checked as Node checks it (a number from 1); no finite-field Diffie-Hellman is ever negotiated. */
-  minDHSize?: number;
   /** Default credit window of receivers on this connection. Default 1000. */
   credit_window?: number;
   /** Default `autoaccept` of receivers on this connection. Default `true`. */

@@ -5,7 +5,7 @@
 /// <reference types="node" />
 
 import type { EventEmitter } from 'node:events';
-import type { PeerCertificate } from './connect';
+import type { PeerCertificate, TlsOptions } from './connect';
 import type { Message, AmqpErrorLike, ConnectionError } from './rhea';
 
 // -------------------------------------------------------------------------------------------
@@ -21,7 +21,7 @@ export interface ConsumerCredentials {
 
 
 /** Options of `createConsumer()`. Unknown options are refused (TypeError naming them). */
-export interface ConsumerOptions {
+export interface ConsumerOptions extends TlsOptions {
   /** The instance's AMQP endpoint host, e.g. `iot-cn-xxxx.amqp.iothub.aliyuncs.com`. Required unless `endpoint` is given. */
   host?: string;
   /** Instead of `host`: a host name, `host:port`, or `amqps://host[:port]` (`amqp://` for plain TCP). */
@@ -60,32 +60,6 @@ export interface ConsumerOptions {
   dedupe?: boolean | { size?: number };
   /** Default `'tls'`. */
   transport?: 'tcp' | 'tls' | 'ssl';
-  /** The trusted certificates (PEM or DER), replacing the public roots and `NODE_EXTRA_CA_CERTS` as in Node. */
-  ca?: string | Buffer | Uint8Array | Array<string | Buffer | Uint8Array>;
-  /** `false` accepts any server certificate chain. Default `true` (`false` under `NODE_TLS_REJECT_UNAUTHORIZED=0`). */
-  rejectUnauthorized?: boolean;
-  /** As in `connect()`: replaces the host name check (e.g. to pin a certificate's `fingerprint256`). */
-  checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
-  /** Lowest TLS version, as in Node (`'TLSv1.2'` or `'TLSv1.3'`; older ones are refused). Default `tls.DEFAULT_MIN_VERSION`. */
-  minVersion?: 'TLSv1.2' | 'TLSv1.3';
-  /** Highest TLS version, as in Node. Default `tls.DEFAULT_MAX_VERSION`. */
-  maxVersion?: 'TLSv1.2' | 'TLSv1.3';
-  /** `'TLS_method'` (any version), `'TLSv1_2_method'` (TLS 1.2 only) and their `_client_`/`SSLv23_` names, as in Node. */
-  secureProtocol?: string;
-  /**
-   * Node's cipher list, where only its security level can be honoured: `'DEFAULT'`, with an
-   * optional `@SECLEVEL=N` (e.g. `'DEFAULT:@SECLEVEL=0'` to accept RSA-768 as Node then does).
-   * Other lists throw a TypeError naming `ciphers`.
-   */
-  ciphers?: string;
-  /** `'auto'` or a `:`-separated list of `X25519`, `P-256` (`prime256v1`) and `P-384` (`secp384r1`). Default `'auto'`. */
-  ecdhCurve?: string;
-  /** ALPN protocols offered, as in Node. */
-  ALPNProtocols?: Array<string | Buffer | Uint8Array>;
-  /** Checked as Node checks it (a number from 1); no finite-field Diffie-Hellman is ever negotiated. */
-  minDHSize?: number;
-  /** TLS server name to send and verify. Default: the host. */
-  servername?: string;
   /** Hostname sent in Open. */
   hostname?: string;
   /** Hostname sent in SASL init. */

@@ -108,7 +108,11 @@ const allOptions: amqp.ConnectionOptions = {
 const signedEachAttempt: amqp.ConnectionOptions = { host: 'h', port: '5671', transport: 'ssl', credentials, idle_time_out: null, reconnect: 5000, ca: 'pem' };
 const providerSync: amqp.ConnectionOptions = { transport: 'tcp', credentials: () => credentials, ca: Buffer.from('der') };
 const providerAsync: amqp.ConnectionOptions = { credentials: async () => ({ ...credentials, authMode: 'ststoken', securityToken: 'fresh' }), reconnect: false };
-void [signedEachAttempt, providerSync, providerAsync];
+// The TLS options of connect() and createConsumer() are one interface, shared.
+const tlsOnly: amqp.TlsOptions = { servername: 'iot-cn-xxxx.amqp.iothub.aliyuncs.com', rejectUnauthorized: true, minVersion: 'TLSv1.2' };
+const withTls: amqp.ConnectionOptions = { host: 'h', ...tlsOnly };
+const consumerWithTls: amqp.ConsumerOptions = { consumerGroupId: 'G', ...tlsOnly };
+void [signedEachAttempt, providerSync, providerAsync, withTls, consumerWithTls];
 
 // @ts-expect-error transport is 'tcp', 'tls' or 'ssl'
 const badTransport: amqp.ConnectionOptions = { transport: 'amqps' };
