@@ -76,8 +76,9 @@ export interface ConnectionOptions extends TlsOptions {
   max_reconnect_delay?: number;
   /**
    * Reconnect attempts after a failure before giving up, as in rhea: `3` is the first attempt and
-   * at most 3 reconnects (4 attempts in all). Counted afresh once a connection opens. `0` (as in
-   * rhea) or unset: no limit.
+   * at most 3 reconnects (4 attempts in all). Counted afresh after a connection that worked (it
+   * settled a delivery, or stayed open `max_reconnect_delay`, 1–60 s). `0` (as in rhea) or unset:
+   * no limit.
    */
   reconnect_limit?: number;
   /** Keep reconnecting after the server refused the credentials. Default `false` (the platform limits connects per minute). */

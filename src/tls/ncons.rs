@@ -9,7 +9,7 @@ use super::cert::Cert;
 use super::der::{self, Malformed, Reader};
 use super::errors::x509;
 use super::oid;
-use super::x509_text::canonical_name;
+use super::x509_text::{canonical_name, name_attributes};
 
 /// OpenSSL's bound on names × constraints (NAME_CHECK_MAX).
 const NAME_CHECK_MAX: usize = 1 << 20;
@@ -345,25 +345,10 @@ fn name_matches(name: &GeneralName, nc: &NameConstraints) -> Check {
     Ok(())
 }
 
-/// The subject's attributes as (type, value element) pairs.
-fn subject_attributes(name: &[u8]) -> der::Result<Vec<(&[u8], der::Element<'_>)>> {
-    let mut out = Vec::new();
-    let mut rdns = Reader::new(name);
-    while !rdns.is_empty() {
-        let mut set = rdns.nested(der::SET)?;
-        while !set.is_empty() {
-            let mut ava = set.nested(der::SEQUENCE)?;
-            let id = ava.expect(der::OID)?;
-            out.push((id, ava.element()?));
-        }
-    }
-    Ok(out)
-}
-
 /// `NAME_CONSTRAINTS_check`: the subject (its directory name and email attributes) and every
 /// subjectAltName of `x`.
 fn check(x: &Cert, nc: &NameConstraints) -> Check {
-    let attrs = subject_attributes(x.subject_name()).map_err(|_| x509::UNSPECIFIED)?;
+    let attrs = name_attributes(x.subject_name()).map_err(|_| x509::UNSPECIFIED)?;
     let names = attrs.len() + x.general_names.len();
     let constraints = nc.permitted.len() + nc.excluded.len();
     if names > 0 && constraints > NAME_CHECK_MAX / names {

@@ -8,8 +8,9 @@ pub(super) fn offset(base: &[u8], part: &[u8]) -> usize {
     part.as_ptr() as usize - base.as_ptr() as usize
 }
 
-/// The commonName values of a Name's contents.
-pub(super) fn common_names(name: &[u8]) -> der::Result<Vec<String>> {
+/// A Name's attributes (its contents: RDNs of attribute type and value) as (type, value element)
+/// pairs, in order.
+pub(super) fn name_attributes(name: &[u8]) -> der::Result<Vec<(&[u8], der::Element<'_>)>> {
     let mut out = Vec::new();
     let mut rdns = Reader::new(name);
     while !rdns.is_empty() {
@@ -17,13 +18,19 @@ pub(super) fn common_names(name: &[u8]) -> der::Result<Vec<String>> {
         while !set.is_empty() {
             let mut ava = set.nested(der::SEQUENCE)?;
             let id = ava.expect(der::OID)?;
-            let value = ava.element()?;
-            if id == oid::COMMON_NAME {
-                out.push(string_value(value.tag, value.contents).unwrap_or_default());
-            }
+            out.push((id, ava.element()?));
         }
     }
     Ok(out)
+}
+
+/// The commonName values of a Name's contents.
+pub(super) fn common_names(name: &[u8]) -> der::Result<Vec<String>> {
+    Ok(name_attributes(name)?
+        .into_iter()
+        .filter(|(id, _)| *id == oid::COMMON_NAME)
+        .map(|(_, value)| string_value(value.tag, value.contents).unwrap_or_default())
+        .collect())
 }
 
 /// A directory string as text (UTF-8, Latin-1, UCS-2 or UCS-4 as its type says).
