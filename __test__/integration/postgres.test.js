@@ -169,9 +169,17 @@ async function recipe(t) {
       const r = await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE state <> 'idle')::int AS busy ${sessions}`, [database, APP]);
       return r.rows[0].n > 0 && r.rows[0].busy === 0;
     },
-    /** Ends every session of the recipe, as a restart of the server would; resolves with how many. */
+    /**
+     * Ends every session of the recipe, as a restart of the server would; resolves with how many,
+     * once they are gone (a backend ends a moment after it is told to: until then it is still
+     * listed, in the middle of its INSERT, and a second look would find it again).
+     */
     async terminate() {
-      return (await db.query(`SELECT pg_terminate_backend(pid) ${sessions}`, [database, APP])).rowCount;
+      const ended = (await db.query(`SELECT pid, pg_terminate_backend(pid) AS ended ${sessions}`, [database, APP])).rows
+        .filter((r) => r.ended).map((r) => r.pid);
+      await until(async () => (await db.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1)', [ended])).rows[0].n === 0,
+        10000, 'the ended sessions gone');
+      return ended.length;
     },
   };
 }
