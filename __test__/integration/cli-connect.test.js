@@ -10,6 +10,7 @@ const { spawn } = require('node:child_process');
 const net = require('node:net');
 
 const { BIN, cleanEnv, startEmulatorProcess } = require('../support/cli');
+const { closedPort } = require('../support/ports');
 
 const KEYS = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'id', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'secret' };
 const AMQP_HEADER = Buffer.from('AMQP\x00\x01\x00\x00', 'latin1');
@@ -44,15 +45,6 @@ function consume(t, args, { env = {}, ms, until } = {}) {
       resolve({ code, stderr, interrupted });
     });
   });
-}
-
-/** A port nothing listens on. */
-async function closedPort() {
-  const s = net.createServer();
-  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 /** A plain AMQP server's first answer on a port (so TLS against it fails): resolves with the server. */

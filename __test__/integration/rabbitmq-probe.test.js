@@ -6,18 +6,10 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
-const net = require('node:net');
 const path = require('node:path');
+const { closedPort } = require('../support/ports');
 
 const FILE = path.join(__dirname, 'rabbitmq.test.js');
-
-async function closedPort() {
-  const s = net.createServer();
-  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 function runWithout(env) {
   const clean = { ...process.env, ...env };

@@ -8,6 +8,7 @@
 
 const path = require('node:path');
 const util = require('node:util');
+const { closedPort: freePort } = require('../support/ports');
 
 const SECRET = 'S3cr3tAccessKeySecretZq7Wv1Xy9';
 const TOKEN = 'T0kenSecuritySTSQw8Er2Ty4';
@@ -263,7 +264,6 @@ function defineTests() {
   const test = require('node:test');
   const assert = require('node:assert/strict');
   const crypto = require('node:crypto');
-  const net = require('node:net');
   const { spawn } = require('node:child_process');
   const { startEmulator } = require('../support/emulator');
   const { startHostileServer } = require('../support/hostile-server');
@@ -295,10 +295,7 @@ function defineTests() {
         return cases[n % cases.length];
       },
     });
-    const s = net.createServer();
-    await new Promise((r) => s.listen(0, '127.0.0.1', r));
-    closedPort = s.address().port;
-    await new Promise((r) => s.close(r));
+    closedPort = await freePort();
   });
   test.after(async () => {
     await emu.close();
