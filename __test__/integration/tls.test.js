@@ -95,3 +95,34 @@ test('heartbeats keep an idle link alive below the server\'s idle time-out', asy
     await emu.close();
   }
 });
+
+test("a servername that is no DNS name (bad..name) gets Node's verdict: the name check refuses it, a checkServerIdentity that accepts connects (not a configuration error retried for ever)", async () => {
+  const tls = require('node:tls');
+  const emu = await startEmulator({});
+  // Node's own verdict with the same options: it sends the name and checks the certificate against it.
+  const node = await new Promise((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port: emu.port, ca: emu.ca, servername: 'bad..name' });
+    s.once('secureConnect', () => { s.destroy(); resolve({ ok: true }); });
+    s.once('error', (err) => { s.destroy(); resolve({ ok: false, code: err.code }); });
+  });
+  assert.deepEqual(node, { ok: false, code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+  const refused = amqp.create_container().connect(optionsFor(emu, { host: '127.0.0.1', servername: 'bad..name', reconnect: false }));
+  refused.open_receiver();
+  const calls = [];
+  const accepted = amqp.create_container().connect(optionsFor(emu, {
+    host: '127.0.0.1', servername: 'bad..name', checkServerIdentity: (host) => { calls.push(host); return undefined; },
+  }));
+  accepted.open_receiver();
+  try {
+    const r = await firstOutcome(refused);
+    assert.equal(r.ok, false);
+    assert.equal(r.ctx.error.condition, 'aliyun-iot-amqp:tls');
+    assert.equal(r.ctx.error.code, node.code);
+    assert.equal((await firstOutcome(accepted)).ok, true);
+    assert.deepEqual(calls, ['bad..name'], 'checkServerIdentity gets the name as given');
+  } finally {
+    refused.close();
+    await closed(accepted);
+    await emu.close();
+  }
+});

@@ -25,37 +25,33 @@ fn fixed(signature: &[u8], size: usize) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Verifies a fixed-size (r || s) signature over `prehash` by the SEC1 point `key`, on the curve
+/// of the RustCrypto crate `$curve`.
+macro_rules! verify_on {
+    ($curve:ident, $key:expr, $prehash:expr, $sig:expr) => {
+        match (
+            $curve::ecdsa::VerifyingKey::from_sec1_bytes($key),
+            $curve::ecdsa::Signature::from_slice($sig),
+        ) {
+            (Ok(k), Ok(s)) => k.verify_prehash($prehash, &s).is_ok(),
+            _ => false,
+        }
+    };
+}
+
 /// Verifies a DER ECDSA `signature` over `message` hashed with `hash`, by the SEC1 point `key`.
 pub fn verify(curve: Curve, hash: Hash, key: &[u8], message: &[u8], signature: &[u8]) -> bool {
     let prehash = digest(hash, message);
     match curve {
-        Curve::P256 => fixed(signature, 32).is_some_and(|sig| {
-            match (
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(key),
-                p256::ecdsa::Signature::from_slice(&sig),
-            ) {
-                (Ok(k), Ok(s)) => k.verify_prehash(&prehash, &s).is_ok(),
-                _ => false,
-            }
-        }),
-        Curve::P384 => fixed(signature, 48).is_some_and(|sig| {
-            match (
-                p384::ecdsa::VerifyingKey::from_sec1_bytes(key),
-                p384::ecdsa::Signature::from_slice(&sig),
-            ) {
-                (Ok(k), Ok(s)) => k.verify_prehash(&prehash, &s).is_ok(),
-                _ => false,
-            }
-        }),
-        Curve::P521 => fixed(signature, 66).is_some_and(|sig| {
-            match (
-                p521::ecdsa::VerifyingKey::from_sec1_bytes(key),
-                p521::ecdsa::Signature::from_slice(&sig),
-            ) {
-                (Ok(k), Ok(s)) => k.verify_prehash(&prehash, &s).is_ok(),
-                _ => false,
-            }
-        }),
+        Curve::P256 => {
+            fixed(signature, 32).is_some_and(|sig| verify_on!(p256, key, &prehash, &sig))
+        }
+        Curve::P384 => {
+            fixed(signature, 48).is_some_and(|sig| verify_on!(p384, key, &prehash, &sig))
+        }
+        Curve::P521 => {
+            fixed(signature, 66).is_some_and(|sig| verify_on!(p521, key, &prehash, &sig))
+        }
         Curve::Other => false,
     }
 }

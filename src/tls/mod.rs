@@ -280,17 +280,13 @@ fn handshake_signature(
 
 /// The name handed to rustls for `hostname` (`servername || host`): itself where it is a DNS name
 /// (sent as SNI) or an IP address (no SNI, as in Node). A name that is neither (`bad..name`,
-/// `-x.example.com`) is not sent at all, where Node sends it as it is: the connection goes on,
-/// SNI off (`client_config`), under a placeholder that nothing checks (the verifier checks
-/// `hostname` itself, with Node's rules).
+/// `-x.example.com`) is not sent at all, where Node sends it as it is: the connection goes on
+/// under an IP address placeholder (so rustls sends no SNI) that nothing checks (the verifier
+/// checks `hostname` itself, with Node's rules).
 pub fn server_name(hostname: &str) -> ServerName<'static> {
-    ServerName::try_from(hostname.to_string())
-        .unwrap_or_else(|_| ServerName::try_from("invalid").expect("a valid DNS name"))
-}
-
-/// Whether `hostname` goes out as SNI (a DNS name rustls can send).
-fn sends_sni(hostname: &str) -> bool {
-    matches!(ServerName::try_from(hostname), Ok(ServerName::DnsName(_)))
+    ServerName::try_from(hostname.to_string()).unwrap_or(ServerName::IpAddress(
+        std::net::Ipv4Addr::UNSPECIFIED.into(),
+    ))
 }
 
 /// A key exchange group by the name the options give it.
@@ -341,7 +337,6 @@ pub fn client_config(opts: &TlsOptions, hostname: &str) -> Result<Arc<ClientConf
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     config.alpn_protocols = opts.alpn_protocols.clone();
-    config.enable_sni = sends_sni(hostname);
     Ok(Arc::new(config))
 }
 
