@@ -19,7 +19,8 @@ pub struct FrameReader {
     wakeups: Wakeups,
     buf: BytesMut,
     max_frame_size: u32,
-    paused: bool,
+    /// The socket's low-water mark as last set (1: the kernel's default, every packet wakes).
+    low_water: u32,
 }
 
 pub fn io_error(e: std::io::Error) -> Error {
@@ -44,18 +45,26 @@ impl FrameReader {
             wakeups,
             buf: BytesMut::with_capacity(64 * 1024),
             max_frame_size,
-            paused: false,
+            low_water: 1,
         }
     }
 
-    /// Reading waits a while (data trickles in): the packets that arrive meanwhile need not wake
-    /// the runtime's thread one by one, unless `burst` bytes pile up. `resume` undoes it; the
-    /// kernel then signals what is waiting at once.
-    pub fn pause(&mut self, burst: u32) {
-        if !self.paused {
-            self.paused = true;
-            self.wakeups.set_low_water(burst);
+    /// Messages trickle in: the socket wakes the runtime only once `bytes` are waiting, so
+    /// that one wake-up reads several, brought by the sender's own packet (no timer fires).
+    /// A mark within an eighth of the one set is left as it is: a steady stream changes nothing.
+    pub fn pace(&mut self, bytes: u32) {
+        let bytes = bytes.max(1);
+        let now = self.low_water;
+        if bytes == now || (bytes > 1 && now > 1 && bytes.abs_diff(now) <= now / 8) {
+            return;
         }
+        self.low_water = bytes;
+        self.wakeups.set_low_water(bytes);
+    }
+
+    /// Whether reads are paced (a low-water mark above one byte is set).
+    pub fn paced(&self) -> bool {
+        self.low_water > 1
     }
 
     /// Bytes waiting in the socket, not read yet (where the OS tells).
@@ -63,11 +72,9 @@ impl FrameReader {
         self.wakeups.waiting()
     }
 
+    /// Every packet wakes the runtime again; the kernel then signals what is waiting at once.
     pub fn resume(&mut self) {
-        if self.paused {
-            self.paused = false;
-            self.wakeups.set_low_water(1);
-        }
+        self.pace(1);
     }
 
     /// Reads more bytes into the buffer; how many (0 at the end of the stream).

@@ -120,6 +120,32 @@ test('the first message after a quiet spell is handed over at once; a steady tri
   }
 });
 
+test('a held-back read is woken by the messages it waits for: a burst meanwhile is handed over at once, not after read_delay', async () => {
+  const emu = await startEmulator({});
+  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 1000 }));
+  c.open_receiver();
+  let received = 0;
+  c.on('message', () => { received += 1; });
+  try {
+    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
+    // A trickle of one message every 50 ms: the reads after the second wait for what
+    // read_delay would bring at that rate (about 20 messages), or 1 s.
+    for (let i = 0; i < 3; i++) {
+      emu.publish({ body: { n: i } });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(received, 2, 'the third message of the trickle was not held back');
+    const t0 = Date.now();
+    emu.publishMany(40);
+    await emu.waitFor(() => received === 43, 5000, 'all 43');
+    const ms = Date.now() - t0;
+    assert.ok(ms < 500, `a burst of 40 during a held-back read came after ${ms} ms (read_delay 1000)`);
+  } finally {
+    await closed(c);
+    await emu.close();
+  }
+});
+
 test('read_delay 0 hands every message over as it comes', async () => {
   const emu = await startEmulator({});
   const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 0 }));

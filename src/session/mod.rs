@@ -79,11 +79,11 @@ pub struct Session<'a> {
     /// Settlements from the owner (taken at `ack_flush_at`, or at once when needed).
     acks: &'a Acks,
     ack_flush_at: Option<Instant>,
-    /// Reading waits until then (data trickles in: `read_delay`).
+    /// A paced read (data trickles in) waits at most until then: `read_delay`.
     read_resume_at: Option<Instant>,
     /// When the last read that brought deliveries was.
     delivered_read_at: Option<Instant>,
-    /// The coming read is the first after a pause of reading.
+    /// The coming read is the first after a paced read's timer ran out.
     resumed: bool,
     /// Deliveries handed over on this connection.
     handed: u64,
@@ -477,7 +477,6 @@ impl<'a> Session<'a> {
             let ack_at = self.ack_flush_at.unwrap_or(far);
             let release_at = self.unreadable.front().map_or(far, |u| u.release_at);
             let read_at = self.read_resume_at.unwrap_or(far);
-            let reading = self.read_resume_at.is_none();
             let next_timer = heartbeat_at
                 .min(dead_at)
                 .min(handshake_at)
@@ -499,13 +498,16 @@ impl<'a> Session<'a> {
                     r.and_then(|f| self.flush_settles().map(|_| f))
                 }
                 _ = acks.notified() => self.on_acks_notified(),
-                more = reader.fill(), if reading => match more {
+                more = reader.fill() => match more {
                     Ok(0) => Err(eof_error()),
                     Ok(n) => {
                         self.last_read = Instant::now();
                         let handed = self.handed;
                         let r = self.process_frames(reader);
-                        let resumed = std::mem::take(&mut self.resumed);
+                        // A paced read (woken by its low-water mark or after its timer) keeps
+                        // pacing while the deliveries keep coming.
+                        let resumed =
+                            std::mem::take(&mut self.resumed) || self.read_resume_at.is_some();
                         if self.handed > handed {
                             let delivered = self.handed - handed;
                             r.and_then(|s| {

@@ -10,25 +10,29 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Messages trickle in when a read that brought deliveries came less than `read_delay` after the
-/// last one that brought any (or right after a pause), left the socket (nearly) empty, and came
-/// at a rate at which twice what arrives in `read_delay` fits in what the sender still has of its
-/// credit: the sender, not this client (nor its credit), sets the pace, and waiting cannot run it
-/// out of credit. Only then does the next read
-/// wait `read_delay`, so that it brings several messages at once (at the platform's
-/// ~1 000 msg/s, about one per millisecond). Slower than one delivery per `read_delay`, faster
-/// than the credit allows to gather, or when this client is the bottleneck, reads are not held
-/// back.
+/// last one that brought any (or right after a paced read timed out), left the socket (nearly)
+/// empty, and came at a rate at which twice what arrives in `read_delay` fits in what the sender
+/// still has of its credit: the sender, not this client (nor its credit), sets the pace, and
+/// waiting cannot run it out of credit. Only then is the next read paced (at the platform's
+/// ~1 000 msg/s, about one message per millisecond): the socket's low-water mark is raised to
+/// what is expected in `read_delay`, so that the sender's own packet wakes the runtime once for
+/// several messages, and a timer bounds the wait at `read_delay` (the timer's millisecond
+/// included) when fewer come. A wake-up by a timer costs several times one by a packet where
+/// timers are dear (virtual machines), and Node's thread is woken once per read too. Slower
+/// than two deliveries per `read_delay`, faster than the credit allows to gather, or when this
+/// client is the bottleneck, reads are not held back.
 ///
 /// Nearly empty: fewer bytes than this waiting after the read.
 const TRICKLE: usize = 32 * 1024;
-/// While reading waits, the socket wakes the runtime only when this much piled up.
-const BURST: u32 = 256 * 1024;
+/// The highest low-water mark: a paced read never waits for more than this.
+const BURST: f64 = 256.0 * 1024.0;
 
 impl Session<'_> {
     /// After a read of `n` bytes that brought `delivered` deliveries: when they trickle in (see
-    /// `TRICKLE`), the next read waits `read_delay`, so that it brings several at once, with one
-    /// wake-up of this thread and one of Node's for all of them. Settlements due before then go
-    /// out now, in this wake-up.
+    /// `TRICKLE`), the next read waits until what is expected in `read_delay` has come, or
+    /// `read_delay` has passed, so that it brings several at once, with one wake-up of this
+    /// thread and one of Node's for all of them. Settlements due before then go out now, in
+    /// this wake-up.
     pub(super) fn pace_reads(
         &mut self,
         reader: &mut FrameReader,
@@ -41,23 +45,31 @@ impl Session<'_> {
         let since = self.delivered_read_at.map(|at| now.duration_since(at));
         self.delivered_read_at = Some(now);
         let steady = resumed || since.is_some_and(|s| s < delay);
-        if delay.is_zero() || !steady {
+        let mark = if delay.is_zero() || !steady || delivered == 0 {
+            None
+        } else {
+            // Deliveries that would arrive while reading waits, at the rate of this read.
+            let elapsed = since.unwrap_or(delay).max(Duration::from_micros(100));
+            let expected = delivered as f64 * delay.as_secs_f64() / elapsed.as_secs_f64();
+            let room = self
+                .link
+                .as_ref()
+                .map_or(0.0, |l| f64::from(l.credit_left()) / 2.0);
+            // Where the OS does not tell what is waiting, a small read stands for an empty socket.
+            let drained = reader.waiting().unwrap_or(n) < TRICKLE;
+            // Woken by the packet that completes the last expected delivery (half of one less,
+            // so that a slightly smaller one counts); one or none expected: every packet.
+            let each = n as f64 / delivered as f64;
+            (drained && expected <= room && expected >= 2.0)
+                .then(|| ((expected - 0.5) * each).clamp(1.0, BURST) as u32)
+        };
+        let Some(mark) = mark else {
+            self.read_resume_at = None;
+            reader.resume();
             return Ok(());
-        }
-        // Deliveries that would arrive while reading waits, at the rate of this read.
-        let elapsed = since.unwrap_or(delay).max(Duration::from_micros(100));
-        let expected = delivered as f64 * delay.as_secs_f64() / elapsed.as_secs_f64();
-        let room = self
-            .link
-            .as_ref()
-            .map_or(0.0, |l| f64::from(l.credit_left()) / 2.0);
-        // Where the OS does not tell what is waiting, a small read stands for an empty socket.
-        let drained = reader.waiting().unwrap_or(n) < TRICKLE;
-        if !(drained && expected <= room) {
-            return Ok(());
-        }
+        };
         self.read_resume_at = Some(now + delay);
-        reader.pause(BURST);
+        reader.pace(mark);
         if self.ack_flush_at.is_some_and(|at| at <= now + delay) {
             self.take_acks()?;
         }
