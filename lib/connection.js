@@ -80,9 +80,13 @@ class Connection extends EventEmitter {
     this._closeSent = false;
     this._closed = false;
     this._settleAttach = 0;
-    this._settleIds = [];
-    this._settleCodes = [];
+    // The settlements of this turn, in arrays kept from turn to turn (grown as needed).
+    this._settleIds = new Uint32Array(64);
+    this._settleCodes = new Uint8Array(64);
+    this._settleCount = 0;
     this._settleScheduled = false;
+    /** A batch of messages is being dispatched: its settlements go out when it ends, in one call. */
+    this._dispatching = false;
     this._flushSettles = this._flushSettles.bind(this);
     // Start on the next tick, so that open_receiver() called right after connect() is part of the
     // first attempt (the doc's script does exactly that).
@@ -162,15 +166,26 @@ class Connection extends EventEmitter {
 
   /**
    * Queues a settlement; all those of this turn of the event loop go to the native side in one
-   * call, once the microtasks are done: a for-await loop or async handlers settle each message in
-   * a microtask of its own, and a call per message cost more than the message.
+   * call: those made while a batch of messages is dispatched, when the dispatch ends; the others
+   * once the microtasks are done (a for-await loop or async handlers settle each message in a
+   * microtask of its own, and a call per message cost more than the message).
    */
   _queueSettle(attach, id, code) {
-    if (attach !== this._settleAttach && this._settleIds.length) this._flushSettles();
+    if (attach !== this._settleAttach && this._settleCount) this._flushSettles();
     this._settleAttach = attach;
-    this._settleIds.push(id);
-    this._settleCodes.push(code);
-    if (!this._settleScheduled) {
+    let n = this._settleCount;
+    if (n === this._settleIds.length) {
+      const ids = new Uint32Array(n * 2);
+      ids.set(this._settleIds);
+      this._settleIds = ids;
+      const codes = new Uint8Array(n * 2);
+      codes.set(this._settleCodes);
+      this._settleCodes = codes;
+    }
+    this._settleIds[n] = id;
+    this._settleCodes[n] = code;
+    this._settleCount = n + 1;
+    if (!this._settleScheduled && !this._dispatching) {
       this._settleScheduled = true;
       setImmediate(this._flushSettles);
     }
@@ -178,13 +193,24 @@ class Connection extends EventEmitter {
 
   _flushSettles() {
     this._settleScheduled = false;
-    if (!this._settleIds.length || !this._native) return;
-    const ids = Uint32Array.from(this._settleIds);
-    const codes = Uint8Array.from(this._settleCodes);
-    this._settleIds = [];
-    this._settleCodes = [];
+    const n = this._settleCount;
+    if (!n || !this._native) return;
+    this._settleCount = 0;
+    const ids = this._settleIds.subarray(0, n);
+    const codes = this._settleCodes.subarray(0, n);
     const sent = this._native.settle(this._settleAttach, ids, codes);
-    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(this, this._settleAttach, ids, codes, sent);
+    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(this, this._settleAttach, ids.slice(), codes.slice(), sent);
+  }
+
+  /** Dispatches a batch of messages; what they settled meanwhile goes out in one call at the end. */
+  _dispatchBatch(receiver, deliveries, attach, epoch) {
+    this._dispatching = true;
+    try {
+      receiver._onMessages(deliveries, attach, epoch);
+    } finally {
+      this._dispatching = false;
+      if (this._settleCount && !this._settleScheduled) this._flushSettles();
+    }
   }
 
   /** Settles many deliveries of attachment `attach` with one code at once (a batch), after those queued before. */
@@ -241,7 +267,7 @@ class Connection extends EventEmitter {
         dispatch(receiver, 'receiver_open', receiver._context());
         break;
       case 'messages':
-        if (receiver) receiver._onMessages(ev.deliveries, ev.attach, ev.epoch);
+        if (receiver) this._dispatchBatch(receiver, ev.deliveries, ev.attach, ev.epoch);
         break;
       case 'receiver_close': {
         // Its deliveries can no longer be settled: the server delivers them again.
