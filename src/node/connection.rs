@@ -3,7 +3,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{Uint32Array, Uint8Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
@@ -126,9 +125,9 @@ impl NativeConnection {
     }
 
     /// Settles deliveries of attachment `attach` (from their `messages` event): `codes[i]` is a
-    /// `SettleCode`.
+    /// `SettleCode`. The arrays are read during the call only (borrowed: no reference is made).
     #[napi(catch_unwind)]
-    pub fn settle(&self, attach: u32, ids: Uint32Array, codes: Uint8Array) -> napi::Result<bool> {
+    pub fn settle(&self, attach: u32, ids: &[u32], codes: &[u8]) -> napi::Result<bool> {
         if ids.len() != codes.len() {
             return Err(invalid("ids and codes differ in length"));
         }
