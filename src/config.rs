@@ -40,8 +40,9 @@ pub mod defaults {
     /// Coalescing at low rates (the platform pushes ~1 000 msg/s per connection, one at a time):
     /// acknowledgements wait up to this to go out together (the platform allows 30 s).
     pub const ACK_DELAY: Duration = Duration::from_millis(20);
-    /// When messages trickle in, a read waits up to this to bring several.
-    pub const READ_DELAY: Duration = Duration::from_millis(5);
+    /// When messages trickle in, a read waits up to this to bring several (it is woken earlier
+    /// by the packet that brings what this is expected to bring).
+    pub const READ_DELAY: Duration = Duration::from_millis(8);
     pub const CONTAINER_ID: &str = "aliyun-iot-amqp";
 }
 

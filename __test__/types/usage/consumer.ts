@@ -47,7 +47,7 @@ const consumerOptions: amqp.ConsumerOptions = {
   connect_timeout: 30000,
   close_timeout: 5000,
   ack_delay: 20,
-  read_delay: 5,
+  read_delay: 8,
   max_frame_size: 1 << 20,
   max_message_size: 16 << 20,
 };

@@ -101,7 +101,7 @@ const allOptions: amqp.ConnectionOptions = {
   connect_timeout: 30000,
   close_timeout: 5000,
   ack_delay: 20,
-  read_delay: 5,
+  read_delay: 8,
   // Other rhea options are accepted.
   keep_alive: true,
 };
