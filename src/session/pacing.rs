@@ -17,7 +17,8 @@ use tokio::time::Instant;
 /// ~1 000 msg/s, about one message per millisecond): the socket's low-water mark is raised to
 /// what is expected in `read_delay`, so that the sender's own packet wakes the runtime once for
 /// several messages, and a timer bounds the wait at `read_delay` (the timer's millisecond
-/// included) when fewer come. A wake-up by a timer costs several times one by a packet where
+/// included) when fewer come. Above `TRICKLE_COUNT` expected, the read is held for `HELD`
+/// (at most `read_delay`) unless `BURST` piles up first. A wake-up by a timer costs several times one by a packet where
 /// timers are dear (virtual machines), and Node's thread is woken once per read too. Slower
 /// than two deliveries per `read_delay`, faster than the credit allows to gather, or when this
 /// client is the bottleneck, reads are not held back.
@@ -26,6 +27,11 @@ use tokio::time::Instant;
 const TRICKLE: usize = 32 * 1024;
 /// The highest low-water mark: a paced read never waits for more than this.
 const BURST: f64 = 256.0 * 1024.0;
+/// The most deliveries expected in `read_delay` for which the packet that brings the last of them
+/// wakes the read: a trickle (the platform's ~1 000 msg/s brings 8 in the default 8 ms).
+const TRICKLE_COUNT: f64 = 32.0;
+/// Faster than a trickle, the longest a read is held (`read_delay` when that is shorter).
+const HELD: Duration = Duration::from_millis(5);
 
 impl Session<'_> {
     /// After a read of `n` bytes that brought `delivered` deliveries: when they trickle in (see
@@ -45,32 +51,44 @@ impl Session<'_> {
         let since = self.delivered_read_at.map(|at| now.duration_since(at));
         self.delivered_read_at = Some(now);
         let steady = resumed || since.is_some_and(|s| s < delay);
-        let mark = if delay.is_zero() || !steady || delivered == 0 {
+        let paced = if delay.is_zero() || !steady || delivered == 0 {
             None
         } else {
-            // Deliveries that would arrive while reading waits, at the rate of this read.
+            // Deliveries a second, at the rate of this read, and how many would arrive while
+            // reading waits `read_delay`.
             let elapsed = since.unwrap_or(delay).max(Duration::from_micros(100));
-            let expected = delivered as f64 * delay.as_secs_f64() / elapsed.as_secs_f64();
+            let rate = delivered as f64 / elapsed.as_secs_f64();
+            let expected = rate * delay.as_secs_f64();
+            // At a trickle, woken by the packet that completes the last expected delivery (half
+            // of one less, so that a slightly smaller one counts). Faster, the read is held for
+            // `HELD` at most (or until `BURST` piled up): there the estimate swings with the
+            // sender's credit, reads woken by it would come often and small, and a longer hold
+            // runs the credit low before the acknowledgements go.
+            let each = n as f64 / delivered as f64;
+            let (mark, hold) = if expected <= TRICKLE_COUNT {
+                ((expected - 0.5) * each, delay)
+            } else {
+                (BURST, delay.min(HELD))
+            };
+            let arriving = rate * hold.as_secs_f64();
             let room = self
                 .link
                 .as_ref()
                 .map_or(0.0, |l| f64::from(l.credit_left()) / 2.0);
             // Where the OS does not tell what is waiting, a small read stands for an empty socket.
             let drained = reader.waiting().unwrap_or(n) < TRICKLE;
-            // Woken by the packet that completes the last expected delivery (half of one less,
-            // so that a slightly smaller one counts); one or none expected: every packet.
-            let each = n as f64 / delivered as f64;
-            (drained && expected <= room && expected >= 2.0)
-                .then(|| ((expected - 0.5) * each).clamp(1.0, BURST) as u32)
+            // One or none expected: every packet.
+            (drained && arriving <= room && arriving >= 2.0)
+                .then_some((mark.clamp(1.0, BURST) as u32, hold))
         };
-        let Some(mark) = mark else {
+        let Some((mark, hold)) = paced else {
             self.read_resume_at = None;
             reader.resume();
             return Ok(());
         };
-        self.read_resume_at = Some(now + delay);
+        self.read_resume_at = Some(now + hold);
         reader.pace(mark);
-        if self.ack_flush_at.is_some_and(|at| at <= now + delay) {
+        if self.ack_flush_at.is_some_and(|at| at <= now + hold) {
             self.take_acks()?;
         }
         Ok(())
