@@ -49,8 +49,8 @@ impl FrameReader {
         }
     }
 
-    /// Messages trickle in: the socket wakes the runtime only once `bytes` are waiting, so
-    /// that one wake-up reads several, brought by the sender's own packet (no timer fires).
+    /// Reads are paced: the socket wakes the runtime only once `bytes` are waiting, so that one
+    /// wake-up reads several messages, brought by the sender's own packet (no timer fires).
     /// A mark within an eighth of the one set is left as it is: a steady stream changes nothing.
     pub fn pace(&mut self, bytes: u32) {
         let bytes = bytes.max(1);
@@ -60,11 +60,6 @@ impl FrameReader {
         }
         self.low_water = bytes;
         self.wakeups.set_low_water(bytes);
-    }
-
-    /// Whether reads are paced (a low-water mark above one byte is set).
-    pub fn paced(&self) -> bool {
-        self.low_water > 1
     }
 
     /// Bytes waiting in the socket, not read yet (where the OS tells).
