@@ -146,6 +146,62 @@ test('a held-back read is woken by the messages it waits for: a burst meanwhile 
   }
 });
 
+/** Publishes `count` messages, `perTick` every `everyMs`, and resolves with their send times by messageId. */
+async function stream(emu, count, perTick, everyMs) {
+  const sent = new Map();
+  for (let i = 0; i < count; i += perTick) {
+    for (let k = 0; k < perTick && i + k < count; k++) sent.set(emu.publish({ body: { n: i + k } }), Date.now());
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return sent;
+}
+
+/** Records when each message reached the handler, by messageId. */
+function arrivals(c) {
+  const at = new Map();
+  c.on('message', (ctx) => at.set(ctx.message.application_properties.messageId, Date.now()));
+  return at;
+}
+
+test('a held-back read ends at read_delay when fewer messages come than it waits for', async () => {
+  const emu = await startEmulator({});
+  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 300 }));
+  c.open_receiver();
+  const at = arrivals(c);
+  try {
+    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
+    // One message every 10 ms: the reads wait for about 30 messages. The stream stops after 8,
+    // so the last read is ended by its timer, not by the messages it waits for.
+    const sent = await stream(emu, 8, 1, 10);
+    await emu.waitFor(() => at.size === 8, 5000, 'all 8');
+    const worst = Math.max(...[...sent].map(([id, t]) => at.get(id) - t));
+    assert.ok(worst >= 150, `the trickle was not held back (worst wait ${worst} ms)`);
+    assert.ok(worst < 600, `a message waited ${worst} ms with read_delay 300`);
+  } finally {
+    await closed(c);
+    await emu.close();
+  }
+});
+
+test('faster than a trickle, reads are held for a few ms only, whatever read_delay', async () => {
+  const emu = await startEmulator({});
+  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 1000 }));
+  c.open_receiver();
+  const at = arrivals(c);
+  try {
+    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
+    // About 2 000 msg/s: far more than 32 messages expected in read_delay.
+    const sent = await stream(emu, 400, 4, 2);
+    await emu.waitFor(() => at.size === 400, 5000, 'all 400');
+    const waits = [...sent].map(([id, t]) => at.get(id) - t).sort((a, b) => a - b);
+    const p90 = waits[Math.floor(waits.length * 0.9)];
+    assert.ok(p90 < 100, `90 % of the messages waited up to ${p90} ms with read_delay 1000`);
+  } finally {
+    await closed(c);
+    await emu.close();
+  }
+});
+
 test('read_delay 0 hands every message over as it comes', async () => {
   const emu = await startEmulator({});
   const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 0 }));
