@@ -1,6 +1,21 @@
 //! Pacing at the platform's own rate: when messages trickle in, reads wait `read_delay` so that
 //! each brings several; settlements are taken from `acks.rs` at most `ack_delay` after the first,
 //! with a read when one comes first, or at once when the sender runs low on credit.
+//!
+//! Messages trickle in when a read that brought deliveries came less than `read_delay` after the
+//! last one that brought any (or right after a paced read timed out), left the socket (nearly)
+//! empty, and came at a rate at which twice what arrives in `read_delay` fits in what the sender
+//! still has of its credit: the sender, not this client (nor its credit), sets the pace, and
+//! waiting cannot run it out of credit. Only then is the next read paced (at the platform's
+//! ~1 000 msg/s, about one message per millisecond): the socket's low-water mark is raised to
+//! what is expected in `read_delay`, so that the sender's own packet wakes the runtime once for
+//! several messages, and a timer bounds the wait at `read_delay` (the timer's millisecond
+//! included) when fewer come. Above `TRICKLE_COUNT` expected, the read is held for `HELD`
+//! (at most `read_delay`) unless `BURST` piles up first. A wake-up by a timer costs several
+//! times one by a packet where timers are dear (virtual machines), and Node's thread is woken
+//! once per read too. Slower
+//! than two deliveries per `read_delay`, faster than the credit allows to gather, or when this
+//! client is the bottleneck, reads are not held back.
 
 use super::{Session, Step};
 use crate::error::Error;
@@ -9,22 +24,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Messages trickle in when a read that brought deliveries came less than `read_delay` after the
-/// last one that brought any (or right after a paced read timed out), left the socket (nearly)
-/// empty, and came at a rate at which twice what arrives in `read_delay` fits in what the sender
-/// still has of its credit: the sender, not this client (nor its credit), sets the pace, and
-/// waiting cannot run it out of credit. Only then is the next read paced (at the platform's
-/// ~1 000 msg/s, about one message per millisecond): the socket's low-water mark is raised to
-/// what is expected in `read_delay`, so that the sender's own packet wakes the runtime once for
-/// several messages, and a timer bounds the wait at `read_delay` (the timer's millisecond
-/// included) when fewer come. Above `TRICKLE_COUNT` expected, the read is held for `HELD`
-/// (at most `read_delay`) unless `BURST` piles up first. A wake-up by a timer costs several times one by a packet where
-/// timers are dear (virtual machines), and Node's thread is woken once per read too. Slower
-/// than two deliveries per `read_delay`, faster than the credit allows to gather, or when this
-/// client is the bottleneck, reads are not held back.
-///
-/// Nearly empty: fewer bytes than this waiting after the read.
-const TRICKLE: usize = 32 * 1024;
+/// Fewer bytes than this waiting after a read: the socket is nearly empty.
+const NEARLY_EMPTY: usize = 32 * 1024;
 /// The highest low-water mark: a paced read never waits for more than this.
 const BURST: f64 = 256.0 * 1024.0;
 /// The most deliveries expected in `read_delay` for which the packet that brings the last of them
@@ -35,9 +36,9 @@ const HELD: Duration = Duration::from_millis(5);
 
 impl Session<'_> {
     /// After a read of `n` bytes that brought `delivered` deliveries: when they trickle in (see
-    /// `TRICKLE`), the next read waits until what is expected in `read_delay` has come, or
-    /// `read_delay` has passed, so that it brings several at once, with one wake-up of this
-    /// thread and one of Node's for all of them. Settlements due before then go out now, in
+    /// the module's comment), the next read waits until what is expected in `read_delay` has
+    /// come, or `read_delay` has passed, so that it brings several at once, with one wake-up of
+    /// this thread and one of Node's for all of them. Settlements due before then go out now, in
     /// this wake-up.
     pub(super) fn pace_reads(
         &mut self,
@@ -76,7 +77,7 @@ impl Session<'_> {
                 .as_ref()
                 .map_or(0.0, |l| f64::from(l.credit_left()) / 2.0);
             // Where the OS does not tell what is waiting, a small read stands for an empty socket.
-            let drained = reader.waiting().unwrap_or(n) < TRICKLE;
+            let drained = reader.waiting().unwrap_or(n) < NEARLY_EMPTY;
             // One or none expected: every packet.
             (drained && arriving <= room && arriving >= 2.0)
                 .then_some((mark.clamp(1.0, BURST) as u32, hold))
