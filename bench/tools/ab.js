@@ -7,7 +7,9 @@
 //   bench/tools/ab-rate.sh A B          # the same with the defaults below: 1 000 and 10 000 msg/s
 //
 // SIDE: a .node file (loaded with this tree's index.js), a package directory (its index.js and its
-// aliyun-iot-amqp.linux-x64-gnu.node, as `npm run build` leaves them), or `rhea`.
+// aliyun-iot-amqp.linux-x64-gnu.node, as `npm run build` leaves them), `rhea`, or `floor:PATH`, a
+// floor binary (bench/floor, built from some checkout's core: `cargo build --release --bin floor`
+// in its bench/), to A/B the core alone.
 // A side may carry options for our consumer after a '+': `bench/build/x.node+ackDelay=5` (several:
 // `+a=1+b=2`; values parsed as JSON, else strings), handed to connect() / createConsumer().
 //
@@ -45,7 +47,9 @@ function parseArgs(argv) {
     else if (a === '--lib') o.lib = val();
     else if (a === '--no-rt') o.rt = false;
     else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 25).join('\n'));
+      // The header comment, from its second line to its last.
+      const lines = fs.readFileSync(__filename, 'utf8').split('\n');
+      console.log(lines.slice(2, lines.findIndex((l, i) => i > 2 && !l.startsWith('//'))).join('\n'));
       process.exit(0);
     } else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else o.sides.push(a);
@@ -58,6 +62,12 @@ function side(spec) {
   const [where, ...extra] = spec.split('+');
   const opts = extra.flatMap((kv) => ['--opt', kv]);
   if (where === 'rhea') return { name: spec, lib: 'rhea', env: {}, args: [] };
+  if (where.startsWith('floor:')) {
+    const bin = path.resolve(where.slice('floor:'.length));
+    if (!fs.existsSync(bin)) throw new Error(`${bin}: no such file`);
+    if (extra.length) throw new Error(`${spec}: a floor takes no options`);
+    return { name: spec, floor: bin, env: {}, args: [] };
+  }
   const p = path.resolve(where);
   if (!fs.existsSync(p)) throw new Error(`${where}: no such file or directory`);
   if (fs.statSync(p).isDirectory()) {
@@ -76,8 +86,10 @@ async function once(o, s, rate) {
   if (rate) lgArgs.push('--rate', String(rate), ...(o.rt ? ['--rt'] : []));
   const lg = start(LOADGEN, lgArgs, process.env);
   const port = /^listening (\d+)/.exec(await lg.line(0, 10000))[1];
-  const cArgs = [JS_CONSUMER, '--lib', s.lib || o.lib, '--port', port, '--count', String(count), ...(rate ? ['--latency'] : []), ...s.args];
-  const c = start(process.execPath, cArgs, env);
+  const common = ['--port', port, '--count', String(count), ...(rate ? ['--latency'] : [])];
+  const c = s.floor
+    ? start(s.floor, common, env)
+    : start(process.execPath, [JS_CONSUMER, '--lib', s.lib || o.lib, ...common, ...s.args], env);
   await c.exited;
   await lg.exited;
   const cj = lastJson(c.lines);
