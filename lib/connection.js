@@ -165,10 +165,12 @@ class Connection extends EventEmitter {
   }
 
   /**
-   * Queues a settlement; all those of this turn of the event loop go to the native side in one
-   * call: those made while a batch of messages is dispatched, when the dispatch ends; the others
-   * once the microtasks are done (a for-await loop or async handlers settle each message in a
-   * microtask of its own, and a call per message cost more than the message).
+   * Queues a settlement; those made together go to the native side in one call: those made while
+   * a batch of messages is dispatched, when the dispatch ends; the others once the callback that
+   * made them and its microtasks are done (process.nextTick: queued from a microtask, it runs when
+   * the microtask queue is empty, so the messages of a batch a for-await loop or async handlers
+   * settle, each in a microtask of its own, go in one call; a call per message cost more than the
+   * message). Not setImmediate: that costs the event loop a check-phase turn per batch.
    */
   _queueSettle(attach, id, code) {
     if (attach !== this._settleAttach && this._settleCount) this._flushSettles();
@@ -187,7 +189,7 @@ class Connection extends EventEmitter {
     this._settleCount = n + 1;
     if (!this._settleScheduled && !this._dispatching) {
       this._settleScheduled = true;
-      setImmediate(this._flushSettles);
+      process.nextTick(this._flushSettles);
     }
   }
 

@@ -140,6 +140,33 @@ test('for await: a message the loop leaves by break or throw is released, and th
   assert.equal(emu.pending(), 0);
 });
 
+
+test('for await: the acknowledgements of the messages a read brought go to the connection in a few settle calls, not one per message', async (t) => {
+  const { emu, consumerFor } = await setup(t);
+  const ids = emu.publishMany(60);
+  const consumer = consumerFor();
+  // Each call of the native settle, counted (the loop settles each message in a microtask of
+  // its own, as it asks for the next).
+  const calls = [];
+  consumer.once('connected', () => {
+    const native = consumer._links[0].connection._native;
+    const settle = native.settle.bind(native);
+    native.settle = (attach, deliveryIds, codes) => {
+      calls.push(deliveryIds.length);
+      return settle(attach, deliveryIds, codes);
+    };
+  });
+  const seen = [];
+  for await (const msg of consumer) {
+    seen.push(msg.messageId);
+    if (seen.length === ids.length) setTimeout(() => consumer.close(), 0);
+  }
+  assert.deepEqual(seen.sort(), [...ids].sort());
+  await emu.waitFor(() => ids.every((id) => outcomesOf(emu, id).length === 1), 5000, 'all settled');
+  assert.ok(ids.every((id) => outcomesOf(emu, id)[0] === 'accepted'));
+  assert.equal(calls.reduce((a, b) => a + b, 0), ids.length, `every acknowledgement went through settle: ${calls}`);
+  assert.ok(calls.length <= ids.length / 6, `${calls.length} settle calls for ${ids.length} messages: ${calls}`);
+});
 test("on('message'): a resolved handler accepts, a rejected one releases and emits 'error'", async (t) => {
   const { emu, consumerFor } = await setup(t);
   const consumer = consumerFor();
