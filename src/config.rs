@@ -42,7 +42,7 @@ pub mod defaults {
     pub const ACK_DELAY: Duration = Duration::from_millis(20);
     /// When messages trickle in, a read waits up to this to bring several (it is woken earlier
     /// by the packet that brings what this is expected to bring).
-    pub const READ_DELAY: Duration = Duration::from_millis(9);
+    pub const READ_DELAY: Duration = Duration::from_millis(8);
     pub const CONTAINER_ID: &str = "aliyun-iot-amqp";
 }
 

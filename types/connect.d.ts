@@ -117,7 +117,7 @@ export interface ConnectionOptions extends TlsOptions {
    * the next read waits so that it brings several at once, in ms: it is woken by the packet that
    * brings what this time is expected to bring, else when it ends; a burst meanwhile is read at
    * once, faster streams are read at least every 5 ms, and the first message after a quiet spell
-   * is never delayed. Default 9; `0`: read at once.
+   * is never delayed. Default 8; `0`: read at once.
    */
   read_delay?: number;
   /** Other rhea options are accepted and ignored. */

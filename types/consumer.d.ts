@@ -79,7 +79,7 @@ export interface ConsumerOptions extends TlsOptions {
   close_timeout?: number;
   /** As in `connect()`: most time an acknowledgement waits to go out with others (ms). Default 20; `0`: at once. */
   ack_delay?: number;
-  /** As in `connect()`: most time a read waits while messages trickle in (ms). Default 9; `0`: at once. */
+  /** As in `connect()`: most time a read waits while messages trickle in (ms). Default 8; `0`: at once. */
   read_delay?: number;
   max_frame_size?: number;
   max_message_size?: number;

@@ -216,7 +216,7 @@ test('a paused receiver the server detaches every second is attached again each 
 // Acknowledgements go out before our close
 
 test('acknowledgements made before a close of ours go out first: nothing accepted comes again', async (t) => {
-  // The garbage comes well after read_delay (9 ms), so that the third message is handed over and
+  // The garbage comes well after read_delay (8 ms), so that the third message is handed over and
   // accepted before it: what a read brings with the garbage cannot be accepted before the close,
   // and comes again.
   const server = await startSlipServer({ slip: { kind: 'garbage', at: 3, delay: 40 } });

@@ -29,7 +29,7 @@ const NEARLY_EMPTY: usize = 32 * 1024;
 /// The highest low-water mark: a paced read never waits for more than this.
 const BURST: f64 = 256.0 * 1024.0;
 /// The most deliveries expected in `read_delay` for which the packet that brings the last of them
-/// wakes the read: a trickle (the platform's ~1 000 msg/s brings 9 in the default 9 ms).
+/// wakes the read: a trickle (the platform's ~1 000 msg/s brings 8 in the default 8 ms).
 const TRICKLE_COUNT: f64 = 32.0;
 /// Faster than a trickle, the longest a read is held (`read_delay` when that is shorter).
 const HELD: Duration = Duration::from_millis(5);
