@@ -201,6 +201,7 @@ class Connection extends EventEmitter {
     const ids = this._settleIds.subarray(0, n);
     const codes = this._settleCodes.subarray(0, n);
     const sent = this._native.settle(this._settleAttach, ids, codes);
+    // Copies: a subscriber may settle more while they are published, which reuses the arrays.
     if (diagnostics.settle.hasSubscribers) diagnostics.publishSettles(this, this._settleAttach, ids.slice(), codes.slice(), sent);
   }
 

@@ -13,9 +13,8 @@
 //! included) when fewer come. Above `TRICKLE_COUNT` expected, the read is held for `HELD`
 //! (at most `read_delay`) unless `BURST` piles up first. A wake-up by a timer costs several
 //! times one by a packet where timers are dear (virtual machines), and Node's thread is woken
-//! once per read too. Slower
-//! than two deliveries per `read_delay`, faster than the credit allows to gather, or when this
-//! client is the bottleneck, reads are not held back.
+//! once per read too. Slower than two deliveries per `read_delay`, faster than the credit allows
+//! to gather, or when this client is the bottleneck, reads are not held back.
 
 use super::{Session, Step};
 use crate::error::Error;
