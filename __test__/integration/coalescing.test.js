@@ -14,6 +14,24 @@ function nextDisposition(emu) {
   return new Promise((resolve) => emu.once('disposition', () => resolve(Date.now())));
 }
 
+/**
+ * An emulator and a connection to it with `options` (and its receiver, with `receiverOptions`),
+ * attached; both closed when test `t` ends.
+ */
+async function attached(t, options, receiverOptions) {
+  const emu = await startEmulator({});
+  const c = amqp.create_container().connect(optionsFor(emu, options));
+  t.after(async () => {
+    await closed(c);
+    await emu.close();
+  });
+  c.open_receiver(receiverOptions);
+  await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
+  return { emu, c };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 test('an acknowledgement goes out within ack_delay, not at once; with ack_delay 0 at once', async () => {
   const emu = await startEmulator({});
   const slow = amqp.create_container().connect(optionsFor(emu, { ack_delay: 300, read_delay: 0 }));
@@ -81,10 +99,8 @@ test('a small credit window is never throttled by gathering: settlements go at o
   }
 });
 
-test('the first message after a quiet spell is handed over at once; a steady trickle comes in batches', async () => {
-  const emu = await startEmulator({});
-  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 50 }));
-  c.open_receiver();
+test('the first message after a quiet spell is handed over at once; a steady trickle comes in batches', async (t) => {
+  const { emu, c } = await attached(t, { read_delay: 50 });
   const batches = [];
   let lastBatch = null;
   let received = 0;
@@ -98,131 +114,77 @@ test('the first message after a quiet spell is handed over at once; a steady tri
     }
     lastBatch.push(ctx.message.application_properties.messageId);
   });
-  try {
-    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
-    // After a quiet spell: one message, handed over at once.
-    const t0 = Date.now();
-    emu.publish({ body: { n: 0 } });
-    await emu.waitFor(() => received === 1, 5000, 'the first message');
-    assert.ok(Date.now() - t0 < 45, `the first message took ${Date.now() - t0} ms (read_delay 50)`);
-    // A steady trickle, one message every 5 ms: gathered into batches of several.
-    for (let i = 1; i <= 40; i++) {
-      emu.publish({ body: { n: i } });
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    await emu.waitFor(() => received === 41, 5000, 'all 41');
-    const sizes = batches.map((b) => b.length);
-    assert.ok(Math.max(...sizes) >= 4, `batches ${sizes.join(',')}: the trickle was not gathered`);
-    assert.ok(batches.length <= 20, `${batches.length} batches for 41 messages`);
-  } finally {
-    await closed(c);
-    await emu.close();
+  // After a quiet spell: one message, handed over at once.
+  const t0 = Date.now();
+  emu.publish({ body: { n: 0 } });
+  await emu.waitFor(() => received === 1, 5000, 'the first message');
+  assert.ok(Date.now() - t0 < 45, `the first message took ${Date.now() - t0} ms (read_delay 50)`);
+  // A steady trickle, one message every 5 ms: gathered into batches of several.
+  for (let i = 1; i <= 40; i++) {
+    emu.publish({ body: { n: i } });
+    await sleep(5);
   }
+  await emu.waitFor(() => received === 41, 5000, 'all 41');
+  const sizes = batches.map((b) => b.length);
+  assert.ok(Math.max(...sizes) >= 4, `batches ${sizes.join(',')}: the trickle was not gathered`);
+  assert.ok(batches.length <= 20, `${batches.length} batches for 41 messages`);
 });
 
-test('a held-back read is woken by the messages it waits for: a burst meanwhile is handed over at once, not after read_delay', async () => {
-  const emu = await startEmulator({});
-  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 1000 }));
-  c.open_receiver();
+test('a held-back read is woken by the messages it waits for: a burst meanwhile is handed over at once, not after read_delay', async (t) => {
+  const { emu, c } = await attached(t, { read_delay: 1000 });
   let received = 0;
   c.on('message', () => { received += 1; });
-  try {
-    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
-    // A trickle of one message every 50 ms: the reads after the second wait for what
-    // read_delay would bring at that rate (about 20 messages), or 1 s.
-    for (let i = 0; i < 3; i++) {
-      emu.publish({ body: { n: i } });
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(received, 2, 'the third message of the trickle was not held back');
-    const t0 = Date.now();
-    emu.publishMany(40);
-    await emu.waitFor(() => received === 43, 5000, 'all 43');
-    const ms = Date.now() - t0;
-    assert.ok(ms < 500, `a burst of 40 during a held-back read came after ${ms} ms (read_delay 1000)`);
-  } finally {
-    await closed(c);
-    await emu.close();
+  // A trickle of one message every 50 ms: the reads after the second wait for what
+  // read_delay would bring at that rate (about 20 messages), or 1 s.
+  for (let i = 0; i < 3; i++) {
+    emu.publish({ body: { n: i } });
+    await sleep(50);
   }
+  assert.equal(received, 2, 'the third message of the trickle was not held back');
+  const t0 = Date.now();
+  emu.publishMany(40);
+  await emu.waitFor(() => received === 43, 5000, 'all 43');
+  const ms = Date.now() - t0;
+  assert.ok(ms < 500, `a burst of 40 during a held-back read came after ${ms} ms (read_delay 1000)`);
 });
 
-/** Publishes `count` messages, `perTick` every `everyMs`, and resolves with their send times by messageId. */
-async function stream(emu, count, perTick, everyMs) {
+/**
+ * Publishes `count` messages, `perTick` every `everyMs`, and resolves once all reached `c`'s
+ * handler with how long each waited from its publishing (ms), in ascending order.
+ */
+async function waits(emu, c, count, perTick, everyMs) {
+  const at = new Map();
+  c.on('message', (ctx) => at.set(ctx.message.application_properties.messageId, Date.now()));
   const sent = new Map();
   for (let i = 0; i < count; i += perTick) {
     for (let k = 0; k < perTick && i + k < count; k++) sent.set(emu.publish({ body: { n: i + k } }), Date.now());
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
-  return sent;
+  await emu.waitFor(() => at.size === count, 5000, `all ${count}`);
+  return [...sent].map(([id, sentAt]) => at.get(id) - sentAt).sort((a, b) => a - b);
 }
 
-/** Records when each message reached the handler, by messageId. */
-function arrivals(c) {
-  const at = new Map();
-  c.on('message', (ctx) => at.set(ctx.message.application_properties.messageId, Date.now()));
-  return at;
-}
-
-test('a held-back read ends at read_delay when fewer messages come than it waits for', async () => {
-  const emu = await startEmulator({});
-  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 300 }));
-  c.open_receiver();
-  const at = arrivals(c);
-  try {
-    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
-    // One message every 10 ms: the reads wait for about 30 messages. The stream stops after 8,
-    // so the last read is ended by its timer, not by the messages it waits for.
-    const sent = await stream(emu, 8, 1, 10);
-    await emu.waitFor(() => at.size === 8, 5000, 'all 8');
-    const worst = Math.max(...[...sent].map(([id, t]) => at.get(id) - t));
-    assert.ok(worst >= 150, `the trickle was not held back (worst wait ${worst} ms)`);
-    assert.ok(worst < 600, `a message waited ${worst} ms with read_delay 300`);
-  } finally {
-    await closed(c);
-    await emu.close();
-  }
+test('a held-back read ends at read_delay when fewer messages come than it waits for', async (t) => {
+  const { emu, c } = await attached(t, { read_delay: 300 });
+  // One message every 10 ms: the reads wait for about 30 messages. The stream stops after 8,
+  // so the last read is ended by its timer, not by the messages it waits for.
+  const worst = (await waits(emu, c, 8, 1, 10)).pop();
+  assert.ok(worst >= 150, `the trickle was not held back (worst wait ${worst} ms)`);
+  assert.ok(worst < 600, `a message waited ${worst} ms with read_delay 300`);
 });
 
-test('faster than a trickle, reads are held for a few ms only, whatever read_delay', async () => {
-  const emu = await startEmulator({});
-  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 1000 }));
-  c.open_receiver();
-  const at = arrivals(c);
-  try {
-    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
-    // About 2 000 msg/s: far more than 32 messages expected in read_delay.
-    const sent = await stream(emu, 400, 4, 2);
-    await emu.waitFor(() => at.size === 400, 5000, 'all 400');
-    const waits = [...sent].map(([id, t]) => at.get(id) - t).sort((a, b) => a - b);
-    const p90 = waits[Math.floor(waits.length * 0.9)];
-    assert.ok(p90 < 100, `90 % of the messages waited up to ${p90} ms with read_delay 1000`);
-  } finally {
-    await closed(c);
-    await emu.close();
-  }
+test('faster than a trickle, reads are held for a few ms only, whatever read_delay', async (t) => {
+  const { emu, c } = await attached(t, { read_delay: 1000 });
+  // About 2 000 msg/s: far more than 32 messages expected in read_delay.
+  const all = await waits(emu, c, 400, 4, 2);
+  const p90 = all[Math.floor(all.length * 0.9)];
+  assert.ok(p90 < 100, `90 % of the messages waited up to ${p90} ms with read_delay 1000`);
 });
 
-test('read_delay 0 hands every message over as it comes', async () => {
-  const emu = await startEmulator({});
-  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 0 }));
-  c.open_receiver();
-  const times = [];
-  c.on('message', () => times.push(Date.now()));
-  try {
-    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
-    const sent = [];
-    for (let i = 0; i < 10; i++) {
-      sent.push(Date.now());
-      emu.publish({ body: { n: i } });
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await emu.waitFor(() => times.length === 10, 5000, 'all 10');
-    const worst = Math.max(...times.map((t, i) => t - sent[i]));
-    assert.ok(worst < 18, `a message waited ${worst} ms with read_delay 0`);
-  } finally {
-    await closed(c);
-    await emu.close();
-  }
+test('read_delay 0 hands every message over as it comes', async (t) => {
+  const { emu, c } = await attached(t, { read_delay: 0 });
+  const worst = (await waits(emu, c, 10, 1, 20)).pop();
+  assert.ok(worst < 18, `a message waited ${worst} ms with read_delay 0`);
 });
 
 test('ack_delay and read_delay are checked like every option', () => {
@@ -252,23 +214,15 @@ test('receiver.close() sends the gathered acknowledgements before the detach', a
   }
 });
 
-test('read_delay never throttles a fast sender held back by a small credit window', async () => {
-  const emu = await startEmulator({});
+test('read_delay never throttles a fast sender held back by a small credit window', async (t) => {
   // Waiting 50 ms after each small read would cap 20 credits at 400 msg/s.
-  const c = amqp.create_container().connect(optionsFor(emu, { read_delay: 50 }));
-  c.open_receiver({ credit_window: 20 });
+  const { emu, c } = await attached(t, { read_delay: 50 }, { credit_window: 20 });
   let got = 0;
   c.on('message', () => { got += 1; });
-  try {
-    await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
-    const t0 = Date.now();
-    const ids = emu.publishMany(2000);
-    await emu.waitFor(() => ids.every((id) => emu.acceptedOnce.has(id)), 15000, 'all accepted');
-    const ms = Date.now() - t0;
-    assert.equal(got, 2000);
-    assert.ok(ms < 3000, `2000 messages with credit_window 20 and read_delay 50 took ${ms} ms`);
-  } finally {
-    await closed(c);
-    await emu.close();
-  }
+  const t0 = Date.now();
+  const ids = emu.publishMany(2000);
+  await emu.waitFor(() => ids.every((id) => emu.acceptedOnce.has(id)), 15000, 'all accepted');
+  const ms = Date.now() - t0;
+  assert.equal(got, 2000);
+  assert.ok(ms < 3000, `2000 messages with credit_window 20 and read_delay 50 took ${ms} ms`);
 });
