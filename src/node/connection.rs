@@ -8,7 +8,7 @@ use napi::Status;
 use napi_derive::napi;
 
 use super::batch::Shape;
-use super::events::{native_event, NativeEvent};
+use super::events::{log_event, native_event, JsEvent};
 use super::options::{NativeOptions, NativeReceiverOptions};
 use super::settle::{NativeOutcome, SettleCode};
 use super::{invalid, runtime};
@@ -21,7 +21,7 @@ use crate::supervisor::{self, ConsumerHandle};
 use crate::trace::FrameLog;
 
 /// The callback: `(err, event)`; `err` is set only when an event could not be converted.
-type EventCallback = ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, true>;
+type EventCallback = ThreadsafeFunction<JsEvent, (), JsEvent, Status, true>;
 
 /// Feeds events to JavaScript. Holding the threadsafe function keeps Node running, as an open
 /// socket does; it is dropped after the final `closed` event so that Node can exit.
@@ -36,10 +36,7 @@ impl JsSink {
     fn log(&self, line: String) {
         let callback = self.callback.lock().ok().and_then(|g| g.clone());
         if let Some(cb) = callback {
-            cb.call(
-                Ok(NativeEvent::Log { epoch: 0, line }),
-                ThreadsafeFunctionCallMode::NonBlocking,
-            );
+            cb.call(Ok(log_event(line)), ThreadsafeFunctionCallMode::NonBlocking);
         }
     }
 }

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, ToNapiValue, TypeName, ValueType};
+use napi::sys;
 use napi_derive::napi;
 
 use super::batch::{Batch, Shape};
@@ -151,13 +152,49 @@ pub enum NativeEvent {
     },
 }
 
+/// An event on its way to JavaScript: converted as `NativeEvent`'s derived conversion builds it,
+/// but for a batch of messages, whose event object the unpacker builds (`Batch::into_event`): the
+/// same object, from an object literal rather than one N-API call per property, each with its
+/// name to make (a twelfth of Node's thread at 1 000 msg/s, one event per 8 messages).
+pub struct JsEvent(NativeEvent);
+
+impl TypeName for JsEvent {
+    fn type_name() -> &'static str {
+        "NativeEvent"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for JsEvent {
+    // SAFETY: napi calls this on Node's thread with the environment of the current callback.
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        match val.0 {
+            NativeEvent::Messages {
+                epoch,
+                attach,
+                deliveries,
+            } => deliveries.into_event(env, epoch, attach),
+            // SAFETY: as above.
+            ev => unsafe { NativeEvent::to_napi_value(env, ev) },
+        }
+    }
+}
+
 /// The event as JavaScript receives it on a connection of batch shape `shape`.
-pub fn native_event(event: Event, shape: &Arc<Shape>) -> NativeEvent {
+pub fn native_event(event: Event, shape: &Arc<Shape>) -> JsEvent {
     let mut ev = NativeEvent::from(event);
     if let NativeEvent::Messages { deliveries, .. } = &mut ev {
         deliveries.shape = Some(shape.clone());
     }
-    ev
+    JsEvent(ev)
+}
+
+/// A debug line for JavaScript's debug writer.
+pub fn log_event(line: String) -> JsEvent {
+    JsEvent(NativeEvent::Log { epoch: 0, line })
 }
 
 fn epoch(e: u64) -> u32 {

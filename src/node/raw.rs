@@ -44,75 +44,94 @@ impl Env {
         Some(out)
     }
 
-    pub fn uint32(self, n: u32) -> Option<sys::napi_value> {
-        let mut out = ptr::null_mut();
-        // SAFETY: `self.0` is the live environment; `out` receives the value.
-        ok(unsafe { sys::napi_create_uint32(self.0, n, &mut out) })?;
-        Some(out)
-    }
-
-    pub fn double(self, n: f64) -> Option<sys::napi_value> {
-        let mut out = ptr::null_mut();
-        // SAFETY: `self.0` is the live environment; `out` receives the value.
-        ok(unsafe { sys::napi_create_double(self.0, n, &mut out) })?;
-        Some(out)
-    }
-
-    /// A new Buffer holding `small` then each of `big`, one after the other.
-    pub fn buffer(self, small: &[u8], big: &[&[u8]], len: usize) -> Option<sys::napi_value> {
-        let mut buffer = ptr::null_mut();
-        let mut data: *mut c_void = ptr::null_mut();
-        // SAFETY: `self.0` is the live environment; N-API allocates `len` bytes and returns
-        // their address in `data`.
-        ok(unsafe { sys::napi_create_buffer(self.0, len, &mut data, &mut buffer) })?;
-        if len == 0 {
-            return Some(buffer);
-        }
-        if data.is_null() {
-            return None;
-        }
-        let dst = data.cast::<u8>();
-        // SAFETY: `dst` points to `len` writable bytes just allocated, and `len` is the sum of
-        // `small.len()` and the lengths of `big` (see `Packer::big_len`), so every copy stays in
-        // bounds; the sources are live Rust slices that cannot overlap a fresh allocation.
-        unsafe {
-            ptr::copy_nonoverlapping(small.as_ptr(), dst, small.len());
-            let mut at = small.len();
-            for b in big {
-                ptr::copy_nonoverlapping(b.as_ptr(), dst.add(at), b.len());
-                at += b.len();
-            }
-        }
-        Some(buffer)
-    }
-
-    /// A new Float64Array holding a copy of `tape`.
-    pub fn float64_array(self, tape: &[f64]) -> Option<sys::napi_value> {
-        let bytes = std::mem::size_of_val(tape);
+    /// A new ArrayBuffer of `len` bytes and their address (null when `len` is 0).
+    pub fn arraybuffer(self, len: usize) -> Option<(sys::napi_value, *mut u8)> {
         let mut data: *mut c_void = ptr::null_mut();
         let mut ab = ptr::null_mut();
-        // SAFETY: `self.0` is the live environment; N-API allocates `bytes` bytes at `data`.
-        ok(unsafe { sys::napi_create_arraybuffer(self.0, bytes, &mut data, &mut ab) })?;
-        if bytes > 0 {
-            if data.is_null() {
-                return None;
-            }
-            // SAFETY: `data` points to `bytes` writable bytes, exactly the size of `tape`.
-            unsafe {
-                ptr::copy_nonoverlapping(tape.as_ptr().cast::<u8>(), data.cast::<u8>(), bytes)
-            };
+        // SAFETY: `self.0` is the live environment; N-API allocates `len` bytes at `data`.
+        ok(unsafe { sys::napi_create_arraybuffer(self.0, len, &mut data, &mut ab) })?;
+        if len > 0 && data.is_null() {
+            return None;
         }
+        Some((ab, data.cast()))
+    }
+
+    /// The address and length of ArrayBuffer `ab`'s bytes (0 and null once it is detached).
+    pub fn arraybuffer_info(self, ab: sys::napi_value) -> Option<(*mut u8, usize)> {
+        let mut data: *mut c_void = ptr::null_mut();
+        let mut len = 0;
+        // SAFETY: `ab` is a live ArrayBuffer of this environment (the caller made it).
+        ok(unsafe { sys::napi_get_arraybuffer_info(self.0, ab, &mut data, &mut len) })?;
+        Some((data.cast(), len))
+    }
+
+    /// A new Float64Array of `len` numbers and the address of the first.
+    pub fn float64_array(self, len: usize) -> Option<(sys::napi_value, *mut f64)> {
+        let (ab, data) = self.arraybuffer(len * std::mem::size_of::<f64>())?;
         let mut out = ptr::null_mut();
-        // SAFETY: `ab` is the live ArrayBuffer of `tape.len()` f64s just made.
+        // SAFETY: `ab` is the live ArrayBuffer of `len` f64s just made.
         ok(unsafe {
             sys::napi_create_typedarray(
                 self.0,
                 sys::TypedarrayType::float64_array,
-                tape.len(),
+                len,
                 ab,
                 0,
                 &mut out,
             )
+        })?;
+        Some((out, data.cast()))
+    }
+
+    /// The address of Float64Array `array`'s first number and how many it holds (0 and null once
+    /// its buffer is detached); `None` if it is not a Float64Array.
+    pub fn float64_info(self, array: sys::napi_value) -> Option<(*mut f64, usize)> {
+        let mut kind = sys::TypedarrayType::int8_array;
+        let mut len = 0;
+        let mut data: *mut c_void = ptr::null_mut();
+        let mut ab = ptr::null_mut();
+        let mut offset = 0;
+        // SAFETY: `array` is a live typed array of this environment (the caller made it); every
+        // out-pointer is a live local.
+        ok(unsafe {
+            sys::napi_get_typedarray_info(
+                self.0,
+                array,
+                &mut kind,
+                &mut len,
+                &mut data,
+                &mut ab,
+                &mut offset,
+            )
+        })?;
+        (kind == sys::TypedarrayType::float64_array).then_some((data.cast(), len))
+    }
+
+    /// A new Float64Array holding a copy of `tape`.
+    pub fn float64_array_of(self, tape: &[f64]) -> Option<sys::napi_value> {
+        let (out, data) = self.float64_array(tape.len())?;
+        if !tape.is_empty() {
+            // SAFETY: `data` points to `tape.len()` writable f64s just allocated, which cannot
+            // overlap the live Rust slice `tape`.
+            unsafe { ptr::copy_nonoverlapping(tape.as_ptr(), data, tape.len()) };
+        }
+        Some(out)
+    }
+
+    /// Property `name` (NUL-terminated) of `object`.
+    pub fn named_property(
+        self,
+        object: sys::napi_value,
+        name: &'static str,
+    ) -> Option<sys::napi_value> {
+        if !name.ends_with('\0') {
+            return None;
+        }
+        let mut out = ptr::null_mut();
+        // SAFETY: `object` is a live value of this environment and `name` a NUL-terminated
+        // static string (checked above).
+        ok(unsafe {
+            sys::napi_get_named_property(self.0, object, name.as_ptr().cast(), &mut out)
         })?;
         Some(out)
     }
@@ -137,13 +156,19 @@ impl Env {
         Some(out)
     }
 
-    /// A strong reference to `value`, valid until the environment is torn down.
+    /// A strong reference to `value`, valid until `delete_reference` or the environment's end.
     pub fn reference(self, value: sys::napi_value) -> Option<sys::napi_ref> {
         let mut out = ptr::null_mut();
-        // SAFETY: `value` is a live value of this environment; the reference is never deleted
-        // (it lives as long as the environment, see `on_env_cleanup`).
+        // SAFETY: `value` is a live value of this environment; the reference is deleted by
+        // `delete_reference` or lives as long as the environment (see `on_env_cleanup`).
         ok(unsafe { sys::napi_create_reference(self.0, value, 1, &mut out) })?;
         Some(out)
+    }
+
+    /// Lets go of a reference made by `reference` (its value may then be collected).
+    pub fn delete_reference(self, r: sys::napi_ref) {
+        // SAFETY: `r` was made by `reference` in this environment and is not used after this.
+        unsafe { sys::napi_delete_reference(self.0, r) };
     }
 
     pub fn reference_value(self, r: sys::napi_ref) -> Option<sys::napi_value> {

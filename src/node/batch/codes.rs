@@ -37,9 +37,28 @@ pub(super) const BODY_VALUE: f64 = 2.0;
 pub(super) const FLAG_SETTLED: u8 = 1;
 pub(super) const FLAG_SECTION: u8 = 2;
 
+/// The head of every tape: what the unpacker needs besides the deliveries, which follow it. The
+/// tape's positions (a packed batch's index among them) count from the tape's start, head included.
+pub(super) mod head {
+    /// How many deliveries.
+    pub const N: usize = 0;
+    /// Where the big binaries start among the batch's bytes.
+    pub const BIG_AT: usize = 1;
+    /// Where a packed batch's index starts on the tape; -1: not packed (unpack the messages).
+    pub const INDEX_AT: usize = 2;
+    /// The event's connection attempt and receiver attachment.
+    pub const EPOCH: usize = 3;
+    pub const ATTACH: usize = 4;
+    /// Where the batch's bytes are in the ArrayBuffer handed over with the tape, and how many.
+    pub const BASE: usize = 5;
+    pub const LEN: usize = 6;
+    /// Numbers in the head.
+    pub const COUNT: usize = 7;
+}
+
 /// The names unpack.js gives these constants (declared by its `/* global */` lines), each
 /// replaced by its number before the unpacker is compiled (`unpack_source`).
-pub(super) const SPLICED: [(&str, f64); 17] = [
+pub(super) const SPLICED: [(&str, f64); 25] = [
     ("OP_NULL", NULL),
     ("OP_TRUE", TRUE),
     ("OP_FALSE", FALSE),
@@ -57,6 +76,14 @@ pub(super) const SPLICED: [(&str, f64); 17] = [
     ("BODY_VALUE", BODY_VALUE),
     ("FLAG_SETTLED", FLAG_SETTLED as f64),
     ("FLAG_SECTION", FLAG_SECTION as f64),
+    ("H_N", head::N as f64),
+    ("H_BIG_AT", head::BIG_AT as f64),
+    ("H_INDEX_AT", head::INDEX_AT as f64),
+    ("H_EPOCH", head::EPOCH as f64),
+    ("H_ATTACH", head::ATTACH as f64),
+    ("H_BASE", head::BASE as f64),
+    ("H_LEN", head::LEN as f64),
+    ("HEAD", head::COUNT as f64),
 ];
 
 /// A packed batch's index (`append_index`): where each of a delivery's `COUNT` numbers is. Offsets

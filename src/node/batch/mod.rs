@@ -5,8 +5,10 @@
 //! literals: about ten N-API calls per batch instead of ~50 per message. This is the one encoder
 //! of the message shape: the tape carries rhea's field names (from `message.rs`) and values.
 //!
-//! Buffers (the tag, data sections, binary values) are views of the batch Buffer, as rhea's are
-//! views of the socket chunk they arrived in.
+//! Buffers (the tag, data sections, binary values) are views of the batch's bytes, as rhea's are
+//! views of the socket chunk they arrived in. The bytes go into a shared ArrayBuffer and the tape
+//! into a reused Float64Array (`pool.rs`), and the unpacker builds the whole `messages` event:
+//! a batch costs no new Buffer and no object built through N-API.
 //!
 //! A receiver opened with `{batch: true}` gets the same Buffer and tape *packed*: nothing is
 //! unpacked when the batch arrives. The tape then ends with an index, `slot::COUNT` numbers
@@ -17,7 +19,8 @@
 //! unpacker, so still one encoder of the message shape.
 //!
 //! Here, the `Batch` handed to JavaScript and the glue: `codes.rs` holds the codes the packer and
-//! its readers share, `packer.rs` the packer, `unpacker.rs` the unpacker compiled per environment.
+//! its readers share (the tape's head among them), `packer.rs` the packer, `pool.rs` where a
+//! batch goes in JavaScript's memory, `unpacker.rs` the unpacker compiled per environment.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,8 +34,10 @@ use crate::model::Delivery;
 
 mod codes;
 mod packer;
+mod pool;
 mod unpacker;
 
+use codes::head;
 pub use codes::{batch_index, BatchIndex};
 use packer::{append_index, Marks, Packer};
 use unpacker::{setup, EnvState, STATE};
@@ -71,31 +76,49 @@ impl TypeName for Batch {
     }
 }
 
-impl ToNapiValue for Batch {
-    // SAFETY: napi calls this on Node's thread with the environment of the current callback; every
-    // raw call below goes through `raw::Env`, which checks each status.
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-        let packed = val.shape.as_ref().is_some_and(|s| s.packed());
-        let out = deliveries(env, &val.deliveries, packed).ok_or_else(|| {
+impl Batch {
+    /// The `messages` event of attachment `attach` of attempt `epoch`: `{type, epoch, attach,
+    /// deliveries}`, built by the unpacker (one object literal, not one N-API call per property).
+    pub fn into_event(
+        self,
+        env: sys::napi_env,
+        epoch: u32,
+        attach: u32,
+    ) -> napi::Result<sys::napi_value> {
+        let packed = self.shape.as_ref().is_some_and(|s| s.packed());
+        let out = event(env, &self.deliveries, packed, epoch, attach).ok_or_else(|| {
             napi::Error::new(
                 napi::Status::GenericFailure,
                 format!(
                     "cannot hand a batch of {} messages to JavaScript",
-                    val.deliveries.len()
+                    self.deliveries.len()
                 ),
             )
         });
-        graveyard::bury(val.deliveries);
+        graveyard::bury(self.deliveries);
         out
     }
 }
 
-/// The deliveries as JavaScript objects built by the unpacking function, or (`packed`) the
-/// packed batch it hands back; `None` when that failed (the caller reports it).
-fn deliveries(
+impl ToNapiValue for Batch {
+    /// The deliveries alone (an event's are converted by `into_event`).
+    // SAFETY: napi calls this on Node's thread with the environment of the current callback; every
+    // raw call goes through `raw::Env`, which checks each status.
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let event = val.into_event(env, 0, 0)?;
+        Env(env)
+            .named_property(event, "deliveries\0")
+            .ok_or_else(|| napi::Error::new(napi::Status::GenericFailure, "no deliveries"))
+    }
+}
+
+/// The event built by the unpacking function; `None` when that failed (the caller reports it).
+fn event(
     env: sys::napi_env,
     deliveries: &[Delivery],
     packed: bool,
+    epoch: u32,
+    attach: u32,
 ) -> Option<sys::napi_value> {
     let env = Env(env);
     STATE.with(|state| {
@@ -104,7 +127,7 @@ fn deliveries(
             *state = setup(env);
         }
         let st = state.as_mut()?;
-        let result = pack_and_unpack(st, env, deliveries, packed);
+        let result = pack_and_unpack(st, env, deliveries, packed, [epoch, attach]);
         if result.is_none() {
             // Never half-trust the interned keys after a failure: start over next time.
             env.clear_exception();
@@ -119,6 +142,7 @@ fn pack_and_unpack(
     env: Env,
     deliveries: &[Delivery],
     packed: bool,
+    [epoch, attach]: [u32; 2],
 ) -> Option<sys::napi_value> {
     let mut tape = std::mem::take(&mut st.tape);
     let mut bytes = std::mem::take(&mut st.bytes);
@@ -126,6 +150,8 @@ fn pack_and_unpack(
     tape.clear();
     bytes.clear();
     index.clear();
+    // The head, filled in once the deliveries are packed.
+    tape.resize(head::COUNT, 0.0);
     let mut p = Packer {
         tape: &mut tape,
         bytes: &mut bytes,
@@ -149,27 +175,30 @@ fn pack_and_unpack(
         append_index(&mut tape, &index, bytes.len());
     }
     let result = (|| {
-        let buffer = env.buffer(&bytes, &big, bytes.len() + big_len)?;
-        let tape_js = env.float64_array(&tape)?;
+        let len = bytes.len() + big_len;
+        let (buffer, base) = st.pool.place(env, &bytes, &big, len)?;
+        tape[head::N] = deliveries.len() as f64;
+        tape[head::BIG_AT] = bytes.len() as f64;
+        tape[head::INDEX_AT] = if packed { index_at as f64 } else { -1.0 };
+        tape[head::EPOCH] = f64::from(epoch);
+        tape[head::ATTACH] = f64::from(attach);
+        tape[head::BASE] = base as f64;
+        tape[head::LEN] = len as f64;
+        // A packed batch keeps its tape; an unpacked one's is read during the call only.
+        let tape_js = if packed {
+            env.float64_array_of(&tape)?
+        } else {
+            st.scratch.tape(env, &tape)?
+        };
         let keys_js = if new_keys.is_empty() {
             env.undefined()?
         } else {
             env.strings(&new_keys)?
         };
-        let n = env.uint32(deliveries.len() as u32)?;
-        let big_at = env.uint32(bytes.len() as u32)?;
         let unpack = env.reference_value(st.unpack)?;
-        if packed {
-            let index_at = env.double(index_at as f64)?;
-            env.call(unpack, &[buffer, tape_js, keys_js, n, big_at, index_at])
-        } else {
-            env.call(unpack, &[buffer, tape_js, keys_js, n, big_at])
-        }
+        env.call(unpack, &[buffer, tape_js, keys_js])
     })();
-    // Keep the allocations for the next batch (but not a huge one-off). The packed bytes are
-    // copied into a Buffer of Node's: handing the Vec over as an external buffer (no copy) was
-    // measured slower (finalizers, and RSS doubled at 4 KiB bodies: external memory is collected
-    // late).
+    // Keep the allocations for the next batch (but not a huge one-off).
     if tape.capacity() <= 1 << 20 {
         st.tape = tape;
     }

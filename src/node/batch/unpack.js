@@ -6,9 +6,10 @@
 // (so they are literals, as if written here): they are written there only.
 /* global OP_NULL, OP_TRUE, OP_FALSE, OP_NUMBER, OP_DATE, OP_BINARY, OP_ASCII, OP_UTF8, OP_KEY, OP_LIST, OP_MAP, OP_DESCRIBED */
 /* global F_END, BODY_DATA, BODY_VALUE, FLAG_SETTLED, FLAG_SECTION */
+/* global H_N, H_BIG_AT, H_INDEX_AT, H_EPOCH, H_ATTACH, H_BASE, H_LEN, HEAD */
 (function () {
   'use strict';
-  const from = typeof Buffer === 'function' && typeof Buffer.from === 'function' ? Buffer.from : null;
+  const from = Buffer.from;
   // The message classes, registered by lib/message.js (when loaded): messages are then built with
   // their prototypes at once, which spares adopt() two slow Object.setPrototypeOf calls each.
   const CLASSES = Symbol.for('aliyun-iot-amqp.message-classes');
@@ -32,7 +33,7 @@
     const o = t[p] < 0 ? big - 1 - t[p] : t[p];
     const l = t[p + 1];
     p += 2;
-    return from !== null ? from(ab, base + o, l) : b.subarray(o, o + l);
+    return from(ab, base + o, l);
   }
   function value() {
     switch (t[p++]) {
@@ -121,18 +122,26 @@
       return m;
     },
   });
-  return function unpack(buffer, tape, newKeys, n, bigAt, indexAt) {
+  // The `messages` event of one batch: its bytes are `tape[H_LEN]` bytes of `bytes` (an
+  // ArrayBuffer) from `tape[H_BASE]` on; the tape starts with its head (codes.rs's `head`).
+  return function unpack(bytes, tape, newKeys) {
     if (newKeys !== undefined) for (let i = 0; i < newKeys.length; i++) keys.push(internal(newKeys[i]));
     const classes = globalThis[CLASSES];
     M = classes !== undefined && typeof classes.Message === 'function' ? classes.Message : null;
     S = classes !== undefined && typeof classes.Section === 'function' ? classes.Section : null;
-    if (indexAt !== undefined) return { length: n, buffer, tape, bigAt, indexAt, read };
+    const n = tape[H_N];
+    const buffer = from(bytes, tape[H_BASE], tape[H_LEN]);
+    const indexAt = tape[H_INDEX_AT];
+    if (indexAt >= 0) {
+      const deliveries = { length: n, buffer, tape, bigAt: tape[H_BIG_AT], indexAt, read };
+      return { type: 'messages', epoch: tape[H_EPOCH], attach: tape[H_ATTACH], deliveries };
+    }
     b = buffer;
-    ab = buffer.buffer;
-    base = buffer.byteOffset;
-    big = bigAt;
+    ab = bytes;
+    base = tape[H_BASE];
+    big = tape[H_BIG_AT];
     t = tape;
-    p = 0;
+    p = HEAD;
     const deliveries = new Array(n);
     for (let i = 0; i < n; i++) {
       const id = t[p];
@@ -144,9 +153,11 @@
       deliveries[i] = { id, tag, format, settled: (flags & FLAG_SETTLED) !== 0, section: (flags & FLAG_SECTION) !== 0, message };
       fill(message);
     }
+    const epoch = t[H_EPOCH];
+    const attach = t[H_ATTACH];
     b = null;
     ab = null;
     t = null;
-    return deliveries;
+    return { type: 'messages', epoch, attach, deliveries };
   };
 })

@@ -11,6 +11,7 @@ use napi::sys;
 
 use super::codes::{F_APPLICATION_PROPERTIES, F_BODY, F_DELIVERY_ANNOTATIONS, F_FOOTER, SPLICED};
 use super::packer::Keys;
+use super::pool::{Pool, Scratch};
 use crate::message::{HEADER_FIELDS, PROPERTY_FIELDS};
 use crate::node::raw::{ok, Env};
 
@@ -19,6 +20,7 @@ use crate::node::raw::{ok, Env};
 /// names by `unpack_source`, so the field codes cannot drift from the names.
 const UNPACK_JS: &str = include_str!("unpack.js");
 /// What is kept per environment: the compiled unpacker, the interned keys, reusable buffers.
+/// Its references are not deleted when it is dropped: they die with their environment.
 pub(super) struct EnvState {
     pub(super) env: sys::napi_env,
     pub(super) unpack: sys::napi_ref,
@@ -26,6 +28,9 @@ pub(super) struct EnvState {
     pub(super) tape: Vec<f64>,
     pub(super) bytes: Vec<u8>,
     pub(super) index: Vec<f64>,
+    /// Where the batches' bytes and tapes go in JavaScript's memory.
+    pub(super) pool: Pool,
+    pub(super) scratch: Scratch,
 }
 
 thread_local! {
@@ -125,5 +130,7 @@ pub(super) fn setup(env: Env) -> Option<EnvState> {
         tape: Vec::new(),
         bytes: Vec::new(),
         index: Vec::new(),
+        pool: Pool::default(),
+        scratch: Scratch::default(),
     })
 }
