@@ -11,6 +11,10 @@
 //! - `Scratch`: the tape of a batch unpacked into messages is read once, at once, by the
 //!   unpacker, and never handed to anyone, so one Float64Array serves every batch. A packed batch
 //!   keeps its tape: it gets a new one each time.
+//!
+//! The bytes are copied: handing the packer's Vec over as an external buffer (no copy) was
+//! measured slower (finalizers, and RSS doubled at 4 KiB bodies: external memory is collected
+//! late).
 
 use std::ptr;
 
@@ -74,8 +78,9 @@ impl Pool {
             let ab = env.reference_value(r)?;
             let (data, size) = env.arraybuffer_info(ab)?;
             if !data.is_null() && size >= used + len {
-                // SAFETY: the bytes from `used` on have never been handed out (every view made is
-                // of bytes before `used`), and `used + len` is within the buffer's `size`.
+                // SAFETY: `used + len` is within the buffer's `size`; no JavaScript runs during
+                // this call (Node's thread is in it), and the bytes from `used` on belong to no
+                // view made so far (each is of bytes before `used`).
                 unsafe { copy_to(data.add(used), small, big) };
                 self.shared = Some((r, used + len));
                 return Some((ab, used));
