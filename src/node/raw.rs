@@ -118,24 +118,6 @@ impl Env {
         Some(out)
     }
 
-    /// Property `name` (NUL-terminated) of `object`.
-    pub fn named_property(
-        self,
-        object: sys::napi_value,
-        name: &'static str,
-    ) -> Option<sys::napi_value> {
-        if !name.ends_with('\0') {
-            return None;
-        }
-        let mut out = ptr::null_mut();
-        // SAFETY: `object` is a live value of this environment and `name` a NUL-terminated
-        // static string (checked above).
-        ok(unsafe {
-            sys::napi_get_named_property(self.0, object, name.as_ptr().cast(), &mut out)
-        })?;
-        Some(out)
-    }
-
     /// `f(...args)` with `this` undefined.
     pub fn call(self, f: sys::napi_value, args: &[sys::napi_value]) -> Option<sys::napi_value> {
         let this = self.undefined()?;
