@@ -21,6 +21,8 @@
 //   --size 256           payload bytes                                 (default 256)
 //   --lib ours|consumer  our API: rhea-shaped (doc script) or createConsumer() (for-await)  (default ours)
 //   --no-rt              the paced loadgen as a normal thread (default: SCHED_FIFO)
+//   --sender loadgen|rhea  what sends: the Rust loadgen, or tools/rhea-sender.js, a rhea server
+//                        paced by a 1 ms Node timer (unpaced: rhea's own ceiling)  (default loadgen)
 //
 // Prints each run, then per rate the medians per side and each side's ratio to the first:
 // CPU µs/msg (whole process, after the warm-up tenth), % of a core, event-loop busy µs/msg, main
@@ -33,9 +35,10 @@ const { ROOT, LOADGEN, JS_CONSUMER } = require('../lib/paths');
 const { start, lastJson } = require('../lib/proc');
 
 const NODE_NAME = 'aliyun-iot-amqp.linux-x64-gnu.node';
+const RHEA_SENDER = path.join(__dirname, 'rhea-sender.js');
 
 function parseArgs(argv) {
-  const o = { rates: [1000, 10000], seconds: 5, count: 100000, runs: 3, size: 256, lib: 'ours', rt: true, sides: [] };
+  const o = { rates: [1000, 10000], seconds: 5, count: 100000, runs: 3, size: 256, lib: 'ours', rt: true, sender: 'loadgen', sides: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => argv[++i];
@@ -46,6 +49,7 @@ function parseArgs(argv) {
     else if (a === '--size') o.size = Number(val());
     else if (a === '--lib') o.lib = val();
     else if (a === '--no-rt') o.rt = false;
+    else if (a === '--sender') o.sender = val();
     else if (a === '--help' || a === '-h') {
       // The header comment, from its second line to its last.
       const lines = fs.readFileSync(__filename, 'utf8').split('\n');
@@ -55,6 +59,7 @@ function parseArgs(argv) {
     else o.sides.push(a);
   }
   if (o.sides.length < 1) throw new Error('ab.js SIDE [SIDE...]: see --help');
+  if (!['loadgen', 'rhea'].includes(o.sender)) throw new Error(`--sender loadgen|rhea, not ${o.sender}`);
   return o;
 }
 
@@ -84,7 +89,7 @@ async function once(o, s, rate) {
   delete env.NODE_EXTRA_CA_CERTS;
   const lgArgs = ['--count', String(count), '--size', String(o.size), '--timeout-s', '120'];
   if (rate) lgArgs.push('--rate', String(rate), ...(o.rt ? ['--rt'] : []));
-  const lg = start(LOADGEN, lgArgs, process.env);
+  const lg = o.sender === 'rhea' ? start(process.execPath, [RHEA_SENDER, ...lgArgs], process.env) : start(LOADGEN, lgArgs, process.env);
   const port = /^listening (\d+)/.exec(await lg.line(0, 10000))[1];
   const common = ['--port', port, '--count', String(count), ...(rate ? ['--latency'] : [])];
   const c = s.floor
@@ -117,10 +122,10 @@ const f = (v, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  if (!fs.existsSync(LOADGEN)) throw new Error(`${LOADGEN} is missing: run node bench/run.js once, or cargo build --release in bench/`);
+  if (o.sender === 'loadgen' && !fs.existsSync(LOADGEN)) throw new Error(`${LOADGEN} is missing: run node bench/run.js once, or cargo build --release in bench/`);
   const sides = o.sides.map(side);
   const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`load average ${load()}; ${o.runs} runs per side and rate; lib ${o.lib}; ${o.size} B; sides: ${sides.map((s) => s.name).join(' | ')}`);
+  console.log(`load average ${load()}; ${o.runs} runs per side and rate; lib ${o.lib}; ${o.size} B; sender ${o.sender}; sides: ${sides.map((s) => s.name).join(' | ')}`);
   const res = {};
   const t0 = Date.now();
   for (let run = 0; run < o.runs; run++) {
