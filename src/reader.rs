@@ -62,9 +62,26 @@ impl FrameReader {
         self.wakeups.set_low_water(bytes);
     }
 
+    /// The next packet wakes the runtime, whatever its size: `waiting` bytes are in the socket.
+    pub fn wake_on_more(&mut self, waiting: usize) {
+        let bytes = u32::try_from(waiting).unwrap_or(u32::MAX).saturating_add(1);
+        self.low_water = bytes;
+        self.wakeups.set_low_water(bytes);
+    }
+
     /// Bytes waiting in the socket, not read yet (where the OS tells).
     pub fn waiting(&self) -> Option<usize> {
         self.wakeups.waiting()
+    }
+
+    /// The low-water mark set: the bytes a paced read waits for (1 when not paced).
+    pub fn low_water(&self) -> u32 {
+        self.low_water
+    }
+
+    /// Acknowledges what the socket has received, now (see `Wakeups::ack_now`).
+    pub fn ack_now(&self) {
+        self.wakeups.ack_now();
     }
 
     /// Every packet wakes the runtime again; the kernel then signals what is waiting at once.
@@ -77,7 +94,11 @@ impl FrameReader {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
-        self.rd.read_buf(&mut self.buf).await.map_err(io_error)
+        let n = self.rd.read_buf(&mut self.buf).await.map_err(io_error)?;
+        if n > 0 {
+            self.wakeups.ack_now();
+        }
+        Ok(n)
     }
 
     /// The 8-byte protocol header the server sends at the start of a layer.

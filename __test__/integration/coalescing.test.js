@@ -6,6 +6,9 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+
 const { startEmulator } = require('../support/emulator');
 const { amqp, optionsFor, closed } = require('../support/client');
 
@@ -29,6 +32,8 @@ async function attached(t, options, receiverOptions) {
   await emu.waitFor(() => emu.attaches.length === 1, 5000, 'attached');
   return { emu, c };
 }
+
+const RHEA_SENDER = path.join(__dirname, '..', '..', 'bench', 'tools', 'rhea-sender.js');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -179,6 +184,40 @@ test('faster than a trickle, reads are held for a few ms only, whatever read_del
   const all = await waits(emu, c, 400, 4, 2);
   const p90 = all[Math.floor(all.length * 0.9)];
   assert.ok(p90 < 100, `90 % of the messages waited up to ${p90} ms with read_delay 1000`);
+});
+
+test('a sender that waits for acknowledgements (Nagle) is acknowledged in time: at 1 000 msg/s a message waits about read_delay, not ack_delay', async (t) => {
+  // bench/tools/rhea-sender.js: rhea in a process of its own, on a Node socket with Nagle's
+  // algorithm on, one message a millisecond. After a small packet it sends nothing more until
+  // that packet is acknowledged, and the kernel acknowledges unread data only with data of ours
+  // (or after 40 ms): paced reads alone would hold the trickle for ack_delay (20 ms).
+  const sender = spawn(process.execPath, [RHEA_SENDER, '--count', '2000', '--rate', '1000', '--timeout-s', '30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => sender.kill());
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    sender.stdout.on('data', (d) => {
+      out += d;
+      const m = /^listening (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    sender.once('exit', (code) => reject(new Error(`the sender ended (${code}) before listening`)));
+  });
+  const c = amqp.create_container().connect({ host: '127.0.0.1', port, transport: 'tcp', username: 'any', password: 'any' });
+  t.after(() => closed(c));
+  c.open_receiver();
+  const waited = [];
+  await new Promise((resolve) => {
+    c.on('message', (ctx) => {
+      waited.push(Number(process.hrtime.bigint() - BigInt(ctx.message.application_properties.sendNs)) / 1e6);
+      ctx.delivery.accept();
+      if (waited.length === 2000) resolve();
+    });
+  });
+  // After the first half second (the connection's start, the pacing's first estimates).
+  const steady = waited.slice(500).sort((x, y) => x - y);
+  const p50 = steady[steady.length >> 1];
+  const p90 = steady[Math.floor(steady.length * 0.9)];
+  assert.ok(p90 < 15, `90 % of the messages waited up to ${p90.toFixed(1)} ms (median ${p50.toFixed(1)} ms; read_delay 8, ack_delay 20)`);
 });
 
 test('read_delay 0 hands every message over as it comes', async (t) => {

@@ -85,6 +85,12 @@ pub struct Session<'a> {
     delivered_read_at: Option<Instant>,
     /// The coming read is the first after a paced read's timer ran out.
     resumed: bool,
+    /// The paced read's bound passed with the sender seemingly waiting for an acknowledgement;
+    /// one was sent, and the read waits a little longer for what it releases (`pacing.rs`).
+    nudged: bool,
+    /// The sender waits for acknowledgements before it sends more (`pacing.rs`): paced reads
+    /// acknowledge early enough for what that releases to come within `read_delay`.
+    ack_clocked: bool,
     /// Deliveries handed over on this connection.
     handed: u64,
     trace: Trace,
@@ -158,6 +164,8 @@ impl<'a> Session<'a> {
             read_resume_at: None,
             delivered_read_at: None,
             resumed: false,
+            nudged: false,
+            ack_clocked: false,
             handed: 0,
             outbox: Outbox::new(trace.clone()),
             trace,
@@ -502,6 +510,12 @@ impl<'a> Session<'a> {
                     Ok(0) => Err(eof_error()),
                     Ok(n) => {
                         self.last_read = Instant::now();
+                        // A paced read woken by its low-water mark: the sender sent the whole
+                        // window unprompted.
+                        if self.read_resume_at.is_some() && !self.nudged {
+                            self.ack_clocked = false;
+                        }
+                        self.nudged = false;
                         let handed = self.handed;
                         let r = self.process_frames(reader);
                         // A paced read (woken by its low-water mark or after its timer) keeps
@@ -539,10 +553,14 @@ impl<'a> Session<'a> {
                     } else if now >= release_at {
                         self.release_unreadable().map(|_| Step::Continue)
                     } else if now >= read_at {
-                        self.read_resume_at = None;
-                        self.resumed = true;
-                        reader.resume();
-                        Ok(Step::Continue)
+                        self.nudge_sender(reader, now).map(|nudged| {
+                            if !nudged {
+                                self.read_resume_at = None;
+                                self.resumed = true;
+                                reader.resume();
+                            }
+                            Step::Continue
+                        })
                     } else if now >= heartbeat_at {
                         self.outbox.heartbeat();
                         self.outbox.flush().map(|_| Step::Continue)

@@ -32,6 +32,9 @@ const BURST: f64 = 256.0 * 1024.0;
 const TRICKLE_COUNT: f64 = 32.0;
 /// Faster than a trickle, the longest a read is held (`read_delay` when that is shorter).
 const HELD: Duration = Duration::from_millis(5);
+/// How long a paced read waits, after its bound, for what an acknowledgement sent then releases
+/// from a sender that waits for one (`nudge_sender`): a near network's round trip.
+const NUDGE_WAIT: Duration = Duration::from_millis(2);
 
 impl Session<'_> {
     /// After a read of `n` bytes that brought `delivered` deliveries: when they trickle in (see
@@ -86,12 +89,67 @@ impl Session<'_> {
             reader.resume();
             return Ok(());
         };
-        self.read_resume_at = Some(now + hold);
+        // A sender that waits for acknowledgements is nudged before the bound, so that what the
+        // nudge releases still comes within it.
+        let until = if self.ack_clocked {
+            hold.saturating_sub(self.nudge_wait())
+        } else {
+            hold
+        };
+        self.read_resume_at = Some(now + until);
         reader.pace(mark);
         if self.ack_flush_at.is_some_and(|at| at <= now + hold) {
             self.take_acks()?;
         }
         Ok(())
+    }
+
+    /// A paced read's bound passed with far fewer bytes waiting than expected, but some: the
+    /// sender may be holding the rest until what it sent is acknowledged (Nagle's algorithm, on
+    /// by default in most TCP stacks, sends one small packet and waits; the kernel here delays
+    /// its acknowledgement while nothing is read or sent, up to 40 ms, and acknowledges unread
+    /// data only with data of ours). Something is sent now, to carry the acknowledgement: the
+    /// settlements due, else an empty frame; and the read waits `NUDGE_WAIT` more (a quarter of
+    /// `read_delay` at most) for what that releases, so that one read takes the whole window's
+    /// messages. Once per paced read: false when it is not due (read now).
+    pub(super) fn nudge_sender(
+        &mut self,
+        reader: &mut FrameReader,
+        now: Instant,
+    ) -> Result<bool, Error> {
+        if std::mem::take(&mut self.nudged) {
+            return Ok(false);
+        }
+        // Only at a trickle: faster, the sender's packets fill up and are acknowledged as they
+        // come (the kernel acknowledges every second full-sized one).
+        let mark = u64::from(reader.low_water());
+        let Some(waiting) = reader
+            .waiting()
+            .filter(|&w| mark < BURST as u64 && w > 0 && (w as u64).saturating_mul(2) < mark)
+        else {
+            return Ok(false);
+        };
+        self.collect_acks();
+        self.write_settles()?;
+        if self.closing.is_none() {
+            self.refill_credit(false)?;
+        }
+        if self.outbox.is_empty() {
+            self.outbox.heartbeat();
+        }
+        self.outbox.flush()?;
+        self.expect_acks();
+        // What it releases comes at once, in one packet: that packet wakes the read.
+        reader.wake_on_more(waiting);
+        self.nudged = true;
+        self.ack_clocked = true;
+        self.read_resume_at = Some(now + self.nudge_wait());
+        Ok(true)
+    }
+
+    /// How long a nudged read waits for what the nudge releases.
+    fn nudge_wait(&self) -> Duration {
+        NUDGE_WAIT.min(self.cfg.read_delay / 4)
     }
 
     /// Whether the sender runs low on credit: settlements are then needed at once to grant more.
