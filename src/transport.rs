@@ -64,46 +64,41 @@ impl Wakeups {
 
     /// No readiness wake-up until `bytes` are waiting (1: the default, every packet). The
     /// kernel signals readiness at once when lowering it finds enough data waiting. Must be
-    /// called only while the socket lives (the reader that owns it calls it).
+    /// called only while the socket lives (the reader that owns it calls it). A failure only
+    /// leaves the default (every packet wakes).
     pub fn set_low_water(&self, bytes: u32) {
         #[cfg(target_os = "linux")]
-        {
-            let value: libc::c_int = bytes.min(i32::MAX as u32) as libc::c_int;
-            // SAFETY: `fd` is the connected socket owned by the live stream of the reader that
-            // calls this; `value` is a c_int on the stack and its size is passed with it. A
-            // failure only leaves the default (every packet wakes), so the result is ignored.
-            unsafe {
-                libc::setsockopt(
-                    self.fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVLOWAT,
-                    (&value as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                );
-            }
-        }
+        self.set_int(
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            bytes.min(i32::MAX as u32) as libc::c_int,
+        );
         #[cfg(not(target_os = "linux"))]
         let _ = bytes;
     }
-    /// Acknowledges now, at the TCP level, what has been received (Linux: `TCP_QUICKACK`). The
-    /// kernel otherwise waits for data of ours to carry the acknowledgement, or up to 40 ms; a
-    /// sender with Nagle's algorithm on sends nothing more meanwhile.
+
+    /// Acknowledges at once, at the TCP level, what has been read (Linux: `TCP_QUICKACK`, after
+    /// a read that emptied the socket). The kernel otherwise waits for data of ours to carry the
+    /// acknowledgement, or up to 40 ms, and a sender with Nagle's algorithm on sends nothing
+    /// more meanwhile. A failure only leaves the kernel's delayed acknowledgement.
     pub fn ack_now(&self) {
         #[cfg(target_os = "linux")]
-        {
-            let value: libc::c_int = 1;
-            // SAFETY: `fd` is the connected socket owned by the live stream of the reader that
-            // calls this; `value` is a c_int on the stack and its size is passed with it. A
-            // failure only leaves the kernel's delayed acknowledgement, so the result is ignored.
-            unsafe {
-                libc::setsockopt(
-                    self.fd,
-                    libc::IPPROTO_TCP,
-                    libc::TCP_QUICKACK,
-                    (&value as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                );
-            }
+        self.set_int(libc::IPPROTO_TCP, libc::TCP_QUICKACK, 1);
+    }
+
+    /// Sets an integer socket option; the result is ignored (each caller says why it may be).
+    #[cfg(target_os = "linux")]
+    fn set_int(&self, level: libc::c_int, name: libc::c_int, value: libc::c_int) {
+        // SAFETY: `fd` is the connected socket owned by the live stream of the reader that
+        // calls this; `value` is a c_int on the stack and its size is passed with it.
+        unsafe {
+            libc::setsockopt(
+                self.fd,
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
         }
     }
 }

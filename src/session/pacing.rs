@@ -15,6 +15,12 @@
 //! times one by a packet where timers are dear (virtual machines), and Node's thread is woken
 //! once per read too. Slower than two deliveries per `read_delay`, faster than the credit allows
 //! to gather, or when this client is the bottleneck, reads are not held back.
+//!
+//! A sender with Nagle's algorithm on sends one small packet and then waits for it to be
+//! acknowledged, and the kernel acknowledges unread data only with data of ours (or after 40 ms):
+//! a held-back read would wait for the next settlements. Each read acknowledges at once (the
+//! reader's `TCP_QUICKACK`), and a paced read that finds far fewer bytes than expected near its
+//! bound nudges the sender (`nudge_sender`).
 
 use super::{Session, Step};
 use crate::error::Error;
@@ -127,6 +133,9 @@ impl Session<'_> {
             .waiting()
             .filter(|&w| mark < BURST as u64 && w > 0 && (w as u64).saturating_mul(2) < mark)
         else {
+            // Most of the window came unprompted (or nothing did, or faster than a trickle): the
+            // sender is not waiting for an acknowledgement.
+            self.ack_clocked = false;
             return Ok(false);
         };
         self.collect_acks();
