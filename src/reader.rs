@@ -79,11 +79,6 @@ impl FrameReader {
         self.low_water
     }
 
-    /// Acknowledges what the socket has received, now (see `Wakeups::ack_now`).
-    pub fn ack_now(&self) {
-        self.wakeups.ack_now();
-    }
-
     /// Every packet wakes the runtime again; the kernel then signals what is waiting at once.
     pub fn resume(&mut self) {
         self.pace(1);

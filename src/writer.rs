@@ -76,11 +76,6 @@ impl Outbox {
         codec::encode_empty(&mut self.out);
     }
 
-    /// Whether nothing is appended since the last flush.
-    pub fn is_empty(&self) -> bool {
-        self.out.is_empty()
-    }
-
     /// Hands everything appended so far to the writer task.
     pub fn flush(&mut self) -> Result<(), Error> {
         if self.out.is_empty() {

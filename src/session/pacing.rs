@@ -139,14 +139,10 @@ impl Session<'_> {
             return Ok(false);
         };
         self.collect_acks();
-        self.write_settles()?;
-        if self.closing.is_none() {
-            self.refill_credit(false)?;
-        }
-        if self.outbox.is_empty() {
+        if self.pending_settles.is_empty() {
             self.outbox.heartbeat();
         }
-        self.outbox.flush()?;
+        self.flush_settles()?;
         self.expect_acks();
         // What it releases comes at once, in one packet: that packet wakes the read.
         reader.wake_on_more(waiting);
