@@ -21,6 +21,7 @@
 //   --size 256           payload bytes                                 (default 256)
 //   --lib ours|consumer  our API: rhea-shaped (doc script) or createConsumer() (for-await)  (default ours)
 //   --no-rt              the paced loadgen as a normal thread (default: SCHED_FIFO)
+//   --tls                TLS, with bench/certs (made here when missing, as run.js does)
 //   --sender loadgen|rhea  what sends: the Rust loadgen, or tools/rhea-sender.js, a rhea server
 //                        paced by a 1 ms Node timer (unpaced: rhea's own ceiling)  (default loadgen)
 //
@@ -33,12 +34,13 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { ROOT, LOADGEN, JS_CONSUMER } = require('../lib/paths');
 const { start, lastJson } = require('../lib/proc');
+const { certs } = require('../lib/setup');
 
 const NODE_NAME = 'aliyun-iot-amqp.linux-x64-gnu.node';
 const RHEA_SENDER = path.join(__dirname, 'rhea-sender.js');
 
 function parseArgs(argv) {
-  const o = { rates: [1000, 10000], seconds: 5, count: 100000, runs: 3, size: 256, lib: 'ours', rt: true, sender: 'loadgen', sides: [] };
+  const o = { rates: [1000, 10000], seconds: 5, count: 100000, runs: 3, size: 256, lib: 'ours', rt: true, sender: 'loadgen', tls: false, sides: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => argv[++i];
@@ -50,6 +52,7 @@ function parseArgs(argv) {
     else if (a === '--lib') o.lib = val();
     else if (a === '--no-rt') o.rt = false;
     else if (a === '--sender') o.sender = val();
+    else if (a === '--tls') o.tls = true;
     else if (a === '--help' || a === '-h') {
       // The header comment, from its second line to its last.
       const lines = fs.readFileSync(__filename, 'utf8').split('\n');
@@ -89,9 +92,10 @@ async function once(o, s, rate) {
   delete env.NODE_EXTRA_CA_CERTS;
   const lgArgs = ['--count', String(count), '--size', String(o.size), '--timeout-s', '120'];
   if (rate) lgArgs.push('--rate', String(rate), ...(o.rt ? ['--rt'] : []));
+  if (o.tls) lgArgs.push(...(o.sender === 'rhea' ? ['--tls', '--cert', o.tls.cert, '--key', o.tls.key] : ['--tls-cert', o.tls.cert, '--tls-key', o.tls.key]));
   const lg = o.sender === 'rhea' ? start(process.execPath, [RHEA_SENDER, ...lgArgs], process.env) : start(LOADGEN, lgArgs, process.env);
   const port = /^listening (\d+)/.exec(await lg.line(0, 10000))[1];
-  const common = ['--port', port, '--count', String(count), ...(rate ? ['--latency'] : [])];
+  const common = ['--port', port, '--count', String(count), ...(rate ? ['--latency'] : []), ...(o.tls ? ['--tls', '--ca', o.tls.ca] : [])];
   const c = s.floor
     ? start(s.floor, common, env)
     : start(process.execPath, [JS_CONSUMER, '--lib', s.lib || o.lib, ...common, ...s.args], env);
@@ -124,8 +128,9 @@ async function main() {
   const o = parseArgs(process.argv.slice(2));
   if (o.sender === 'loadgen' && !fs.existsSync(LOADGEN)) throw new Error(`${LOADGEN} is missing: run node bench/run.js once, or cargo build --release in bench/`);
   const sides = o.sides.map(side);
+  if (o.tls) o.tls = certs();
   const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`load average ${load()}; ${o.runs} runs per side and rate; lib ${o.lib}; ${o.size} B; sender ${o.sender}; sides: ${sides.map((s) => s.name).join(' | ')}`);
+  console.log(`load average ${load()}; ${o.runs} runs per side and rate; lib ${o.lib}; ${o.size} B; sender ${o.sender}${o.tls ? ', TLS' : ''}; sides: ${sides.map((s) => s.name).join(' | ')}`);
   const res = {};
   const t0 = Date.now();
   for (let run = 0; run < o.runs; run++) {

@@ -7,7 +7,10 @@
 // shape. The consumers' figures must not depend on which of the two sends.
 //
 //   node bench/tools/rhea-sender.js --count N [--size 256] [--rate R] [--timeout-s 120] [--port 0]
+//                                   [--tls --cert FILE --key FILE]
 //
+// --tls     TLS (rhea's `transport: 'tls'`), with the certificate and key in PEM files (bench/certs/,
+//           made by run.js: leaf.pem, leaf.key)
 // --rate R  paced: a Node timer every millisecond sends the messages due by then (start + i / R),
 //           each with its own send() (one per tick at 1 000 msg/s; Node's 1 ms timers run a little
 //           late, so a tick now and then sends two); 0 or absent: as fast as credit allows (rhea's
@@ -17,10 +20,11 @@
 // timer tick (paced). Messages carry `sendNs` (CLOCK_MONOTONIC ns, process.hrtime.bigint()) for the
 // consumers' latency, as the loadgen's do.
 
+const fs = require('node:fs');
 const rhea = require('rhea');
 
 function parseArgs(argv) {
-  const o = { count: 1000, size: 256, rate: 0, timeoutS: 120, port: 0 };
+  const o = { count: 1000, size: 256, rate: 0, timeoutS: 120, port: 0, tls: false, cert: null, key: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -33,9 +37,13 @@ function parseArgs(argv) {
     else if (a === '--rate') o.rate = num();
     else if (a === '--timeout-s') o.timeoutS = num();
     else if (a === '--port') o.port = num();
+    else if (a === '--tls') o.tls = true;
+    else if (a === '--cert') o.cert = argv[++i];
+    else if (a === '--key') o.key = argv[++i];
     else if (a === '--rt' || a === '--no-rt') continue; // the loadgen's scheduling flag: not for Node
     else throw new Error(`unknown argument ${a}`);
   }
+  if (o.tls && (!o.cert || !o.key)) throw new Error('--tls needs --cert FILE and --key FILE');
   return o;
 }
 
@@ -105,7 +113,9 @@ container.on('accepted', () => {
 for (const e of ['released', 'rejected', 'modified']) container.on(e, () => process.stderr.write(`a delivery was ${e}\n`));
 for (const e of ['connection_error', 'connection_close', 'sender_close', 'disconnected', 'error']) container.on(e, () => {});
 
-const server = container.listen({ host: '127.0.0.1', port: o.port });
+const listen = { host: '127.0.0.1', port: o.port };
+if (o.tls) Object.assign(listen, { transport: 'tls', cert: fs.readFileSync(o.cert), key: fs.readFileSync(o.key) });
+const server = container.listen(listen);
 server.on('listening', () => process.stdout.write(`listening ${server.address().port}\n`));
 
 function finish() {
