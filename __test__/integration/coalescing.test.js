@@ -206,12 +206,15 @@ test('a sender that waits for acknowledgements (Nagle) is acknowledged in time: 
   t.after(() => closed(c));
   c.open_receiver();
   const waited = [];
-  await new Promise((resolve) => {
+  await new Promise((resolve, reject) => {
     c.on('message', (ctx) => {
       waited.push(Number(process.hrtime.bigint() - BigInt(ctx.message.application_properties.sendNs)) / 1e6);
       ctx.delivery.accept();
       if (waited.length === 2000) resolve();
     });
+    // Not a silent wait: the sender gone or the connection failed ends the test at once.
+    sender.once('exit', (code) => reject(new Error(`the sender ended (${code}) after ${waited.length} of 2000 messages`)));
+    c.on('disconnected', (ctx) => reject(new Error(`disconnected after ${waited.length} of 2000 messages: ${ctx.error ? ctx.error.message : 'no error'}`)));
   });
   // After the first half second (the connection's start, the pacing's first estimates).
   const steady = waited.slice(500).sort((x, y) => x - y);

@@ -126,18 +126,17 @@ impl Session<'_> {
         if std::mem::take(&mut self.nudged) {
             return Ok(false);
         }
-        // Only at a trickle: faster, the sender's packets fill up and are acknowledged as they
-        // come (the kernel acknowledges every second full-sized one).
+        // Only at a trickle (a mark below `BURST`): faster, the sender's packets fill up and are
+        // acknowledged as they come (the kernel acknowledges every second full-sized one).
         let mark = u64::from(reader.low_water());
-        let Some(waiting) = reader
-            .waiting()
-            .filter(|&w| mark < BURST as u64 && w > 0 && (w as u64).saturating_mul(2) < mark)
-        else {
+        let waiting = reader.waiting().unwrap_or(0);
+        let trickle = mark < BURST as u64;
+        if !trickle || waiting == 0 || (waiting as u64).saturating_mul(2) >= mark {
             // Most of the window came unprompted (or nothing did, or faster than a trickle): the
             // sender is not waiting for an acknowledgement.
             self.ack_clocked = false;
             return Ok(false);
-        };
+        }
         self.collect_acks();
         if self.pending_settles.is_empty() {
             self.outbox.heartbeat();
