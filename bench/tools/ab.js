@@ -10,6 +10,8 @@
 // aliyun-iot-amqp.linux-x64-gnu.node, as `npm run build` leaves them), `rhea`, or `floor:PATH`, a
 // floor binary (bench/floor, built from some checkout's core: `cargo build --release --bin floor`
 // in its bench/), to A/B the core alone.
+// `ours:SIDE` or `consumer:SIDE` runs that side through that API whatever --lib says (to set
+// the two APIs side by side: `consumer:. ours:.`).
 // A side may carry options for our consumer after a '+': `bench/build/x.node+ackDelay=5` (several:
 // `+a=1+b=2`; values parsed as JSON, else strings), handed to connect() / createConsumer().
 //
@@ -67,6 +69,8 @@ function parseArgs(argv) {
 }
 
 function side(spec) {
+  const api = /^(ours|consumer):/.exec(spec);
+  if (api) return { ...side(spec.slice(api[0].length)), name: spec, lib: api[1] };
   const [where, ...extra] = spec.split('+');
   const opts = extra.flatMap((kv) => ['--opt', kv]);
   if (where === 'rhea') return { name: spec, lib: 'rhea', env: {}, args: [] };
