@@ -19,7 +19,7 @@ const { ACCEPT, RELEASE, OUTCOMES, rejectedOutcome, modifiedOutcome, isModifiedR
 // binding once.
 const {
   slots: SLOTS, fields: FIELDS, id: ID, flags: FLAGS, topicAt: TOPIC_AT, topicLen: TOPIC_LEN, topicAscii: TOPIC_ASCII,
-  idKind: ID_KIND, idA: ID_A, idB: ID_B, timeKind: TIME_KIND, timeA: TIME_A, bodyAt: BODY_AT, bodyLen: BODY_LEN,
+  idKind: ID_KIND, idA: ID_A, idB: ID_B, timeKind: TIME_KIND, timeA: TIME_A, bodyAt: BODY_AT, bodyLen: BODY_LEN, propsAt: PROPS_AT,
   idAscii: ID_ASCII, idUtf8: ID_UTF8, idNumber: ID_NUMBER, idValue: ID_VALUE, timeNumber: TIME_NUMBER, timeValue: TIME_VALUE,
   flagSettled: SETTLED, flagSection: SECTION,
 } = native.batchIndex();
@@ -97,6 +97,15 @@ class Batch {
     return Buffer.from(b.buffer, b.byteOffset + o, this._tape[k + BODY_LEN]);
   }
 
+  /**
+   * The application properties of delivery `i` (what message(i).application_properties holds),
+   * decoded alone, without the rest of the message: a new object each call; undefined if it has none.
+   */
+  properties(i) {
+    const q = this._tape[this._at(i) + PROPS_AT];
+    return q < 0 ? undefined : this._packed.read.value(this._packed, q);
+  }
+
   /** The whole message of delivery `i`, as 'message' events give it; built on first use, then the same object. */
   message(i) {
     const k = this._at(i);
@@ -107,6 +116,12 @@ class Batch {
       this._messages[i] = m;
     }
     return m;
+  }
+
+  /** Whether message(i) was built already. */
+  _built(i) {
+    this._at(i);
+    return this._messages !== null && this._messages[i] !== undefined;
   }
 
   /** The delivery id of delivery `i` (for logs). */

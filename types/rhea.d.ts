@@ -105,6 +105,8 @@ export interface Batch extends Iterable<Message> {
   generateTime(index: number): number | undefined;
   /** The payload of delivery `i` (a view of the batch's Buffer), if its body is one data section. */
   content(index: number): Buffer | undefined;
+  /** The application properties of delivery `i`, decoded without the rest of the message (a new object each call); undefined if it has none. */
+  properties(index: number): Record<string, any> | undefined;
   /** The whole message of delivery `i`, as `'message'` events give it; built on first use. */
   message(index: number): Message;
   /** The delivery id of delivery `i`. */

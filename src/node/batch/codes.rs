@@ -110,8 +110,10 @@ pub(super) mod slot {
     /// The single data section's offset and length.
     pub const BODY_AT: usize = 11;
     pub const BODY_LEN: usize = 12;
+    /// The application properties map's tape position (for `read.value`).
+    pub const PROPS_AT: usize = 13;
     /// Numbers per delivery.
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 14;
 }
 
 /// What the message id slot of the index holds.
@@ -150,6 +152,7 @@ pub struct BatchIndex {
     pub time_a: u32,
     pub body_at: u32,
     pub body_len: u32,
+    pub props_at: u32,
     pub id_none: u32,
     pub id_ascii: u32,
     pub id_utf8: u32,
@@ -180,6 +183,7 @@ pub fn batch_index() -> BatchIndex {
         time_a: slot::TIME_A as u32,
         body_at: slot::BODY_AT as u32,
         body_len: slot::BODY_LEN as u32,
+        props_at: slot::PROPS_AT as u32,
         id_none: IdKind::None as u32,
         id_ascii: IdKind::Ascii as u32,
         id_utf8: IdKind::Utf8 as u32,

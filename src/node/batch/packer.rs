@@ -24,9 +24,9 @@ const DEFER_MIN: usize = 128;
 /// What `Packer` notes per delivery of a packed batch: where its fields start on the tape, its
 /// id, its flags, then the tape positions (-1: none) of the value of its `topic` application
 /// property (a string only), of its message id (the `messageId` application property, else the
-/// `message_id` property), of its `generateTime` application property, and of its body's single
-/// data section.
-const MARKS: usize = 7;
+/// `message_id` property), of its `generateTime` application property, of its body's single
+/// data section, and of its application properties map.
+const MARKS: usize = 8;
 const NONE: f64 = -1.0;
 
 /// Std's hasher (randomly keyed SipHash): the keys come from the server, and a table whose keys
@@ -40,6 +40,7 @@ pub(super) struct Marks {
     message_id: f64,
     generate_time: f64,
     body: f64,
+    props: f64,
 }
 
 impl Marks {
@@ -48,6 +49,7 @@ impl Marks {
         message_id: NONE,
         generate_time: NONE,
         body: NONE,
+        props: NONE,
     };
 }
 
@@ -152,6 +154,7 @@ impl<'a> Packer<'_, 'a> {
     /// The application properties of a packed batch's delivery: a map, noting where the values
     /// of the platform's `topic` (a string), `messageId` and `generateTime` are.
     fn marked_map(&mut self, pairs: &'a [(Value, Value)]) {
+        self.marks.props = self.tape.len() as f64;
         self.tape.push(MAP);
         self.tape.push(pairs.len() as f64);
         for (k, v) in pairs {
@@ -263,6 +266,7 @@ impl<'a> Packer<'_, 'a> {
             m.message_id,
             m.generate_time,
             m.body,
+            m.props,
         ]);
     }
 }
@@ -280,6 +284,8 @@ pub(super) fn append_index(tape: &mut Vec<f64>, marks: &[f64], small: usize) {
         e[slot::FLAGS] = m[2];
         // A position on the tape: a value's opcode, or a binary's offset then length.
         let (topic, id, time, body) = (m[3], m[4], m[5], m[6]);
+        // The map's opcode: a tape position as it is (-1: none).
+        e[slot::PROPS_AT] = m[7];
         if topic >= 0.0 {
             let q = topic as usize;
             e[slot::TOPIC_AT] = at(tape[q + 1]);
