@@ -111,8 +111,10 @@ export interface ConsumerMessage {
   readonly content: Buffer;
   /** The client id of the connection the message came on. */
   readonly clientId: string;
-  /** The message as the rhea-shaped API gives it. */
+  /** The message as the rhea-shaped API gives it (built when first read). */
   readonly raw: Message;
+  /** The application properties, as `raw.application_properties` holds them, decoded without building `raw`; undefined if it has none. */
+  readonly applicationProperties: Record<string, any> | undefined;
   /** Parsed from the topic. */
   readonly topicInfo: TopicInfo;
   /** Settled here. */

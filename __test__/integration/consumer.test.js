@@ -293,6 +293,33 @@ test('close({timeout}) releases what handlers still hold after the timeout', asy
   assert.deepEqual(outcomesOf(emu, id), ['released']);
 });
 
+test("dedupe: a 'duplicate' listener that throws reaches 'error'; the messages read with it are still handed out and accepted", async (t) => {
+  const { emu, consumerFor } = await setup(t);
+  const consumer = consumerFor({ dedupe: true });
+  const handled = [];
+  const errors = [];
+  consumer.on('duplicate', () => {
+    throw new Error('duplicate listener broke');
+  });
+  consumer.on('error', (err) => errors.push(err.message));
+  consumer.on('message', (msg) => {
+    handled.push(msg.messageId);
+  });
+  emu.publish({ messageId: 'm-1' });
+  await emu.waitForAccepted(1);
+  consumer.pause();
+  // One read: the redelivery between two new messages.
+  emu.publish({ messageId: 'm-0' });
+  emu.publish({ messageId: 'm-1' });
+  emu.publish({ messageId: 'm-2' });
+  consumer.resume();
+  await emu.waitFor(() => emu.accepted.get('m-0') === 1 && emu.accepted.get('m-1') === 2 && emu.accepted.get('m-2') === 1, 10000, 'all accepted');
+  assert.deepEqual(handled, ['m-1', 'm-0', 'm-2']);
+  assert.deepEqual(errors, ['duplicate listener broke']);
+  assert.equal(consumer.stats().lastError, 'duplicate listener broke');
+  assert.deepEqual(emu.dispositions.map((d) => d.outcome).filter((o) => o !== 'accepted'), [], 'nothing released');
+});
+
 test('dedupe: a redelivery of an accepted messageId is accepted at once, not handed out, and counted', async (t) => {
   const { emu, consumerFor } = await setup(t);
   const consumer = consumerFor({ dedupe: true });

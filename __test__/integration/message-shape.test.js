@@ -14,8 +14,13 @@
  *
  * The corpus is received a third time by ours through a batch receiver (`open_receiver({batch:
  * true})`): each message a batch builds lazily (`batch.message(i)`) must equal the one the
- * 'message' event gave, and the batch's views (topic, messageId, generateTime, content) must read
- * what the platform-native API reads from that message.
+ * 'message' event gave, and the batch's views (topic, messageId, generateTime, content,
+ * properties) must read what the platform-native API reads from that message.
+ *
+ * A fourth time the corpus is received through createConsumer(), whose messages are read from
+ * such batches: each message's topic, messageId, generateTime and content must be what the
+ * platform's fields are in the 'message' event's message, its applicationProperties must equal that
+ * message's, and its `raw` must equal that message.
  *
  * No assertion depends on timing: every wait is emu.waitFor() on a condition.
  */
@@ -27,6 +32,7 @@ const rhea = require('rhea');
 const amqp = require('../../index.js');
 const { startEmulator } = require('../support/emulator');
 const { idString, timeNumber } = require('../../lib/message.js');
+const { contentOf } = require('../../lib/consumer/message.js');
 
 const T = rhea.types;
 const M = rhea.message;
@@ -353,7 +359,7 @@ async function receiveAll(lib, emu, closers, { batch = false } = {}) {
   container.on('batch', ({ batch: b }) => {
     for (let i = 0; i < b.length; i++) {
       // The views first, then the whole message (built after them, from the same tape).
-      const views = { topic: b.topic(i), messageId: b.messageId(i), generateTime: b.generateTime(i), content: b.content(i) };
+      const views = { topic: b.topic(i), messageId: b.messageId(i), generateTime: b.generateTime(i), content: b.content(i), properties: b.properties(i) };
       const message = b.message(i);
       assert.equal(b.message(i), message, 'message(i) is built once');
       batchViews.set(received.length, views);
@@ -371,9 +377,38 @@ async function receiveAll(lib, emu, closers, { batch = false } = {}) {
   return new Map(NAMES.map((name, i) => [name, received[i]]));
 }
 
+/**
+ * Publishes the corpus to `emu` and receives it with createConsumer() (handlers, each message
+ * accepted when its handler returns); resolves to a Map case name -> the ConsumerMessage.
+ */
+async function consumeAll(emu, closers) {
+  for (const [name, message] of CASES) emu.publishRaw(message, { key: name });
+  const { accessKeyId, accessKeySecret } = emu.credentials();
+  const consumer = amqp.createConsumer({
+    host: emu.hostname, port: emu.port, ca: emu.ca, accessKeyId, accessKeySecret, consumerGroupId: 'DEFAULT_GROUP', clientId: 'test-consumer', reconnect: false,
+  });
+  closers.push(async () => {
+    await consumer.close({ timeout: 1000 });
+    await emu.close();
+  });
+  const received = [];
+  const errors = [];
+  consumer.on('message', (msg) => {
+    received.push(msg);
+  });
+  consumer.on('error', (e) => errors.push(e));
+  consumer.on('protocol_error', (e) => errors.push(e));
+  await emu.waitFor(() => emu.acceptedOnce.size === CASES.length || errors.length, 60000, 'corpus received by createConsumer()');
+  assert.deepEqual(errors, [], 'no errors while receiving');
+  assert.equal(received.length, CASES.length, 'each message received once');
+  assert.deepEqual(emu.deliveries.map((d) => d.key), NAMES, 'delivered once each, in order');
+  return new Map(NAMES.map((name, i) => [name, received[i]]));
+}
+
 let fromRhea;
 let fromOurs;
 let fromBatches;
+let fromConsumer;
 /** Index of a message received through batches -> what the batch's views read for it. */
 const batchViews = new Map();
 const closers = [];
@@ -385,6 +420,8 @@ before(async () => {
   fromOurs = await receiveAll(amqp, emuOurs, closers);
   const emuBatches = await startEmulator();
   fromBatches = await receiveAll(amqp, emuBatches, closers, { batch: true });
+  const emuConsumer = await startEmulator();
+  fromConsumer = await consumeAll(emuConsumer, closers);
 });
 
 after(async () => {
@@ -428,7 +465,30 @@ test('batches: message(i) equals the message event\'s, and the views read what i
     assert.equal(views.generateTime, timeNumber(props.generateTime), `${name}: generateTime(i)`);
     const single = ours.body && ours.body.typecode === 0x75 && !ours.body.multiple;
     assert.deepStrictEqual(norm(views.content), norm(single ? ours.body.content : undefined), `${name}: content(i)`);
+    assert.deepStrictEqual(norm(views.properties), norm(ours.application_properties), `${name}: properties(i)`);
   });
+});
+
+test('createConsumer(): each message reads the platform fields of the message event\'s message, and raw is that message, for every case', () => {
+  for (const name of NAMES) {
+    const ours = fromOurs.get(name);
+    const msg = fromConsumer.get(name);
+    const props = ours.application_properties || {};
+    assert.equal(msg.topic, typeof props.topic === 'string' ? props.topic : undefined, `${name}: topic`);
+    assert.equal(msg.messageId, idString(props.messageId !== undefined ? props.messageId : ours.message_id), `${name}: messageId`);
+    assert.equal(msg.generateTime, timeNumber(props.generateTime), `${name}: generateTime`);
+    assert.ok(Buffer.isBuffer(msg.content), `${name}: content is a Buffer`);
+    assert.deepStrictEqual(norm(msg.content), norm(contentOf(ours.body)), `${name}: content`);
+    // Read before raw is: decoded alone.
+    const decoded = msg.applicationProperties;
+    assert.deepStrictEqual(norm(decoded), norm(ours.application_properties), `${name}: applicationProperties`);
+    assert.equal(msg.applicationProperties, decoded, `${name}: applicationProperties is the same object each time`);
+    assert.ok(msg.raw instanceof amqp.Message, `${name}: raw is a Message`);
+    assert.equal(msg.raw, msg.raw, `${name}: raw is built once`);
+    assert.deepEqual(Object.keys(msg.raw), Object.keys(ours), `${name}: raw has the same keys in the same order`);
+    for (const key of Object.keys(ours)) assert.deepStrictEqual(norm(msg.raw[key]), norm(ours[key]), `${name}: raw field '${key}'`);
+    assert.deepEqual([msg.settled, msg.state], [true, 'accepted'], `${name}: accepted when its handler returned`);
+  }
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -64,11 +64,6 @@ class Consumer extends EventEmitter {
     this._closePromise = null;
     this._failure = null;
     this._draining = false;
-    this._drainQueued = false;
-    this._queuedDrain = () => {
-      this._drainQueued = false;
-      this._drain();
-    };
 
     // Secrets live in this closure only, never on the consumer.
     const { keys, credentials: fetch, consumerGroupId, iotInstanceId, signMethod, authMode } = cfg;
@@ -113,7 +108,9 @@ class Consumer extends EventEmitter {
           state: 'connecting', since: Date.now(), lastMessageAt: null, reconnects: 0,
           counts: { received: 0, accepted: 0, released: 0, rejected: 0, duplicates: 0, unreadable: 0 },
         };
-        link.receiver = connection.open_receiver({ credit_window: cfg.credit, autoaccept: false });
+        // Packed batches (lib/batch.js): each message reads the platform's fields from the batch's
+        // index; the rhea-shaped message is built only when `msg.raw` is read.
+        link.receiver = connection.open_receiver({ credit_window: cfg.credit, autoaccept: false, batch: true });
         this._links.push(link);
         this._byConnection.set(connection, link);
       }
@@ -122,7 +119,7 @@ class Consumer extends EventEmitter {
       throw err;
     }
 
-    container.on('message', (ctx) => this._onDelivery(ctx));
+    container.on('batch', (ctx) => this._onBatch(ctx));
     container.on('connection_open', (ctx) => this._onOpen(ctx));
     container.on('receiver_open', (ctx) => this._onAttached(ctx));
     container.on('disconnected', (ctx) => this._onDisconnected(ctx));
@@ -402,27 +399,45 @@ class Consumer extends EventEmitter {
   // -------------------------------------------------------------------------------------------
   // Messages
 
-  _onDelivery(ctx) {
+  /**
+   * What one read of a connection brought (a lib/batch.js Batch): its messages buffered, then
+   * handed out as far as the loop or the handlers take them. Nothing thrown here reaches the
+   * receiver, which would release the batch's deliveries, those buffered here included.
+   */
+  _onBatch(ctx) {
     const link = this._byConnection.get(ctx.connection);
     if (!link) return;
-    this._stats.received += 1;
-    link.counts.received += 1;
+    const batch = ctx.batch;
+    const n = batch.length;
+    this._stats.received += n;
+    link.counts.received += n;
     link.lastMessageAt = Date.now();
-    const msg = new ConsumerMessage(this, ctx, link);
+    for (let i = 0; i < n; i++) {
+      try {
+        this._onDelivery(new ConsumerMessage(this, batch, i, link));
+      } catch (err) {
+        // A 'duplicate' listener threw (its message is accepted already): told as a handler's
+        // error is, to 'error' listeners, else thrown outside this callback.
+        const error = asError(err);
+        this._noteError(error);
+        try {
+          if (this.listenerCount('error') > 0) this.emit('error', error);
+          else rethrowLater(error);
+        } catch (again) {
+          rethrowLater(again);
+        }
+      }
+    }
+    this._drain();
+  }
+
+  _onDelivery(msg) {
     if (this._closing) {
       msg.release();
       return;
     }
     if (this._isDuplicate(msg)) return;
     this._buffer.push(msg);
-    if (!(this._iterator instanceof BatchIterator)) {
-      this._drain();
-    } else if (!this._drainQueued) {
-      // A batch loop takes what one read brought as a whole: the deliveries of a read come one
-      // 'message' event after another in one synchronous run, so the drain waits for the last.
-      this._drainQueued = true;
-      queueMicrotask(this._queuedDrain);
-    }
   }
 
   /** A redelivery of a message accepted before: accepted again at once, not handed out. */

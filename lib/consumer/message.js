@@ -1,6 +1,8 @@
 'use strict';
 // One message of the subscription as the platform describes it (topic, messageId, generateTime,
-// content, topicInfo), over the rhea-shaped message and delivery it came as; settled once.
+// content, topicInfo), read from the packed batch it came in (lib/batch.js: the platform's fields
+// straight from the batch's index, the rhea-shaped message only when `raw` is read); settled once,
+// through that batch.
 
 const util = require('node:util');
 
@@ -25,28 +27,29 @@ function contentOf(body) {
 /** One message of the subscription. Settle it once: accept(), release() or reject(). */
 class ConsumerMessage {
   #consumer;
-  #delivery;
-  #link;
+  #batch;
+  #index;
   #topicInfo;
+  #link;
+  #properties;
 
-  constructor(consumer, context, link) {
-    const raw = context.message;
-    const props = raw.application_properties || {};
+  /** Delivery `index` of `batch` (a lib/batch.js Batch), on `link` (the consumer's record of its connection). */
+  constructor(consumer, batch, index, link) {
     this.#consumer = consumer;
-    this.#delivery = context.delivery;
+    this.#batch = batch;
+    this.#index = index;
     this.#link = link;
     /** The topic the device published on (application property `topic`). */
-    this.topic = typeof props.topic === 'string' ? props.topic : undefined;
+    this.topic = batch.topic(index);
     /** The platform's message id as a decimal string (application property `messageId`, else `message_id`). */
-    this.messageId = idString(props.messageId !== undefined ? props.messageId : raw.message_id);
+    this.messageId = batch.messageId(index);
     /** When the platform made the message, ms since the epoch (not an ordering key). */
-    this.generateTime = timeNumber(props.generateTime);
+    this.generateTime = batch.generateTime(index);
     /** The payload bytes. */
-    this.content = contentOf(raw.body);
+    const content = batch.content(index);
+    this.content = content !== undefined ? content : contentOf(batch.message(index).body);
     /** The client id of the connection it came on. */
     this.clientId = link.clientId;
-    /** The rhea-shaped message, as the drop-in API gives it. */
-    this.raw = raw;
     /** Whether it was settled (here): `state` tells how. */
     this.settled = false;
     /**
@@ -59,6 +62,25 @@ class ConsumerMessage {
     /** performance.now() when it arrived (batches: maxWaitMs) and when it was handed out (handler durations). */
     this._arrivedAt = performance.now();
     this._handedAt = 0;
+  }
+
+  /** The rhea-shaped message, as the drop-in API gives it (built when first read, then the same object). */
+  get raw() {
+    return this.#batch.message(this.#index);
+  }
+
+  /**
+   * The application properties (`topic`, `messageId`, `generateTime` and any others the message
+   * carries), as `raw.application_properties` holds them, decoded without building `raw` when it
+   * was not read yet; undefined if the message has none. The same object each time.
+   */
+  get applicationProperties() {
+    if (this.#properties === undefined) {
+      const b = this.#batch;
+      const i = this.#index;
+      this.#properties = { value: b._built(i) ? b.message(i).application_properties : b.properties(i) };
+    }
+    return this.#properties.value;
   }
 
   /** `{productKey, deviceName, kind, identifier}` parsed from the topic (see lib/topic.js). */
@@ -100,8 +122,9 @@ class ConsumerMessage {
     if (this.settled) return false;
     this.settled = true;
     this.state = state;
-    const d = this.#delivery;
-    const sent = state === 'accepted' ? d.accept() : state === 'released' ? d.release() : d.reject(error);
+    const b = this.#batch;
+    const i = this.#index;
+    const sent = state === 'accepted' ? b.accept(i) : state === 'released' ? b.release(i) : b.reject(i, error);
     if (!sent) this.state = 'abandoned';
     this.#consumer._onSettled(this, state, sent);
     return sent;
@@ -116,8 +139,8 @@ class ConsumerMessage {
     if (this.settled) return;
     this.settled = true;
     this.state = 'abandoned';
-    const d = this.#delivery;
-    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(d.link.connection, d._attach, d.id, 'abandoned', false);
+    const b = this.#batch;
+    if (diagnostics.settle.hasSubscribers) diagnostics.publishSettle(b.receiver.connection, b._attach, b.id(this.#index), 'abandoned', false);
   }
 
   get _link() {
@@ -125,11 +148,11 @@ class ConsumerMessage {
   }
 
   get _deliveryId() {
-    return this.#delivery.id;
+    return this.#batch.id(this.#index);
   }
 
   get _attach() {
-    return this.#delivery._attach;
+    return this.#batch._attach;
   }
 
   [util.inspect.custom](depth, options) {
