@@ -49,10 +49,10 @@ test('the packed batch\'s codes and index layout are written once, in src/node/b
   assert.doesNotMatch(unpack, /case -?\d+:/, 'unpack.js spells a code');
   // lib/batch.js reads the index's layout from the binding.
   const layout = native.batchIndex();
-  const slots = ['fields', 'id', 'flags', 'topicAt', 'topicLen', 'topicAscii', 'idKind', 'idA', 'idB', 'timeKind', 'timeA', 'bodyAt', 'bodyLen'];
+  const slots = ['fields', 'id', 'flags', 'topicAt', 'topicLen', 'topicAscii', 'idKind', 'idA', 'idB', 'timeKind', 'timeA', 'bodyAt', 'bodyLen', 'propsAt'];
   assert.deepEqual(slots.map((k) => layout[k]).sort((a, b) => a - b), Array.from({ length: layout.slots }, (_, i) => i));
   const batchJs = read('lib/batch.js');
   assert.match(batchJs, /= native\.batchIndex\(\);/);
-  assert.doesNotMatch(batchJs, /^const (SLOTS|FIELDS|ID|FLAGS|TOPIC_\w+|ID_\w+|TIME_\w+|BODY_\w+) = /m, 'lib/batch.js lays out the index again');
+  assert.doesNotMatch(batchJs, /^const (SLOTS|FIELDS|ID|FLAGS|TOPIC_\w+|ID_\w+|TIME_\w+|BODY_\w+|PROPS_\w+) = /m, 'lib/batch.js lays out the index again');
   assert.doesNotMatch(batchJs, /case \d+:|& [12]\)/, 'lib/batch.js spells a kind or a flag');
 });

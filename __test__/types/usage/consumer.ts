@@ -91,6 +91,8 @@ async function useConsumerMessage(m: amqp.ConsumerMessage): Promise<void> {
   const content: Buffer = m.content;
   const clientId: string = m.clientId;
   const raw: amqp.Message = m.raw;
+  const props: Record<string, any> | undefined = m.applicationProperties;
+  const sendNs: unknown = m.applicationProperties?.sendNs;
   useTopicInfo(m.topicInfo);
   const settled: boolean = m.settled;
   const state: 'accepted' | 'released' | 'rejected' | 'abandoned' | undefined = m.state;
@@ -104,7 +106,7 @@ async function useConsumerMessage(m: amqp.ConsumerMessage): Promise<void> {
   const jsonId: string | undefined = json.messageId;
   const jsonTime: number | undefined = json.generateTime;
   useTopicInfo(json.topicInfo);
-  void [topic, messageId, generateTime, content, clientId, raw, settled, state, text, value, anyJson, jsonTopic, jsonContent, jsonId, jsonTime];
+  void [topic, messageId, generateTime, content, clientId, raw, props, sendNs, settled, state, text, value, anyJson, jsonTopic, jsonContent, jsonId, jsonTime];
   const outcomes: boolean[] = [m.accept(), m.release(), m.reject(), m.reject('bad'), m.reject(new Error('bad')), m.reject({ condition: 'amqp:internal-error', description: 'bad' })];
   void outcomes;
   // @ts-expect-error a ConsumerMessage's topic is read-only

@@ -315,6 +315,7 @@ function useBatch(b: amqp.Batch): void {
   const messageId: string | undefined = b.messageId(0);
   const generateTime: number | undefined = b.generateTime(0);
   const content: Buffer | undefined = b.content(0);
+  const props: Record<string, any> | undefined = b.properties(0);
   useMessage(b.message(0));
   const deliveryId: number = b.id(0);
   const settled: boolean = b.settled(0);
@@ -322,7 +323,7 @@ function useBatch(b: amqp.Batch): void {
   const one: boolean = b.accept(0) || b.release(1);
   const all: number = b.accept() + b.release();
   for (const m of b) useMessage(m);
-  void [r, n, topic, messageId, generateTime, content, deliveryId, settled, state, one, all];
+  void [r, n, topic, messageId, generateTime, content, props, deliveryId, settled, state, one, all];
 }
 const onBatch = (ctx: amqp.BatchContext): void => {
   useContext(ctx);
