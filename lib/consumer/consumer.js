@@ -417,12 +417,11 @@ class Consumer extends EventEmitter {
         this._onDelivery(new ConsumerMessage(this, batch, i, link));
       } catch (err) {
         // A 'duplicate' listener threw (its message is accepted already): told as a handler's
-        // error is, to 'error' listeners, else thrown outside this callback.
+        // error is.
         const error = asError(err);
         this._noteError(error);
         try {
-          if (this.listenerCount('error') > 0) this.emit('error', error);
-          else rethrowLater(error);
+          this._tell(error);
         } catch (again) {
           rethrowLater(again);
         }
@@ -560,12 +559,17 @@ class Consumer extends EventEmitter {
         const connection = msg._link.connection;
         diagnostics.publishError(connection, connection._epoch, 'handler', error, { attach: msg._attach, deliveryId: msg._deliveryId, messageId: msg.messageId });
       }
-      if (this.listenerCount('error') > 0) this.emit('error', error, msg);
-      else rethrowLater(error);
+      this._tell(error, msg);
     } else if (!msg.settled) {
       msg.accept();
     }
     this._finished(msg);
+  }
+
+  /** An error of the app's code (a handler, a listener): to 'error' listeners, else thrown outside the callback (as an EventEmitter's unheard 'error'). */
+  _tell(error, msg) {
+    if (this.listenerCount('error') > 0) this.emit('error', error, msg);
+    else rethrowLater(error);
   }
 
   /** The app is done with a message it was handed. */
