@@ -511,6 +511,53 @@ test("a for-await loop and 'message' listeners exclude each other", async (t) =>
   assert.throws(() => b[Symbol.asyncIterator](), /one for-await loop at a time/);
 });
 
+test("an 'error' listener that throws is thrown outside the callback: the other messages of the read are still handed out and accepted, not released", async (t) => {
+  const { emu } = await setup(t);
+  // One read: the message whose handler fails first, two more behind it.
+  const bad = emu.publish({ messageId: 'bad' });
+  const good = [emu.publish({ messageId: 'good-1' }), emu.publish({ messageId: 'good-2' })];
+  const script = `
+    const amqp = require(${JSON.stringify(PACKAGE_ROOT)});
+    const uncaught = [];
+    process.on('uncaughtException', (e) => uncaught.push(e.message));
+    const c = amqp.createConsumer({ host: 'localhost', port: Number(process.env.EMU_PORT), ca: process.env.EMU_CA, consumerGroupId: 'g', clientId: 'child', reconnect: false });
+    const handled = [];
+    c.on('message', (msg) => {
+      handled.push(msg.messageId);
+      if (msg.messageId === 'bad') throw new Error('handler broke');
+    });
+    c.on('error', (err) => {
+      throw new Error('error listener broke on: ' + err.message);
+    });
+    const done = setInterval(() => {
+      if (handled.length < 3 || uncaught.length < 1) return;
+      clearInterval(done);
+      console.log(JSON.stringify({ handled, uncaught }));
+      c.close({ timeout: 1000 }).then(() => process.exit(0));
+    }, 10);
+    setTimeout(() => {
+      console.log(JSON.stringify({ handled, uncaught, timedOut: true }));
+      process.exit(1);
+    }, 20000).unref();
+  `;
+  const { accessKeyId, accessKeySecret } = emu.credentials();
+  const child = spawn(process.execPath, ['-e', script], {
+    env: { ...process.env, ...noEnv, ALIBABA_CLOUD_ACCESS_KEY_ID: accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: accessKeySecret, EMU_PORT: String(emu.port), EMU_CA: emu.ca },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, `${stdout}${stderr}`);
+  const result = JSON.parse(stdout);
+  assert.deepEqual(result.handled, ['bad', 'good-1', 'good-2']);
+  assert.deepEqual(result.uncaught, ['error listener broke on: handler broke'], 'what the listener threw surfaced once, as an uncaught exception');
+  assert.deepEqual(outcomesOf(emu, bad), ['released'], 'the failed handler\'s message goes back');
+  for (const id of good) assert.deepEqual(outcomesOf(emu, id), ['accepted'], `${id}: accepted once, never released`);
+});
+
 test('requiring the package and consuming does not load rhea', async (t) => {
   const { emu } = await setup(t);
   emu.publish({ body: { hello: 'world' } });

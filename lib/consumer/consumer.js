@@ -401,8 +401,9 @@ class Consumer extends EventEmitter {
 
   /**
    * What one read of a connection brought (a lib/batch.js Batch): its messages buffered, then
-   * handed out as far as the loop or the handlers take them. Nothing thrown here reaches the
-   * receiver, which would release the batch's deliveries, those buffered here included.
+   * handed out as far as the loop or the handlers take them. The app's code called from here
+   * (handlers, 'duplicate' and 'error' listeners) throws nothing back into it (see _tell): the
+   * receiver would release the batch's deliveries, those buffered here included.
    */
   _onBatch(ctx) {
     const link = this._byConnection.get(ctx.connection);
@@ -412,21 +413,7 @@ class Consumer extends EventEmitter {
     this._stats.received += n;
     link.counts.received += n;
     link.lastMessageAt = Date.now();
-    for (let i = 0; i < n; i++) {
-      try {
-        this._onDelivery(new ConsumerMessage(this, batch, i, link));
-      } catch (err) {
-        // A 'duplicate' listener threw (its message is accepted already): told as a handler's
-        // error is.
-        const error = asError(err);
-        this._noteError(error);
-        try {
-          this._tell(error);
-        } catch (again) {
-          rethrowLater(again);
-        }
-      }
-    }
+    for (let i = 0; i < n; i++) this._onDelivery(new ConsumerMessage(this, batch, i, link));
     this._drain();
   }
 
@@ -453,7 +440,15 @@ class Consumer extends EventEmitter {
     this._stats.duplicates += 1;
     msg._link.counts.duplicates += 1;
     msg.accept();
-    if (this.listenerCount('duplicate') > 0) this.emit('duplicate', msg);
+    if (this.listenerCount('duplicate') === 0) return;
+    try {
+      this.emit('duplicate', msg);
+    } catch (err) {
+      // Told as a handler's error is (the message is accepted already).
+      const error = asError(err);
+      this._noteError(error);
+      this._tell(error, msg);
+    }
   }
 
   /** Whether no more messages can arrive until some are settled: what is buffered uses up every open connection's credit. */
@@ -566,10 +561,18 @@ class Consumer extends EventEmitter {
     this._finished(msg);
   }
 
-  /** An error of the app's code (a handler, a listener): to 'error' listeners, else thrown outside the callback (as an EventEmitter's unheard 'error'). */
+  /**
+   * An error of the app's code (a handler, a 'duplicate' listener): to 'error' listeners, else
+   * thrown outside the callback (as an EventEmitter's unheard 'error'). What an 'error' listener
+   * throws is thrown outside too, never back into the read being handed out.
+   */
   _tell(error, msg) {
-    if (this.listenerCount('error') > 0) this.emit('error', error, msg);
-    else rethrowLater(error);
+    try {
+      if (this.listenerCount('error') > 0) this.emit('error', error, msg);
+      else rethrowLater(error);
+    } catch (thrown) {
+      rethrowLater(thrown);
+    }
   }
 
   /** The app is done with a message it was handed. */
