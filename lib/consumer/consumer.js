@@ -413,7 +413,8 @@ class Consumer extends EventEmitter {
     this._stats.received += n;
     link.counts.received += n;
     link.lastMessageAt = Date.now();
-    for (let i = 0; i < n; i++) this._onDelivery(new ConsumerMessage(this, batch, i, link));
+    const arrivedAt = performance.now();
+    for (let i = 0; i < n; i++) this._onDelivery(new ConsumerMessage(this, batch, i, link, arrivedAt));
     this._drain();
   }
 

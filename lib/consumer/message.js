@@ -33,8 +33,11 @@ class ConsumerMessage {
   #link;
   #properties;
 
-  /** Delivery `index` of `batch` (a lib/batch.js Batch), on `link` (the consumer's record of its connection). */
-  constructor(consumer, batch, index, link) {
+  /**
+   * Delivery `index` of `batch` (a lib/batch.js Batch), on `link` (the consumer's record of its
+   * connection), come at `arrivedAt` (performance.now(): the same for every message of a read).
+   */
+  constructor(consumer, batch, index, link, arrivedAt = performance.now()) {
     this.#consumer = consumer;
     this.#batch = batch;
     this.#index = index;
@@ -60,7 +63,7 @@ class ConsumerMessage {
     this._duplicate = false;
     this._iterated = false;
     /** performance.now() when it arrived (batches: maxWaitMs) and when it was handed out (handler durations). */
-    this._arrivedAt = performance.now();
+    this._arrivedAt = arrivedAt;
     this._handedAt = 0;
   }
 
