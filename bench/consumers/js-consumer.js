@@ -132,7 +132,8 @@ function measured(topic, messageId, content, sendNs) {
   return false;
 }
 
-// (Packages before 0.2 had neither accessor: A/B sides built from them read the whole message.)
+// (Trees from before these accessors, e20337b and older, have neither: A/B sides built from them
+// read the whole message.)
 const consumerSendNs = (msg) => ('applicationProperties' in msg ? msg.applicationProperties : msg.raw.application_properties).sendNs;
 const batchSendNs = (batch, i) => (typeof batch.properties === 'function' ? batch.properties(i) : batch.message(i).application_properties).sendNs;
 
