@@ -42,6 +42,24 @@ async function setup(t, emuOptions) {
   return { emu, consumerFor, track: (c) => (consumers.push(c), c) };
 }
 
+/**
+ * Runs `script` (node -e) with the emulator's credentials in the environment
+ * (ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET) and EMU_PORT, EMU_CA; resolves to its exit code and output.
+ */
+async function runChild(emu, script) {
+  const { accessKeyId, accessKeySecret } = emu.credentials();
+  const child = spawn(process.execPath, ['-e', script], {
+    env: { ...process.env, ...noEnv, ALIBABA_CLOUD_ACCESS_KEY_ID: accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: accessKeySecret, EMU_PORT: String(emu.port), EMU_CA: emu.ca },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr };
+}
+
 const outcomesOf = (emu, key) => emu.dispositions.filter((d) => d.key === key).map((d) => d.outcome);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -540,16 +558,7 @@ test("an 'error' listener that throws is thrown outside the callback: the other 
       process.exit(1);
     }, 20000).unref();
   `;
-  const { accessKeyId, accessKeySecret } = emu.credentials();
-  const child = spawn(process.execPath, ['-e', script], {
-    env: { ...process.env, ...noEnv, ALIBABA_CLOUD_ACCESS_KEY_ID: accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: accessKeySecret, EMU_PORT: String(emu.port), EMU_CA: emu.ca },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
-  const code = await new Promise((resolve) => child.on('close', resolve));
+  const { code, stdout, stderr } = await runChild(emu, script);
   assert.equal(code, 0, `${stdout}${stderr}`);
   const result = JSON.parse(stdout);
   assert.deepEqual(result.handled, ['bad', 'good-1', 'good-2']);
@@ -571,16 +580,7 @@ test('requiring the package and consuming does not load rhea', async (t) => {
       console.log(JSON.stringify({ body, loaded, modules: Object.keys(require.cache).length }));
     })();
   `;
-  const { accessKeyId, accessKeySecret } = emu.credentials();
-  const child = spawn(process.execPath, ['-e', script], {
-    env: { ...process.env, ...noEnv, ALIBABA_CLOUD_ACCESS_KEY_ID: accessKeyId, ALIBABA_CLOUD_ACCESS_KEY_SECRET: accessKeySecret, EMU_PORT: String(emu.port), EMU_CA: emu.ca },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
-  const code = await new Promise((resolve) => child.on('close', resolve));
+  const { code, stdout, stderr } = await runChild(emu, script);
   assert.equal(code, 0, stderr);
   const result = JSON.parse(stdout);
   assert.deepEqual(result.body, { hello: 'world' });
